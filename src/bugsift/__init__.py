@@ -1,0 +1,3 @@
+"""bugsift: self-hosted bug-report triage."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from bugsift.cli import main
+
+main()

@@ -1,0 +1,439 @@
+"""The bugsift command line: one click group, thin commands calling plain functions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from bugsift import __version__
+from bugsift.learn.tasks import TASKS
+from bugsift.settings import Settings
+
+TASK_NAMES = tuple(TASKS)
+
+
+class AppContext:
+    """Settings plus a database opened (and migrated) on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._database: Any = None
+
+    @property
+    def database(self) -> Any:
+        if self._database is None:
+            from bugsift.store.db import open_database
+
+            self._database = open_database(self.settings)
+        return self._database
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bugsift")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """bugsift: triage bug reports with models learned from your tracker's history.
+
+    Settings come from BUGSIFT_* environment variables (see `bugsift settings`).
+    """
+    ctx.obj = AppContext(Settings())
+
+
+# --- import -------------------------------------------------------------------------------------------
+
+
+@main.command("import")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["bugzilla", "github", "jira", "csv"]))
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--tracker", help="Tracker name to file the reports under (default: the format name).")
+@click.option("--show-rejected", default=10, show_default=True, help="How many rejected records to list.")
+@pass_app
+def import_command(
+    app: AppContext, fmt: str, paths: tuple[Path, ...], tracker: str | None, show_rejected: int
+) -> None:
+    """Import tracker reports from FORMAT files (JSON lines, JSON, CSV; plain, .gz or .xz).
+
+    Re-importing is idempotent: reports are matched by tracker, project and id, and only changed ones
+    are updated. Malformed records are listed with file:line and skipped; the rest is imported.
+    """
+    from bugsift.ingest import import_reports
+
+    with tqdm(desc=f"import {fmt}", unit=" reports", file=sys.stderr, disable=None) as bar:
+        try:
+            summary = import_reports(
+                app.database,
+                fmt,
+                paths,
+                tracker=tracker,
+                batch_size=app.settings.import_batch_size,
+                progress=bar.update,
+            )
+        except ValueError as error:
+            _fail(str(error))
+    for rejected in summary.rejected[:show_rejected]:
+        click.echo(f"rejected {rejected}", err=True)
+    if len(summary.rejected) > show_rejected:
+        click.echo(f"... and {len(summary.rejected) - show_rejected} more rejected", err=True)
+    click.echo(summary.line())
+
+
+# --- labels -------------------------------------------------------------------------------------------
+
+
+@main.group()
+def labels() -> None:
+    """Named label sets (human labels, corrections), kept apart from the reports."""
+
+
+@labels.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", required=True, help="Name of the label set, e.g. is_bug.")
+@click.option("--column", help="Column (or JSON key) holding the value (default: NAME, then label, value).")
+@click.option("--id-column", help="Column holding the report id (default: id, bug_id, key, number ...).")
+@click.option("--tracker", help="Only match reports of this tracker.")
+@click.option(
+    "--source",
+    type=click.Choice(["import", "human"]),
+    default="import",
+    show_default=True,
+    help="Who made these labels: an import, or people (human labels win over all others).",
+)
+@pass_app
+def labels_import(
+    app: AppContext,
+    path: Path,
+    name: str,
+    column: str | None,
+    id_column: str | None,
+    tracker: str | None,
+    source: str,
+) -> None:
+    """Import labels from a CSV (id,label) or JSON-lines file for reports already imported."""
+    from bugsift.ingest import import_labels
+
+    try:
+        summary = import_labels(app.database, path, name, column, id_column, tracker, source)
+    except ValueError as error:
+        _fail(str(error))
+    for rejected in summary.rejected[:10]:
+        click.echo(f"rejected {rejected}", err=True)
+    if summary.unknown_ids:
+        shown = ", ".join(summary.unknown_ids[:5])
+        click.echo(f"not in the database (import the reports first): {shown} ...", err=True)
+    click.echo(summary.line())
+
+
+@labels.command("list")
+@pass_app
+def labels_list(app: AppContext) -> None:
+    """List label sets with how many reports carry each."""
+    from bugsift.store.labels import label_names
+
+    with app.database.session() as session:
+        names = label_names(session)
+    if not names:
+        click.echo("no labels yet: `bugsift labels import FILE --name NAME`")
+    for name, count in sorted(names.items()):
+        click.echo(f"{name}\t{count}")
+
+
+# --- train / evaluate / predict -----------------------------------------------------------------------
+
+task_argument = click.argument("task", type=click.Choice(TASK_NAMES))
+label_option = click.option("--label", help="Named label set to learn (default: the tracker's own field).")
+mode_option = click.option(
+    "--mode",
+    type=click.Choice(["filing", "backlog"]),
+    help="filing (default): only what the reporter wrote and set; backlog: all known now but the label.",
+)
+tracker_option = click.option("--tracker", help="Only use reports of this tracker.")
+project_option = click.option("--project", help="Only use reports of this project.")
+
+
+def files_options(command: Any) -> Any:
+    """Options only the files task reads."""
+    command = click.option(
+        "--repo",
+        type=click.Path(exists=True, file_okay=False),
+        help="files: a local git repository (fixes named in commit messages, files at the buggy version).",
+    )(command)
+    return click.option(
+        "--candidates",
+        type=click.Path(exists=True),
+        help="files: candidate file lists (Eclipse delta files, folder or file; or a text file of paths).",
+    )(command)
+
+
+def component_options(command: Any) -> Any:
+    """Options only the component task reads."""
+    command = click.option(
+        "--exclude",
+        multiple=True,
+        help="component: a label never to predict (repeatable; globs: 'Firefox::*').",
+    )(command)
+    command = click.option(
+        "--min-support", type=int, help="component: fold components with fewer training reports (default 10)."
+    )(command)
+    return click.option(
+        "--suggest-precision", type=float, help="component: precision the 'suggest' threshold aims for (0.6)."
+    )(command)
+
+
+@main.command()
+@task_argument
+@label_option
+@mode_option
+@tracker_option
+@project_option
+@component_options
+@files_options
+@pass_app
+def train(app: AppContext, task: str, **options: Any) -> None:
+    """Train a model for TASK, evaluate it on the newest reports, and register it."""
+    from bugsift.learn.tasks import TaskOptions, get_task
+
+    try:
+        outcome = get_task(task).train(app.database, app.settings, TaskOptions(**options))
+    except (ValueError, LookupError) as error:
+        _fail(str(error))
+    click.echo(outcome.text)
+
+
+@main.command()
+@task_argument
+@label_option
+@mode_option
+@tracker_option
+@project_option
+@click.option(
+    "--split",
+    type=click.Choice(["time", "random", "kfold"]),
+    default="time",
+    show_default=True,
+    help="time: test on the newest reports of each project; random: stratified; kfold: k folds.",
+)
+@click.option("--folds", default=5, show_default=True, help="Number of folds for --split kfold.")
+@click.option(
+    "--test-fraction", type=float, help="Share of reports held out (default: BUGSIFT_TEST_FRACTION)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a self-contained HTML validation report (plots, summary) to this file.",
+)
+@component_options
+@files_options
+@pass_app
+def evaluate(app: AppContext, task: str, as_json: bool, report_path: Path | None, **options: Any) -> None:
+    """Evaluate TASK on held-out reports, beside the majority-class baseline."""
+    from bugsift.learn.tasks import TaskOptions, get_task
+
+    try:
+        task_options = TaskOptions(learning_curve=report_path is not None, **options)
+        outcome = get_task(task).evaluate(app.database, app.settings, task_options)
+    except (ValueError, LookupError) as error:
+        _fail(str(error))
+    click.echo(json.dumps(outcome.evaluation, indent=2) if as_json else outcome.text)
+    if report_path:
+        from bugsift.report import find_previous, write_report
+
+        label, mode = _registry_key(task, outcome.evaluation, options.get("tracker"))
+        with app.database.session() as session:
+            previous = find_previous(session, task, label, mode)
+        write_report(outcome.evaluation, report_path, task, previous=previous)
+        click.echo(f"wrote the validation report to {report_path}", err=True)
+
+
+def _registry_key(task: str, evaluation: dict[str, Any], tracker: str | None) -> tuple[str, str]:
+    """(label, mode) under which a task's models are registered, to find the previous version."""
+    if task in ("type", "defect"):
+        return evaluation["label"], evaluation["mode"]
+    return {"files": "fixed_files", "duplicates": tracker or "all"}.get(task, task), "filing"
+
+
+def input_options(command: Any) -> Any:
+    """--input, --format and --output, shared by predict and duplicates."""
+    command = click.option(
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write JSON lines here (default: stdout).",
+    )(command)
+    command = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["auto", "bugzilla", "github", "jira", "csv"]),
+        default="auto",
+        show_default=True,
+        help="Input format; auto detects it from the content.",
+    )(command)
+    return click.option(
+        "--input",
+        "input_path",
+        required=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Reports to answer for, in any import format (need not be in the database).",
+    )(command)
+
+
+@main.command()
+@task_argument
+@input_options
+@click.option(
+    "--top-k", type=int, help="How many candidates to list per report (default 3; component 5; files 10)."
+)
+@label_option
+@mode_option
+@tracker_option
+@files_options
+@pass_app
+def predict(
+    app: AppContext,
+    task: str,
+    input_path: Path,
+    fmt: str,
+    output: Path | None,
+    top_k: int | None,
+    **options: Any,
+) -> None:
+    """Predict TASK for each report of --input: one JSON line per report."""
+    from bugsift.learn.tasks import TaskOptions, get_task
+    from bugsift.sources import read_reports
+    from bugsift.sources.base import Rejected, Report
+    from bugsift.sources.detect import detect_format
+
+    top_k = top_k or {"component": 5, "files": 10, "duplicates": 10}.get(task, 3)
+    try:
+        predictor = get_task(task).predictor(app.database, TaskOptions(top_k=top_k, **options))
+        items = list(read_reports(detect_format(input_path) if fmt == "auto" else fmt, input_path))
+    except (ValueError, LookupError) as error:
+        _fail(str(error))
+    for item in items:
+        if isinstance(item, Rejected):
+            click.echo(f"rejected {item}", err=True)
+    reports = [item for item in items if isinstance(item, Report)]
+    out = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        for start in range(0, len(reports), 1000):
+            for result in predictor.predict(reports[start : start + 1000], top_k):
+                out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    finally:
+        if output:
+            out.close()
+    if output:
+        click.echo(f"wrote {len(reports)} predictions ({predictor.version_name}) to {output}", err=True)
+
+
+@main.command()
+@input_options
+@click.option("--top-k", type=int, default=10, show_default=True, help="How many existing reports to list.")
+@tracker_option
+@click.pass_context
+def duplicates(ctx: click.Context, **options: Any) -> None:
+    """Find the stored reports each report of --input probably duplicates (same as `predict duplicates`).
+
+    Candidates are suggestions with their score, matched terms, status and canonical report (the end of
+    their duplicate-of chain); nothing is ever closed automatically.
+    """
+    ctx.invoke(predict, task="duplicates", **options)
+
+
+# --- models, db, settings, demo -----------------------------------------------------------------------
+
+
+@main.command()
+@pass_app
+def models(app: AppContext) -> None:
+    """List trained models with their held-out scores."""
+    from bugsift.store.registry import list_models
+
+    with app.database.session() as session:
+        rows = list_models(session)
+    if not rows:
+        click.echo("no models yet: `bugsift train TASK`")
+    for row in rows:
+        test = row.metrics.get("test", {})
+        click.echo(
+            f"{'*' if row.active else ' '} {row.task:8} {row.label:16} {row.mode:8} v{row.version:<3} "
+            f"accuracy {test.get('accuracy', float('nan')):.3f}  "
+            f"macro-F1 {test.get('macro_f1', float('nan')):.3f}  "
+            f"{row.created_at:%Y-%m-%d %H:%M}  {row.path}"
+        )
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@pass_app
+def db_upgrade(app: AppContext) -> None:
+    """Apply pending migrations (every command does this on first use too)."""
+    app.database  # noqa: B018 - opening the database migrates it
+    click.echo(f"database at {app.settings.resolved_database_url} is up to date")
+
+
+@db.command("status")
+@pass_app
+def db_status(app: AppContext) -> None:
+    """Show the schema revision and what the database holds."""
+    from sqlalchemy import func, select
+
+    from bugsift.store.migrate import current_revision
+    from bugsift.store.models import LabelRow, ModelRow, ReportRow
+
+    database = app.database
+    click.echo(f"database: {database.url}")
+    click.echo(f"schema revision: {current_revision(database.engine)}")
+    with database.session() as session:
+        for name, table in (("reports", ReportRow), ("labels", LabelRow), ("models", ModelRow)):
+            click.echo(f"{name}: {session.scalar(select(func.count()).select_from(table))}")
+
+
+@main.command("settings")
+def settings_command() -> None:
+    """Print every setting with its environment variable, current value and meaning."""
+    current = Settings()
+    for name, info in Settings.model_fields.items():
+        click.echo(f"BUGSIFT_{name.upper()} = {getattr(current, name)!s}")
+        click.echo(f"    {info.description}")
+
+
+@main.command()
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("../shared/data"),
+    show_default=True,
+    help="Folder of the shared real data.",
+)
+@pass_app
+def demo(app: AppContext, data_dir: Path) -> None:
+    """Run the whole pipeline on the real Mozilla and GitHub samples and show some predictions."""
+    from bugsift.demo import run_demo
+
+    try:
+        run_demo(app.database, app.settings, data_dir, echo=click.echo)
+    except (ValueError, LookupError, FileNotFoundError) as error:
+        _fail(str(error))
+
+
+if __name__ == "__main__":
+    main()

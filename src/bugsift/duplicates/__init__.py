@@ -1,0 +1,1 @@
+"""Duplicate search: full-text candidates in the store, re-ranked by a model learned from duplicate links."""

@@ -1,0 +1,174 @@
+"""Pair features of (new report, candidate) for the re-ranker; only what existed when the new one was filed.
+
+Text similarity (TF-IDF cosine of titles, bodies and both), the lexical score of stage one, shared rare
+terms, shared exception names and stack frames, the candidate's id mentioned in the new report, same
+project / components / affected versions, time apart and lengths. Comments, resolutions and links are
+never read: they were written after filing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from scipy import sparse
+
+from bugsift.duplicates.query import STOP_WORDS
+from bugsift.learn.vectorizers import CompactTfidfVectorizer as TfidfVectorizer
+
+TOKEN_PATTERN = r"(?u)[^\W_]+"
+_EXCEPTION = re.compile(r"\b([A-Za-z_$][\w$]*(?:Exception|Error))\b")
+_FRAME = re.compile(r"\bat\s+([\w$]+(?:\.[\w$<>]+)+)\s*\(")
+MAX_TEXT_CHARS = 20_000
+
+FEATURE_NAMES = (
+    "lexical_score",
+    "lexical_score_ratio",
+    "lexical_rank_log",
+    "cos_title",
+    "cos_body",
+    "cos_all",
+    "cos_title_all",
+    "cos_all_title",
+    "shared_rare_terms",
+    "shared_title_idf",
+    "shared_exceptions",
+    "shared_frames",
+    "id_mentioned",
+    "same_project",
+    "components_jaccard",
+    "versions_jaccard",
+    "log_days_apart",
+    "log_len_query",
+    "log_len_candidate",
+)
+
+
+@dataclass
+class Doc:
+    """The filing-time view of a report that the features read."""
+
+    row_id: int | None
+    external_id: str
+    title: str
+    description: str
+    project: str = ""
+    components: list[str] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)
+    created_at: datetime | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}\n{self.description[:MAX_TEXT_CHARS]}"
+
+
+def make_vectorizer() -> TfidfVectorizer:
+    """The word TF-IDF used for similarities and for choosing rare query terms."""
+    return TfidfVectorizer(
+        token_pattern=TOKEN_PATTERN,
+        lowercase=True,
+        stop_words=sorted(STOP_WORDS),
+        sublinear_tf=True,
+        min_df=1,
+        dtype=np.float32,
+    )
+
+
+def _jaccard(a: Sequence[str], b: Sequence[str]) -> float:
+    left, right = set(a), set(b)
+    if not left or not right:
+        return 0.0
+    return len(left & right) / len(left | right)
+
+
+def _pattern_set(pattern: re.Pattern[str], text: str) -> set[str]:
+    return set(pattern.findall(text[:MAX_TEXT_CHARS]))
+
+
+@dataclass
+class Vectors:
+    """TF-IDF rows (L2-normalised) of some documents: title, body and both."""
+
+    title: sparse.csr_matrix
+    body: sparse.csr_matrix
+    full: sparse.csr_matrix
+
+    @classmethod
+    def of(cls, vectorizer: TfidfVectorizer, docs: Sequence[Doc]) -> Vectors:
+        if not docs:
+            empty = sparse.csr_matrix((0, len(vectorizer.vocabulary_)), dtype=np.float32)
+            return cls(empty, empty, empty)
+        return cls(
+            title=vectorizer.transform([d.title for d in docs]),
+            body=vectorizer.transform([d.description[:MAX_TEXT_CHARS] for d in docs]),
+            full=vectorizer.transform([d.text for d in docs]),
+        )
+
+    def rows(self, index: Sequence[int]) -> Vectors:
+        return Vectors(self.title[index], self.body[index], self.full[index])
+
+
+def _rowwise_cos(a: sparse.csr_matrix, b: sparse.csr_matrix) -> np.ndarray:
+    return np.asarray(a.multiply(b).sum(axis=1)).ravel()
+
+
+def pair_features(
+    query: Doc,
+    query_vectors: Vectors,
+    candidates: Sequence[Doc],
+    candidate_vectors: Vectors,
+    lexical_scores: Sequence[float],
+    idf: np.ndarray,
+    rare_idf: float,
+) -> np.ndarray:
+    """Feature matrix (len(candidates) x len(FEATURE_NAMES)) of one query against its candidates.
+
+    ``query_vectors`` has one row; ``candidate_vectors`` one row per candidate; ``lexical_scores`` come from
+    stage one (higher is better); ``idf`` is the vectorizer's idf_, ``rare_idf`` the idf above which a
+    shared term counts as rare.
+    """
+    n = len(candidates)
+    out = np.zeros((n, len(FEATURE_NAMES)), dtype=np.float64)
+    if n == 0:
+        return out
+    rep = np.zeros(n, dtype=np.int64)
+    q = Vectors(query_vectors.title[rep], query_vectors.body[rep], query_vectors.full[rep])
+    c = candidate_vectors
+    scores = np.asarray(lexical_scores, dtype=np.float64)
+    top = scores.max() if scores.size and scores.max() > 0 else 1.0
+    out[:, 0] = scores
+    out[:, 1] = scores / top
+    out[:, 2] = np.log1p(np.arange(n))
+    out[:, 3] = _rowwise_cos(q.title, c.title)
+    out[:, 4] = _rowwise_cos(q.body, c.body)
+    out[:, 5] = _rowwise_cos(q.full, c.full)
+    out[:, 6] = _rowwise_cos(q.title, c.full)
+    out[:, 7] = _rowwise_cos(q.full, c.title)
+    query_terms = set(query_vectors.full.indices)
+    query_title_terms = set(query_vectors.title.indices)
+    query_exceptions = _pattern_set(_EXCEPTION, query.text)
+    query_frames = _pattern_set(_FRAME, query.text)
+    query_text_upper = query.text.upper()
+    for i, cand in enumerate(candidates):
+        terms = set(c.full[i].indices)
+        shared = query_terms & terms
+        out[i, 8] = sum(1 for t in shared if idf[t] >= rare_idf)
+        out[i, 9] = sum(idf[t] for t in query_title_terms & set(c.title[i].indices))
+        out[i, 10] = len(query_exceptions & _pattern_set(_EXCEPTION, cand.text))
+        frames = _pattern_set(_FRAME, cand.text)
+        out[i, 11] = _jaccard(list(query_frames), list(frames))
+        key = cand.external_id.upper()
+        mentioned = re.search(rf"(?<![\w-]){re.escape(key)}(?!\d)", query_text_upper) if key else None
+        out[i, 12] = float(mentioned is not None)
+        out[i, 13] = float(query.project == cand.project)
+        out[i, 14] = _jaccard(query.components, cand.components)
+        out[i, 15] = _jaccard(query.versions, cand.versions)
+        if query.created_at and cand.created_at:
+            out[i, 16] = math.log1p(abs((query.created_at - cand.created_at).total_seconds()) / 86400)
+        out[i, 17] = math.log1p(len(query.description))
+        out[i, 18] = math.log1p(len(cand.description))
+    return out

@@ -1,0 +1,159 @@
+"""The two stages together for live use: lexical candidates from the store, re-ranked, explained."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from threadpoolctl import threadpool_limits
+
+from bugsift.duplicates import index
+from bugsift.duplicates.canonical import canonical_ids, is_open
+from bugsift.duplicates.evaluation import doc_of
+from bugsift.duplicates.features import FEATURE_NAMES, Doc
+from bugsift.duplicates.query import query_terms, tokens
+from bugsift.duplicates.ranker import DuplicateRanker
+from bugsift.sources.base import Report
+from bugsift.store.models import ReportRow
+
+LIVE_CANDIDATES = 60
+"""Stage-one candidates re-ranked per query in live use (the replay uses evaluation.CANDIDATES)."""
+
+_EXPLAINED = {
+    "cos_title": "title similarity",
+    "cos_body": "description similarity",
+    "cos_all": "text similarity",
+    "shared_frames": "shared stack frames",
+}
+
+
+def doc_of_report(report: Report, row_id: int | None = None) -> Doc:
+    versions = (report.extra or {}).get("versions") or []
+    return Doc(
+        row_id=row_id,
+        external_id=report.external_id,
+        title=report.title or "",
+        description=report.description or "",
+        project=report.project or "",
+        components=list(report.components or []),
+        versions=[str(v) for v in versions],
+        created_at=report.created_at,
+    )
+
+
+@dataclass
+class Candidate:
+    row: ReportRow
+    probability: float
+    features: dict[str, float]
+    matched_terms: list[str]
+
+
+def find_duplicates(
+    session: Session,
+    ranker: DuplicateRanker,
+    report: Report,
+    top_k: int = 10,
+    before: datetime | None = None,
+    limit: int = LIVE_CANDIDATES,
+) -> tuple[list[Candidate], list[str]]:
+    """The top_k stored reports most likely duplicated by ``report``, and the query terms used.
+
+    The report itself (same tracker and id) is never its own candidate; ``before`` restricts the search to
+    reports filed earlier (replays).
+    """
+    own = session.scalar(
+        select(ReportRow.id).where(
+            ReportRow.tracker == report.tracker,
+            ReportRow.project == (report.project or ""),
+            ReportRow.external_id == report.external_id,
+        )
+    )
+    doc = doc_of_report(report, own)
+    terms = ranker.select_terms(query_terms(doc.title, doc.description, 64))
+    hits = index.search(session, terms, limit, before=before, tracker=report.tracker, exclude=[own or -1])
+    if not hits:
+        return [], terms
+    rows = {
+        row.id: row
+        for row in session.scalars(select(ReportRow).where(ReportRow.id.in_([h.row_id for h in hits])))
+    }
+    hits = [h for h in hits if h.row_id in rows]
+    cands = [doc_of(rows[h.row_id]) for h in hits]
+    X = ranker.features(doc, ranker.vectors([doc]), cands, ranker.vectors(cands), [h.score for h in hits])
+    with threadpool_limits(1):
+        proba = ranker.predict_proba(X)[:, 1]
+    order = np.argsort(-proba, kind="stable")[:top_k]
+    term_set = set(terms)
+    out = []
+    for j in order:
+        cand_tokens = set(tokens(cands[j].text))
+        out.append(
+            Candidate(
+                row=rows[hits[j].row_id],
+                probability=float(proba[j]),
+                features=dict(zip(FEATURE_NAMES, (float(v) for v in X[j]), strict=True)),
+                matched_terms=[t for t in terms if t in cand_tokens and t in term_set],
+            )
+        )
+    return out, terms
+
+
+def explain(candidate: Candidate) -> list[str]:
+    """Short reasons a person can check: which similarities and shared facts drove the score."""
+    f = candidate.features
+    reasons = []
+    if f["id_mentioned"]:
+        reasons.append(f"the report mentions {candidate.row.external_id}")
+    for name, words in _EXPLAINED.items():
+        if f[name] >= 0.3:
+            reasons.append(f"{words} {f[name]:.2f}")
+    if f["shared_exceptions"]:
+        reasons.append(f"{int(f['shared_exceptions'])} shared exception name(s)")
+    if candidate.matched_terms:
+        reasons.append("matched terms: " + ", ".join(candidate.matched_terms[:8]))
+    if f["same_project"]:
+        reasons.append("same project")
+    if f["components_jaccard"] > 0:
+        reasons.append("shared component")
+    return reasons
+
+
+def prediction(
+    session: Session, ranker: DuplicateRanker, report: Report, top_k: int, threshold: float
+) -> dict[str, Any]:
+    """One report's answer in the predict contract's shape (candidates carry status and canonical)."""
+    found, _terms = find_duplicates(session, ranker, report, top_k)
+    canonical = canonical_ids(session, report.tracker, [c.row.external_id for c in found])
+    candidates = [
+        {
+            "label": c.row.external_id,
+            "probability": round(c.probability, 4),
+            "status": c.row.status,
+            "resolution": c.row.resolution,
+            "open": is_open(c.row.status, c.row.resolution),
+            "matched_terms": c.matched_terms,
+            "canonical": canonical.get(c.row.external_id, c.row.external_id),
+        }
+        for c in found
+    ]
+    best = found[0] if found else None
+    return {
+        "id": report.external_id,
+        "prediction": best.row.external_id if best else None,
+        "probability": round(best.probability, 4) if best else 0.0,
+        "candidates": candidates,
+        "uncertain": best is None or best.probability < threshold,
+        "explanation": explain(best) if best else ["no stored report shares a rare term with this one"],
+    }
+
+
+def predictions(
+    session: Session, ranker: DuplicateRanker, reports: Sequence[Report], top_k: int, threshold: float
+) -> list[dict[str, Any]]:
+    return [prediction(session, ranker, report, top_k, threshold) for report in reports]

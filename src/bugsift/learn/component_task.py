@@ -1,0 +1,569 @@
+"""The `component` task: train, evaluate and predict product/component, one model per tracker or project.
+
+Protocol (per scope, i.e. per Jira project or per tracker without projects):
+
+* test = the newest ``test_fraction`` (20%) of the scope's reports; the model is fitted on the rest;
+* the softmax temperature and the two thresholds are chosen on the newest 20% of the *training* part,
+  with a model fitted on the older 80% of it, never on the test part:
+  ``suggest`` (top-1 precision >= ``suggest_precision``, default 0.6: worth showing to a reporter) and
+  ``act`` (top-1 precision >= the settings' ``precision_target``, default 0.9: safe to apply);
+* the test part is scored on folded labels (rare or new components in their bucket, see
+  `bugsift.learn.component`), a prediction being right when it names any of a report's components:
+  top-1/3/5 accuracy, macro-F1, precision and coverage at ``act`` and ``suggest``, beside the
+  "most frequent component" baseline; ``top1_strict`` counts a folded bucket as wrong.
+
+Training for use repeats the threshold step on all reports (fit on the older 80%, choose on the newest
+20%) and refits on everything.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+from bugsift.evaluate.splits import calibration_split, time_split
+from bugsift.evaluate.thresholds import choose_threshold
+from bugsift.learn.component import (
+    OTHER,
+    ComponentModel,
+    ScopedComponentModel,
+    report_labels,
+    scope_key,
+)
+from bugsift.learn.tasks import EvaluationOutcome, TaskOptions, TrainOutcome
+from bugsift.settings import Settings
+from bugsift.sources.base import Report
+from bugsift.store.db import Database
+from bugsift.store.reports import iter_reports
+
+TASK = "component"
+LABEL = "component"
+MODE = "filing"
+DEFAULT_SUGGEST_PRECISION = 0.6
+TOP_KS = (1, 3, 5)
+# Projects with fewer labelled reports than this share their tracker's model.
+MIN_SCOPE_REPORTS = 50
+
+
+@dataclass
+class ComponentData:
+    """Labelled reports grouped by scope, with what was skipped and where the labels came from."""
+
+    scopes: dict[str, tuple[list[Report], list[list[str]]]] = field(default_factory=dict)
+    n_reports: int = 0
+    n_without_component: int = 0
+    per_project: bool = True
+    n_filed: int = 0
+    """How many labels are filing-time values (replayed history); the rest are today's values."""
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "n_reports": self.n_reports,
+            "n_labelled": sum(len(r) for r, _ in self.scopes.values()),
+            "n_without_component": self.n_without_component,
+            "n_labels_as_filed": self.n_filed,
+            "n_labels_current": sum(len(r) for r, _ in self.scopes.values()) - self.n_filed,
+            "scopes": {k: len(r) for k, (r, _) in self.scopes.items()},
+        }
+
+
+def collect(reports: Sequence[Report], per_project: bool = True) -> ComponentData:
+    """Group reports with at least one component by scope (`scope_key`)."""
+    data = ComponentData(per_project=per_project and _projects_big_enough(reports))
+    for report in reports:
+        data.n_reports += 1
+        labels, filed = report_labels(report)
+        if not labels:
+            data.n_without_component += 1
+            continue
+        data.n_filed += filed
+        bucket = data.scopes.setdefault(scope_key(report, data.per_project), ([], []))
+        bucket[0].append(report)
+        bucket[1].append(labels)
+    return data
+
+
+def _projects_big_enough(reports: Sequence[Report]) -> bool:
+    """Per-project models only when every project has enough history of its own."""
+    counts = Counter(r.project for r in reports if r.component or r.components or r.filed)
+    return bool(counts) and "" not in counts and min(counts.values()) >= MIN_SCOPE_REPORTS
+
+
+# -------------------------------------------------------------------------------------------------
+# Scoring
+
+
+def _scoring(model: ComponentModel, proba: np.ndarray, labels: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """Inputs for the shared metric helpers: per report the label that counts as its truth."""
+    classes = list(model.classes_)
+    truth = model.truth_mask(labels)
+    predicted = proba.argmax(axis=1)
+    y_eff = []
+    extra: list[str] = []
+    for i, raw in enumerate(labels):
+        folded = model.fold(raw)
+        if truth[i, predicted[i]]:
+            y_eff.append(classes[predicted[i]])
+        else:
+            first = folded[0]
+            y_eff.append(first)
+            if first not in classes and first not in extra:
+                extra.append(first)  # excluded, or a bucket this model never saw: never predicted
+    proba_ext = np.hstack([proba, np.zeros((proba.shape[0], len(extra)))]) if extra else proba
+    return {"truth": truth, "y": y_eff, "proba": proba_ext, "classes": classes + extra}
+
+
+def _topk(proba: np.ndarray, truth: np.ndarray, k: int) -> float:
+    order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+    return float(np.take_along_axis(truth, order, axis=1).any(axis=1).mean())
+
+
+def _at(confidence: np.ndarray, correct: np.ndarray, threshold: float) -> dict[str, Any]:
+    chosen = confidence >= threshold
+    n = int(chosen.sum())
+    return {
+        "threshold": float(threshold),
+        "coverage": n / len(confidence) if len(confidence) else 0.0,
+        "precision": float(correct[chosen].mean()) if n else None,
+        "n": n,
+    }
+
+
+def score(
+    model: ComponentModel,
+    proba: np.ndarray,
+    labels: Sequence[Sequence[str]],
+    thresholds: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Top-k (any component counts), macro-F1, strict top-1 and precision/coverage at the thresholds."""
+    s = _scoring(model, proba, labels)
+    truth = s["truth"]
+    classes = list(model.classes_)
+    is_bucket = np.array([c == OTHER or c.endswith("::" + OTHER) for c in classes])
+    strict = truth & ~is_bucket[None, :]
+    predicted = np.asarray(s["classes"], dtype=object)[proba.argmax(axis=1)]
+    result: dict[str, Any] = {f"top{k}": _topk(proba, truth, k) for k in TOP_KS}
+    result["top1_strict"] = _topk(proba, strict, 1)
+    result["macro_f1"] = float(
+        f1_score(
+            s["y"], predicted, labels=sorted(set(s["y"]) | set(predicted)), average="macro", zero_division=0
+        )
+    )
+    result["n"] = len(labels)
+    result["n_truth_folded"] = int((truth & is_bucket[None, :]).any(axis=1).sum())
+    result["n_truth_unpredictable"] = int((~truth.any(axis=1)).sum())
+    if thresholds:
+        confidence = proba.max(axis=1)
+        correct = truth[np.arange(len(labels)), proba.argmax(axis=1)]
+        for name, value in thresholds.items():
+            result[f"at_{name}"] = _at(confidence, correct, value)
+    return result
+
+
+def baseline_proba(model: ComponentModel, n: int) -> np.ndarray:
+    """The "most frequent component" baseline: training frequencies as probabilities."""
+    support = np.array([model.class_support_.get(c, 0) for c in model.classes_], dtype=np.float64)
+    support = support + 1e-9
+    return np.tile(support / support.sum(), (n, 1))
+
+
+# -------------------------------------------------------------------------------------------------
+# Fitting with thresholds chosen on held-out data
+
+
+def choose_thresholds(
+    model: ComponentModel,
+    reports: Sequence[Report],
+    labels: Sequence[Sequence[str]],
+    suggest_precision: float,
+    act_precision: float,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Calibrate the temperature on held-out reports, then choose ``suggest`` and ``act`` on them."""
+    model.calibrate(reports, labels)
+    proba = model.predict_proba(reports)
+    s = _scoring(model, proba, labels)
+    chosen = {
+        name: choose_threshold(s["y"], s["proba"], s["classes"], target)
+        for name, target in (("suggest", suggest_precision), ("act", act_precision))
+    }
+    thresholds = {name: c["threshold"] for name, c in chosen.items()}
+    return thresholds, {"temperature": model.temperature_, "n_calibration": len(reports), **chosen}
+
+
+def fit_calibrated(
+    reports: Sequence[Report],
+    labels: Sequence[Sequence[str]],
+    params: dict[str, Any],
+    suggest_precision: float = DEFAULT_SUGGEST_PRECISION,
+    act_precision: float = 0.9,
+    calibration_fraction: float = 0.2,
+) -> tuple[ComponentModel, dict[str, float], dict[str, Any]]:
+    """Fit on the older part, choose temperature and thresholds on the newest part, refit on all."""
+    reports, labels = list(reports), [list(x) for x in labels]
+    fit_idx, cal_idx = calibration_split(
+        [r.created_at for r in reports], np.arange(len(reports)), calibration_fraction
+    )
+    first = ComponentModel(**params).fit([reports[i] for i in fit_idx], [labels[i] for i in fit_idx])
+    thresholds, info = choose_thresholds(
+        first, [reports[i] for i in cal_idx], [labels[i] for i in cal_idx], suggest_precision, act_precision
+    )
+    model = ComponentModel(**params).fit(reports, labels)
+    model.temperature_ = first.temperature_
+    return model, thresholds, info
+
+
+def evaluate_scope(
+    reports: Sequence[Report],
+    labels: Sequence[Sequence[str]],
+    params: dict[str, Any],
+    test_fraction: float = 0.2,
+    suggest_precision: float = DEFAULT_SUGGEST_PRECISION,
+    act_precision: float = 0.9,
+) -> dict[str, Any]:
+    """Time-ordered evaluation of one scope: the newest ``test_fraction`` is test."""
+    train_idx, test_idx = time_split([r.created_at for r in reports], test_fraction)
+    train_r, train_y = [reports[i] for i in train_idx], [list(labels[i]) for i in train_idx]
+    test_r, test_y = [reports[i] for i in test_idx], [list(labels[i]) for i in test_idx]
+    model, thresholds, info = fit_calibrated(train_r, train_y, params, suggest_precision, act_precision)
+    proba = model.predict_proba(test_r)
+    return {
+        "n_train": len(train_r),
+        "n_test": len(test_r),
+        "train_dates": _dates(train_r),
+        "test_dates": _dates(test_r),
+        "n_classes": len(model.classes_),
+        "folding": {k: v for k, v in model.folding_.items()},
+        "excluded": list(model.excluded_),
+        "thresholds": thresholds,
+        "calibration": info,
+        "model": score(model, proba, test_y, thresholds),
+        "baseline": score(model, baseline_proba(model, len(test_r)), test_y),
+        "per_report": per_report(model, proba, test_r, test_y),
+    }
+
+
+def _first_right_rank(proba: np.ndarray, truth: np.ndarray) -> list[int | None]:
+    """1-based rank of the first right label in each row's order (None when no model class is right)."""
+    order = np.argsort(-proba, axis=1, kind="stable")
+    hits = np.take_along_axis(truth, order, axis=1)
+    return [int(row.argmax()) + 1 if row.any() else None for row in hits]
+
+
+def per_report(
+    model: ComponentModel, proba: np.ndarray, reports: Sequence[Report], labels: Sequence[Sequence[str]]
+) -> dict[str, Any]:
+    """Per test report, for the validation report's plots: rank of the first right component (model and
+    baseline), top probability, and whether the top answer is right."""
+    truth = model.truth_mask(labels)
+    top = proba.argmax(axis=1)
+    return {
+        "ids": [r.external_id for r in reports],
+        "rank": _first_right_rank(proba, truth),
+        "baseline_rank": _first_right_rank(baseline_proba(model, len(reports)), truth),
+        "confidence": np.round(proba.max(axis=1), 5).tolist(),
+        "correct": truth[np.arange(len(reports)), top].tolist(),
+    }
+
+
+def _dates(reports: Sequence[Report]) -> list[str | None]:
+    dates = [r.created_at for r in reports if r.created_at is not None]
+    return [min(dates).isoformat(), max(dates).isoformat()] if dates else [None, None]
+
+
+MEAN_KEYS = ("top1", "top3", "top5", "top1_strict", "macro_f1")
+
+
+def evaluate_reports(
+    reports: Sequence[Report],
+    params: dict[str, Any] | None = None,
+    test_fraction: float = 0.2,
+    suggest_precision: float = DEFAULT_SUGGEST_PRECISION,
+    act_precision: float = 0.9,
+    per_project: bool = True,
+) -> dict[str, Any]:
+    """Evaluate every scope of ``reports``; adds the mean over scopes."""
+    params = dict(params or {})
+    data = collect(reports, per_project)
+    scopes = {
+        key: evaluate_scope(r, y, params, test_fraction, suggest_precision, act_precision)
+        for key, (r, y) in sorted(data.scopes.items())
+    }
+    if not scopes:
+        raise ValueError("no report carries a component: nothing to learn")
+    mean: dict[str, Any] = {"model": {}, "baseline": {}}
+    for side in ("model", "baseline"):
+        for key in MEAN_KEYS:
+            mean[side][key] = float(np.mean([s[side][key] for s in scopes.values()]))
+    for name in ("act", "suggest"):
+        for key in ("precision", "coverage"):
+            values = [s["model"][f"at_{name}"][key] for s in scopes.values()]
+            values = [v for v in values if v is not None]
+            mean["model"][f"{name}_{key}"] = float(np.mean(values)) if values else None
+    return {
+        "task": TASK,
+        "params": {**ComponentModel(**params).get_params(), "per_project": data.per_project},
+        "precision_targets": {"suggest": suggest_precision, "act": act_precision},
+        "data": data.summary(),
+        "scopes": scopes,
+        "mean": mean,
+    }
+
+
+def fit_scoped(
+    reports: Sequence[Report],
+    params: dict[str, Any] | None = None,
+    suggest_precision: float = DEFAULT_SUGGEST_PRECISION,
+    act_precision: float = 0.9,
+    per_project: bool = True,
+) -> tuple[ScopedComponentModel, dict[str, Any]]:
+    """The model for use: every scope fitted on all its reports, thresholds from its newest 20%."""
+    params = dict(params or {})
+    data = collect(reports, per_project)
+    if not data.scopes:
+        raise ValueError("no report carries a component: nothing to learn")
+    scoped = ScopedComponentModel(per_project=data.per_project)
+    scoped.scopes_, scoped.thresholds_ = {}, {}
+    info = {}
+    for key, (r, y) in sorted(data.scopes.items()):
+        model, thresholds, calibration = fit_calibrated(r, y, params, suggest_precision, act_precision)
+        scoped.scopes_[key] = model
+        scoped.thresholds_[key] = thresholds
+        info[key] = {
+            "n_fit": len(r),
+            "thresholds": thresholds,
+            "calibration": calibration,
+            "folding": model.folding_,
+            "excluded": list(model.excluded_),
+        }
+    return scoped, {"data": data.summary(), "scopes": info}
+
+
+# -------------------------------------------------------------------------------------------------
+# Prediction
+
+
+def predict_components(
+    scoped: ScopedComponentModel, reports: Sequence[Report], top_k: int = 5, explain_n: int = 8
+) -> list[dict[str, Any]]:
+    """One result per report in the predict contract's shape (plus ``act`` and ``scope``)."""
+    results: list[dict[str, Any] | None] = [None] * len(reports)
+    groups: dict[str | None, list[int]] = {}
+    for i, report in enumerate(reports):
+        groups.setdefault(scoped.scope_of(report), []).append(i)
+    for key, members in groups.items():
+        if key is None:
+            for i in members:
+                results[i] = _no_model(reports[i], sorted(scoped.scopes_))
+            continue
+        model, thresholds = scoped.scopes_[key], scoped.thresholds_[key]
+        matrix = model.transform([reports[i] for i in members])
+        proba = model.proba_from_features(matrix)
+        classes = model.classes_
+        for row, i in enumerate(members):
+            p = proba[row]
+            order = np.argsort(-p, kind="stable")[: max(1, top_k)]
+            best = int(order[0])
+            label = str(classes[best])
+            results[i] = {
+                "id": reports[i].external_id,
+                "prediction": label,
+                "probability": round(float(p[best]), 4),
+                "candidates": [
+                    {"label": str(classes[j]), "probability": round(float(p[j]), 4)} for j in order
+                ],
+                "uncertain": bool(p[best] < thresholds["suggest"]),
+                "act": bool(p[best] >= thresholds["act"]),
+                "explanation": model.explain_features(matrix, row, label, explain_n),
+                "scope": key,
+            }
+    return [r for r in results if r is not None]
+
+
+def _no_model(report: Report, scopes: list[str]) -> dict[str, Any]:
+    return {
+        "id": report.external_id,
+        "prediction": None,
+        "probability": 0.0,
+        "candidates": [],
+        "uncertain": True,
+        "act": False,
+        "explanation": [f"no component model for {scope_key(report, True)}; models: {', '.join(scopes)}"],
+        "scope": None,
+    }
+
+
+# -------------------------------------------------------------------------------------------------
+# Text
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def describe(evaluation: dict[str, Any]) -> str:
+    """The evaluation as a terminal table: one line per scope, then the mean, beside the baseline."""
+    data = evaluation["data"]
+    lines = [
+        f"component (mode filing, split time): {data['n_labelled']} reports with a component "
+        f"({data['n_without_component']} without one skipped); labels as filed (from history) for "
+        f"{data['n_labels_as_filed']}, current values for {data['n_labels_current']} (no history)",
+    ]
+    header = (
+        f"{'scope':<16}{'train':>6}{'test':>6}{'cls':>5}{'fold':>5}  {'top1':>5} {'top3':>5} {'top5':>5} "
+        f"{'strict1':>7} {'mF1':>5}  {'act':>5} {'P@act':>6} {'cov@act':>7}  {'P@sug':>6} {'cov@sug':>7}"
+        f"  | base top1 top3"
+    )
+    lines += [header, "-" * len(header)]
+    for key, s in evaluation["scopes"].items():
+        m, b = s["model"], s["baseline"]
+        act, sug = m["at_act"], m["at_suggest"]
+        lines.append(
+            f"{key[-16:]:<16}{s['n_train']:>6}{s['n_test']:>6}{s['n_classes']:>5}"
+            f"{len(s['folding']['folded']):>5}  {m['top1']:.3f} {m['top3']:.3f} {m['top5']:.3f} "
+            f"{m['top1_strict']:>7.3f} {m['macro_f1']:.3f}  {act['threshold']:.3f} "
+            f"{_pct(act['precision']):>6} "
+            f"{act['coverage']:>7.3f}  {_pct(sug['precision']):>6} {sug['coverage']:>7.3f}"
+            f"  |      {b['top1']:.3f} {b['top3']:.3f}"
+        )
+    m, b = evaluation["mean"]["model"], evaluation["mean"]["baseline"]
+    lines.append(
+        f"{'mean':<16}{'':>6}{'':>6}{'':>5}{'':>5}  {m['top1']:.3f} {m['top3']:.3f} {m['top5']:.3f} "
+        f"{m['top1_strict']:>7.3f} {m['macro_f1']:.3f}  {'':>5} {_pct(m['act_precision']):>6} "
+        f"{_pct(m['act_coverage']):>7}  {_pct(m['suggest_precision']):>6} {_pct(m['suggest_coverage']):>7}"
+        f"  |      {b['top1']:.3f} {b['top3']:.3f}"
+    )
+    targets = evaluation["precision_targets"]
+    min_support = evaluation["params"]["min_support"]
+    n_folded = sum(len(s["folding"]["folded"]) for s in evaluation["scopes"].values())
+    lines += [
+        "",
+        f"right = names any of the report's components; labels with fewer than {min_support} training "
+        f"reports folded into 'Product::{OTHER}' (Bugzilla) or '{OTHER}' ({n_folded} labels folded over all "
+        "scopes); strict1 counts a folded bucket as wrong.",
+        f"thresholds chosen on the newest 20% of each training part: suggest = top-1 precision >= "
+        f"{targets['suggest']}, act = top-1 precision >= {targets['act']}; below suggest = uncertain.",
+    ]
+    excluded = sorted({c for s in evaluation["scopes"].values() for c in s["excluded"]})
+    if excluded:
+        lines.append(f"never predicted (excluded): {', '.join(excluded)}")
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------------------------------
+# The task handler
+
+
+def _load(database: Database, options: TaskOptions) -> list[Report]:
+    with database.session() as session:
+        return [
+            report for _, report in iter_reports(session, tracker=options.tracker, project=options.project)
+        ]
+
+
+def model_params(options: TaskOptions) -> dict[str, Any]:
+    """Model parameters from the options (``exclude`` and ``min_support`` where the CLI gives them)."""
+    params: dict[str, Any] = {}
+    exclude = getattr(options, "exclude", None)
+    if exclude:
+        params["exclude"] = tuple(exclude)
+    min_support = getattr(options, "min_support", None)
+    if min_support is not None:
+        params["min_support"] = int(min_support)
+    return params
+
+
+def _suggest_precision(options: TaskOptions) -> float:
+    value = getattr(options, "suggest_precision", None)
+    return DEFAULT_SUGGEST_PRECISION if value is None else float(value)
+
+
+@dataclass
+class ComponentPredictor:
+    row: Any
+    model: ScopedComponentModel
+
+    @property
+    def version_name(self) -> str:
+        return str(self.row.version_name)
+
+    def predict(self, reports: Sequence[Report], top_k: int) -> list[dict[str, Any]]:
+        return predict_components(self.model, reports, top_k)
+
+
+class ComponentTask:
+    """`bugsift train|evaluate|predict component`: see the module docstring."""
+
+    help = "product/component as filed (top-k with probabilities; one model per tracker or project)"
+
+    def __init__(self, name: str = TASK) -> None:
+        self.name = name
+
+    def evaluate(self, database: Database, settings: Settings, options: TaskOptions) -> EvaluationOutcome:
+        if options.split != "time":
+            raise ValueError("component is evaluated on time-ordered splits only (newest reports as test)")
+        evaluation = evaluate_reports(
+            _load(database, options),
+            model_params(options),
+            options.test_fraction or settings.test_fraction,
+            _suggest_precision(options),
+            settings.precision_target,
+        )
+        return EvaluationOutcome(evaluation=evaluation, text=describe(evaluation))
+
+    def train(self, database: Database, settings: Settings, options: TaskOptions) -> TrainOutcome:
+        from bugsift.learn.persist import save_model
+        from bugsift.store.registry import next_version, register_model
+
+        reports = _load(database, options)
+        params = model_params(options)
+        suggest = _suggest_precision(options)
+        evaluation = evaluate_reports(
+            reports,
+            params,
+            options.test_fraction or settings.test_fraction,
+            suggest,
+            settings.precision_target,
+        )
+        scoped, info = fit_scoped(reports, params, suggest, settings.precision_target)
+        settings.ensure_home()
+        with database.session() as session:
+            version = next_version(session, TASK, LABEL, MODE)
+            path = settings.models_dir / f"{TASK}-{LABEL}-{MODE}-v{version}.skops"
+            save_model(scoped, path)
+            row = register_model(
+                session,
+                task=TASK,
+                label=LABEL,
+                mode=MODE,
+                version=version,
+                path=path,
+                params={
+                    **evaluation["params"],
+                    "exclude": list(params.get("exclude", ())),
+                    "tracker": options.tracker,
+                    "project": options.project,
+                },
+                data={**info["data"], "fit": info["scopes"]},
+                metrics={"scopes": evaluation["scopes"], "mean": evaluation["mean"]},
+                thresholds={
+                    "per_scope": scoped.thresholds_,
+                    "suggest_precision": suggest,
+                    "precision_target": settings.precision_target,
+                    "chosen_on": "newest 20% of each scope's reports, model fitted on the older 80%",
+                },
+            )
+        saved = f"saved {TASK} model v{row.version} ({len(scoped.scopes_)} scope(s)) to {row.path}"
+        return TrainOutcome(model=row, evaluation=evaluation, text=f"{describe(evaluation)}\n{saved}")
+
+    def predictor(self, database: Database, options: TaskOptions) -> ComponentPredictor:
+        from bugsift.learn.persist import load_model
+        from bugsift.store.registry import active_model
+
+        with database.session() as session:
+            row = active_model(session, TASK, options.label or None, options.mode or None)
+        return ComponentPredictor(row=row, model=load_model(row.path))

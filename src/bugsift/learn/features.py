@@ -1,0 +1,378 @@
+"""Turn `Report` records into a sparse feature matrix for the linear "kind" models.
+
+`ReportFeatures` is one scikit-learn transformer: ``list[Report]`` in, ``scipy.sparse.csr_matrix`` out.
+It owns three blocks, every column named (see `get_feature_names_out`) so that explanations can say
+which word or field drove a prediction:
+
+``title:``   TF-IDF word uni/bigrams of the title (sublinear tf), weighted separately from the body
+``word:``    TF-IDF word uni/bigrams of the description (first comment) and, in backlog mode, of the
+             later comments
+``chars:``   optional TF-IDF char_wb n-grams of title + start of the description
+``field:``   one-hot reporter fields (``field:priority=Major``) and a few counts / flags
+
+Two modes decide which information may be used:
+
+filing (default)
+    Only what existed when the report was filed: title, description and reporter-set fields. Where the
+    importer replayed the history (``report.filed`` is a dict) the filing-time values of product,
+    component, severity and priority are used (and the filing-time title, when ``filed["title"]`` or
+    ``filed["summary"]`` is given). Where there is no history (``report.filed is None``, e.g. Jira,
+    GitHub) only fields a reporter sets at creation and that are rarely edited afterwards are used:
+    project, priority (Jira's priority is set by the reporter in the create dialog), affects versions
+    (``extra["versions"]``) and the environment (``extra["platform"]``, ``extra["op_sys"]``). Today's
+    component list is *not* used without history by default: triagers edit it, so it would carry
+    information from after filing (set ``use_current_components=True`` to opt in; the Jira benchmark
+    measures the difference). Later comments, keywords, attachments, votes, links and anything about
+    the resolution are never read in filing mode.
+
+backlog
+    May also use later comments, keywords, today's product/component/severity/priority, the number of
+    comments/attachments/patches, crash signatures and dependency counts.
+
+Fields that *define* the labels of the kind family are never read, in any mode: status, resolution,
+resolved_at, duplicate_of, fixed_files, the type field itself, the label columns, fix versions / fix
+commits / changed files (consequences of a fix), and the signals Mozilla's bugbug used to *derive* its
+``is_bug`` label: the keywords ``regression``, ``talos-regression``, ``regressionwindow-wanted``,
+``feature``, and the fields ``cf_has_regression_range``, ``regressed_by``, ``regressions``.
+
+``exclude_fields`` drops more: a field name (``"priority"``, ``"versions"``, ``"comments"``,
+``"description"``, ``"project"`` ...) drops that whole field; ``"keywords:crash"`` drops one value of a
+list field.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction import DictVectorizer
+
+from bugsift.learn.vectorizers import CompactTfidfVectorizer as TfidfVectorizer
+from bugsift.sources.base import Report
+
+MODES = ("filing", "backlog")
+
+# Never read by any kind model: they define (or follow from) the labels of this model family.
+LABEL_DEFINING_FIELDS = frozenset(
+    {
+        "status",
+        "resolution",
+        "resolved_at",
+        "duplicate_of",
+        "fixed_files",
+        "type",
+        "labels",
+        "fixVersions",
+        "fix_versions",
+        "fix_commits",
+        "changed_java_files",
+        "cf_last_resolved",
+        "cf_has_regression_range",
+        "regressed_by",
+        "regressions",
+    }
+)
+# Keyword values Mozilla's bugbug used to derive is_bug (regression -> bug, feature -> not a bug).
+LABEL_DEFINING_KEYWORDS = frozenset({"regression", "talos-regression", "regressionwindow-wanted", "feature"})
+
+# ---------------------------------------------------------------------------------------------------
+# Text cleaning. Compiled once at import time: no regex objects live inside the fitted estimator, so
+# the skops file needs no extra trusted types.
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_CODE_FENCE = re.compile(r"```.*?(?:```|$)", re.S)
+_NOFORMAT = re.compile(r"\{(?:code|noformat)[^}]*\}.*?(?:\{(?:code|noformat)\}|$)", re.S | re.I)
+_URL = re.compile(r"https?://\S+|www\.\S+", re.I)
+_STACK_FRAME = re.compile(
+    r"^\s*(?:at\s+[\w$.<>]+\([^)]*\)|#\d+\s+0x[0-9a-f]+|File \"[^\"]+\", line \d+|\.\.\. \d+ more)[^\n]*$",
+    re.M | re.I,
+)
+_EXCEPTION = re.compile(r"\b(?:[a-z_][\w$]*\.)+([A-Z]\w*(?:Exception|Error))\b")
+_TEMPLATE_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*([^\n]*)$|^\s*\*\*([^*\n]{2,60})\*\*:?\s*$", re.M)
+_CHECKBOX = re.compile(r"^\s*[-*]\s*\[[ xX]\]\s*", re.M)
+_VERSION = re.compile(r"\b[vV]?\d+(?:\.\d+){1,3}(?:[-.]?(?:alpha|beta|rc|snapshot|a|b)\d*)?\b", re.I)
+_HEX = re.compile(r"\b0x[0-9a-fA-F]{4,}\b")
+_LONG_NUMBER = re.compile(r"\b\d{5,}\b")
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.$-]+){3,}")
+_SPACE = re.compile(r"[ \t]+")
+
+
+def clean_text(text: str, max_chars: int = 6000) -> str:
+    """Light, bug-report-aware cleaning that keeps the words and replaces noise by marker tokens.
+
+    HTML comments (GitHub issue-template instructions) are removed; code blocks, stack frames, URLs,
+    paths, version numbers, hex addresses and long numbers become ``xxcode``, ``xxstack``, ``xxurl``,
+    ``xxpath``, ``xxversion``, ``xxhex``, ``xxnum`` (the fact is kept, the token noise is not);
+    exception class names survive as words (``NullPointerException``). Issue-template headings and
+    check boxes lose their markup.
+    """
+    if not text:
+        return ""
+    text = text[: max_chars * 3]
+    text = _HTML_COMMENT.sub(" ", text)
+    text = _EXCEPTION.sub(r" \1 ", text)
+    text = _CODE_FENCE.sub(" xxcode ", text)
+    text = _NOFORMAT.sub(" xxcode ", text)
+    text = _STACK_FRAME.sub(" xxstack ", text)
+    text = _URL.sub(" xxurl ", text)
+    text = _PATH.sub(" xxpath ", text)
+    text = _TEMPLATE_HEADING.sub(lambda m: " " + (m.group(1) or m.group(2) or "") + " .", text)
+    text = _CHECKBOX.sub(" ", text)
+    text = _VERSION.sub(" xxversion ", text)
+    text = _HEX.sub(" xxhex ", text)
+    text = _LONG_NUMBER.sub(" xxnum ", text)
+    text = _SPACE.sub(" ", text)
+    return text[:max_chars]
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple, set)):
+        out = []
+        for v in value:
+            if isinstance(v, dict):
+                v = v.get("name") or v.get("value")
+            if v not in (None, ""):
+                out.append(str(v))
+        return out
+    return [str(value)]
+
+
+def _log_count(n: int) -> float:
+    return math.log1p(max(n, 0))
+
+
+class ReportFeatures(TransformerMixin, BaseEstimator):
+    """Sparse features of bug reports (see the module docstring for what each mode may read).
+
+    Parameters
+    ----------
+    mode : "filing" or "backlog"
+    exclude_fields : field names (or ``"keywords:VALUE"``) never to read, on top of the label-defining ones
+    title_weight, description_weight, char_weight, field_weight : block weights (multiply the columns)
+    char_ngrams : ``(lo, hi)`` char_wb n-gram range, or None to skip the char block
+    min_df : minimum document frequency of word / char features
+    max_features : cap of the word vocabulary of the description (None = no cap)
+    clean : apply `clean_text` to title and description
+    use_current_components : use today's components when there is no filing-time history (leaky; off)
+    max_chars : characters of each text kept (long logs add time, not signal)
+    """
+
+    def __init__(
+        self,
+        mode: str = "filing",
+        exclude_fields: Sequence[str] = (),
+        title_weight: float = 1.0,
+        description_weight: float = 1.0,
+        char_weight: float = 0.0,
+        field_weight: float = 1.0,
+        char_ngrams: tuple[int, int] | None = None,
+        min_df: int = 2,
+        max_features: int | None = 200_000,
+        clean: bool = True,
+        use_current_components: bool = False,
+        max_chars: int = 6000,
+    ) -> None:
+        self.mode = mode
+        self.exclude_fields = exclude_fields
+        self.title_weight = title_weight
+        self.description_weight = description_weight
+        self.char_weight = char_weight
+        self.field_weight = field_weight
+        self.char_ngrams = char_ngrams
+        self.min_df = min_df
+        self.max_features = max_features
+        self.clean = clean
+        self.use_current_components = use_current_components
+        self.max_chars = max_chars
+
+    # -- what may be read ---------------------------------------------------------------------------
+    def _excluded(self) -> tuple[set[str], set[str]]:
+        fields = set(LABEL_DEFINING_FIELDS)
+        values = {f"keywords:{k}" for k in LABEL_DEFINING_KEYWORDS}
+        for item in self.exclude_fields or ():
+            (values if ":" in item else fields).add(item)
+        return fields, values
+
+    def _title(self, r: Report, ex: set[str]) -> str:
+        if "title" in ex:
+            return ""
+        title = r.title or ""
+        if self.mode == "filing" and r.filed:
+            title = r.filed.get("title") or r.filed.get("summary") or title
+        return title
+
+    def _texts(self, reports: Iterable[Report]) -> tuple[list[str], list[str], list[dict[str, float]]]:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+        ex, ex_values = self._excluded()
+        backlog = self.mode == "backlog"
+        titles, bodies, fields = [], [], []
+        for r in reports:
+            title = self._title(r, ex)
+            desc = "" if "description" in ex else (r.description or "")
+            comments = [] if (not backlog or "comments" in ex) else list(r.comments or [])
+            f: dict[str, float] = {}
+            raw_desc = desc
+            if self.clean:
+                title = clean_text(title, 500)
+                desc = clean_text(desc, self.max_chars)
+            if comments:
+                body = (
+                    desc
+                    + " \n "
+                    + " \n ".join(clean_text(c, 1500) if self.clean else c[:1500] for c in comments[:30])
+                )
+            else:
+                body = desc
+            titles.append(title)
+            bodies.append(body)
+            # -- categorical fields --------------------------------------------------------------------
+            if r.project and "project" not in ex:
+                f[f"project={r.project}"] = 1.0
+            if backlog or r.filed is None:
+                # backlog: today's values; filing without history: the reporter-set ones only
+                cur = {"priority": r.priority}
+                if backlog:
+                    cur.update(product=r.product, component=r.component, severity=r.severity)
+                elif r.tracker == "bugzilla":
+                    cur.update(severity=r.severity, product=r.product)  # reporter-set at creation
+                for k, v in cur.items():
+                    if v and k not in ex:
+                        f[f"{k}={v}"] = 1.0
+                if (
+                    (backlog or self.use_current_components)
+                    and "components" not in ex
+                    and "component" not in ex
+                ):
+                    for c in _as_list(r.components):
+                        f[f"components={c}"] = 1.0
+            else:
+                for k in ("product", "component", "severity", "priority"):
+                    v = r.filed.get(k)
+                    if v and k not in ex:
+                        f[f"{k}={v}"] = 1.0
+            extra = r.extra or {}
+            filing_extra = ("versions", "platform", "op_sys", "version")
+            for k in filing_extra:
+                if k in ex:
+                    continue
+                for v in _as_list(extra.get(k)):
+                    f[f"{k}={v}"] = 1.0
+            if "description" not in ex:
+                f["has_description"] = 1.0 if raw_desc.strip() else 0.0
+                f["log_description_chars"] = _log_count(len(raw_desc)) / 10.0
+                if self.clean:
+                    f["has_code"] = 1.0 if "xxcode" in desc else 0.0
+                    f["has_stack"] = 1.0 if "xxstack" in desc else 0.0
+            if backlog:
+                if "keywords" not in ex:
+                    for kw in _as_list(r.keywords):
+                        if f"keywords:{kw}" not in ex_values:
+                            f[f"keywords={kw}"] = 1.0
+                if "comments" not in ex:
+                    f["log_comments"] = _log_count(len(r.comments or [])) / 3.0
+                if "attachments" not in ex:
+                    att = extra.get("attachments")
+                    n_att = extra.get("attachments_count", len(att) if isinstance(att, list) else None)
+                    if isinstance(n_att, int):
+                        f["log_attachments"] = _log_count(n_att) / 2.0
+                    if extra.get("has_patch"):
+                        f["has_patch"] = 1.0
+                for k in ("depends_on", "blocks", "duplicates", "see_also", "cc", "flags"):
+                    n = extra.get(f"{k}_count", len(extra[k]) if isinstance(extra.get(k), list) else None)
+                    if k not in ex and isinstance(n, int):
+                        f[f"log_{k}"] = _log_count(n) / 3.0
+                for k in ("cf_crash_signature", "whiteboard"):
+                    if k not in ex and extra.get(k):
+                        f[f"has_{k}"] = 1.0
+                if "tags" not in ex:  # Jira's labels (tags, not our label columns): mostly added later
+                    for v in _as_list(extra.get("labels")):
+                        f[f"tags={v}"] = 1.0
+            fields.append(f)
+        return titles, bodies, fields
+
+    # -- sklearn API --------------------------------------------------------------------------------
+    def _word_vectorizer(self, max_features: int | None) -> TfidfVectorizer:
+        return TfidfVectorizer(
+            ngram_range=(1, 2),
+            sublinear_tf=True,
+            min_df=self.min_df,
+            max_df=0.9,
+            max_features=max_features,
+            token_pattern=r"(?u)\b\w[\w']*\w\b|\b\w\b",
+            dtype=np.float32,
+        )
+
+    def fit(self, X: Sequence[Report], y: Any = None) -> ReportFeatures:
+        self.fit_transform(X, y)
+        return self
+
+    def fit_transform(self, X: Sequence[Report], y: Any = None, **fit_params: Any) -> sp.csr_matrix:
+        titles, bodies, fields = self._texts(X)
+        blocks = []
+        self.title_vectorizer_ = self._word_vectorizer(None)
+        blocks.append(self._fit_block(self.title_vectorizer_, titles) * self.title_weight)
+        self.body_vectorizer_ = self._word_vectorizer(self.max_features)
+        blocks.append(self._fit_block(self.body_vectorizer_, bodies) * self.description_weight)
+        if self.char_ngrams and self.char_weight:
+            self.char_vectorizer_ = TfidfVectorizer(
+                analyzer="char_wb",
+                ngram_range=tuple(self.char_ngrams),
+                sublinear_tf=True,
+                min_df=self.min_df,
+                max_features=300_000,
+                dtype=np.float32,
+            )
+            blocks.append(
+                self._fit_block(self.char_vectorizer_, self._char_texts(titles, bodies)) * self.char_weight
+            )
+        else:
+            self.char_vectorizer_ = None
+        self.field_vectorizer_ = DictVectorizer(dtype=np.float32)
+        blocks.append(self.field_vectorizer_.fit_transform(fields) * self.field_weight)
+        out = sp.hstack(blocks, format="csr", dtype=np.float32)
+        self.n_features_out_ = out.shape[1]
+        return out
+
+    @staticmethod
+    def _fit_block(vec: TfidfVectorizer, texts: list[str]) -> sp.csr_matrix:
+        try:
+            return vec.fit_transform(texts)
+        except ValueError:  # empty vocabulary (tiny or empty texts): fall back to keep-everything
+            vec.set_params(min_df=1, max_df=1.0)
+            try:
+                return vec.fit_transform(texts)
+            except ValueError:
+                vec.set_params(token_pattern=r"(?u)\S+")
+                return vec.fit_transform([t + " xxempty" for t in texts])
+
+    @staticmethod
+    def _char_texts(titles: list[str], bodies: list[str]) -> list[str]:
+        return [f"{t} | {b[:1500]}" for t, b in zip(titles, bodies, strict=True)]
+
+    def transform(self, X: Sequence[Report]) -> sp.csr_matrix:
+        titles, bodies, fields = self._texts(X)
+        blocks = [
+            self.title_vectorizer_.transform(titles) * self.title_weight,
+            self.body_vectorizer_.transform(bodies) * self.description_weight,
+        ]
+        if self.char_vectorizer_ is not None:
+            blocks.append(
+                self.char_vectorizer_.transform(self._char_texts(titles, bodies)) * self.char_weight
+            )
+        blocks.append(self.field_vectorizer_.transform(fields) * self.field_weight)
+        return sp.hstack(blocks, format="csr", dtype=np.float32)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        names = [f"title:{w}" for w in self.title_vectorizer_.get_feature_names_out()]
+        names += [f"word:{w}" for w in self.body_vectorizer_.get_feature_names_out()]
+        if self.char_vectorizer_ is not None:
+            names += [f"chars:{w}" for w in self.char_vectorizer_.get_feature_names_out()]
+        names += [f"field:{w}" for w in self.field_vectorizer_.get_feature_names_out()]
+        return np.asarray(names, dtype=object)

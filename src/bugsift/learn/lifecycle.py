@@ -1,0 +1,88 @@
+"""From labelled reports in the store to a registered model file, and back to a loaded model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bugsift.learn.persist import load_model, save_model
+from bugsift.learn.targets import load_dataset
+from bugsift.learn.training import Evaluation, evaluate_dataset, fit_model, model_params
+from bugsift.settings import Settings
+from bugsift.store.db import Database
+from bugsift.store.models import ModelRow
+from bugsift.store.registry import active_model, next_version, register_model
+
+
+@dataclass
+class LoadedModel:
+    row: ModelRow
+    model: Any
+
+    @property
+    def threshold(self) -> float:
+        return float(self.row.thresholds.get("uncertain", 0.0))
+
+    @property
+    def version_name(self) -> str:
+        return self.row.version_name
+
+
+def train_task(
+    database: Database,
+    settings: Settings,
+    task: str,
+    label: str | None = None,
+    mode: str = "filing",
+    tracker: str | None = None,
+    project: str | None = None,
+    test_fraction: float | None = None,
+) -> tuple[ModelRow, Evaluation]:
+    """Evaluate on a time-ordered split, refit on all labelled reports, save the file, register it."""
+    with database.session() as session:
+        dataset = load_dataset(session, task, label, tracker, project)
+    evaluation = evaluate_dataset(
+        dataset,
+        mode,
+        "time",
+        test_fraction or settings.test_fraction,
+        precision_target=settings.precision_target,
+        seed=settings.random_seed,
+    )
+    model = fit_model(dataset.reports, dataset.labels, task, mode)
+    settings.ensure_home()
+    with database.session() as session:
+        version = next_version(session, task, dataset.label_name, mode)
+        path = settings.models_dir / f"{task}-{dataset.label_name}-{mode}-v{version}.skops"
+        save_model(model, path)
+        row = register_model(
+            session,
+            task=task,
+            label=dataset.label_name,
+            mode=mode,
+            version=version,
+            path=path,
+            params={**model_params(task, mode), "tracker": tracker, "project": project},
+            data={**evaluation.data, "n_fit": len(dataset.labels)},
+            metrics={
+                "test": evaluation.metrics,
+                "baseline": evaluation.baseline,
+                "at_threshold": evaluation.at_threshold,
+            },
+            thresholds={
+                "uncertain": evaluation.threshold["threshold"],
+                "precision_target": settings.precision_target,
+                "chosen_on": "newest 20% of the training part",
+                **{k: v for k, v in evaluation.threshold.items() if k != "threshold"},
+            },
+        )
+    return row, evaluation
+
+
+def load_active(
+    database: Database, task: str, label: str | None = None, mode: str | None = None
+) -> LoadedModel:
+    """Load the active model file of a task (newest first) safely with skops."""
+    with database.session() as session:
+        row = active_model(session, task, label, mode)
+    return LoadedModel(row=row, model=load_model(row.path))

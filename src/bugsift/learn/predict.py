@@ -1,0 +1,39 @@
+"""Predictions in the shape of the predict contract (one JSON object per report)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from bugsift.learn.explain import explain
+from bugsift.sources.base import Report
+
+
+def predict_reports(
+    model: Any, reports: Sequence[Report], threshold: float, top_k: int = 3, explain_n: int = 8
+) -> list[dict[str, Any]]:
+    """Top prediction, its probability, the top-k candidates, 'uncertain' and an explanation per report."""
+    if not reports:
+        return []
+    proba = model.predict_proba(list(reports))
+    classes = list(model.classes_)
+    results = []
+    for report, row in zip(reports, proba, strict=True):
+        order = np.argsort(-row)
+        best = int(order[0])
+        results.append(
+            {
+                "id": report.external_id,
+                "prediction": classes[best],
+                "probability": round(float(row[best]), 4),
+                "candidates": [
+                    {"label": classes[int(j)], "probability": round(float(row[int(j)]), 4)}
+                    for j in order[:top_k]
+                ],
+                "uncertain": bool(row[best] < threshold),
+                "explanation": explain(model, report, n=explain_n),
+            }
+        )
+    return results

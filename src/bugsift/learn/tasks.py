@@ -1,0 +1,94 @@
+"""The task registry: what `bugsift train|evaluate|predict TASK` can do, one handler per task family.
+
+A handler turns the common options into training, evaluation and prediction for its task. New task
+families (component, files, duplicates) add a handler class in their own module and one line to
+`TASKS`; the CLI, the web API and the jobs all go through this registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any, Protocol
+
+from bugsift.settings import Settings
+from bugsift.sources.base import Report
+from bugsift.store.db import Database
+
+
+@dataclass
+class TaskOptions:
+    """Options shared by every task; a task ignores the ones that mean nothing to it."""
+
+    label: str | None = None
+    mode: str | None = None
+    tracker: str | None = None
+    project: str | None = None
+    split: str = "time"
+    folds: int = 5
+    top_k: int = 3
+    test_fraction: float | None = None
+    exclude: tuple[str, ...] = ()
+    """Labels never to predict (component)."""
+    min_support: int | None = None
+    """Fewer training reports than this fold a component into its product (component)."""
+    suggest_precision: float | None = None
+    """Precision the 'suggest' threshold aims for (component)."""
+    repo: str | None = None
+    """A local git repository: fixes named in commit messages, files at the buggy version (files)."""
+    candidates: str | None = None
+    """Candidate file lists: Eclipse delta files (a folder or one file) or a text file of paths (files)."""
+    learning_curve: bool = False
+    """Also score models fitted on growing parts of the training data (for the HTML report)."""
+
+
+@dataclass
+class TrainOutcome:
+    model: Any  # ModelRow of the registered model
+    evaluation: dict[str, Any]
+    text: str
+
+
+@dataclass
+class EvaluationOutcome:
+    evaluation: dict[str, Any]
+    text: str
+
+
+class TaskHandler(Protocol):
+    name: str
+    help: str
+
+    def train(self, database: Database, settings: Settings, options: TaskOptions) -> TrainOutcome: ...
+
+    def evaluate(self, database: Database, settings: Settings, options: TaskOptions) -> EvaluationOutcome: ...
+
+    def predictor(self, database: Database, options: TaskOptions) -> Predictor: ...
+
+
+class Predictor(Protocol):
+    """A loaded model ready to answer: one result dict per report, in the predict contract's shape."""
+
+    version_name: str
+
+    def predict(self, reports: Sequence[Report], top_k: int) -> list[dict[str, Any]]: ...
+
+
+# Task name -> (module, handler class). Imported on use, so `bugsift --help` stays fast.
+TASKS: dict[str, tuple[str, str]] = {
+    "type": ("bugsift.learn.kind_task", "KindTask"),
+    "defect": ("bugsift.learn.kind_task", "KindTask"),
+    "component": ("bugsift.learn.component_task", "ComponentTask"),
+    "files": ("bugsift.localize.task", "FilesTask"),
+    "duplicates": ("bugsift.duplicates.task", "DuplicatesTask"),
+}
+
+
+def get_task(name: str) -> TaskHandler:
+    """The handler of a task, or a clear error listing the tasks there are."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; tasks: {', '.join(TASKS)}")
+    module, class_name = TASKS[name]
+    handler: TaskHandler = getattr(import_module(module), class_name)(name)
+    return handler

@@ -1,0 +1,237 @@
+"""A trained file localizer for one project: ready to rank the files of new reports.
+
+It holds the whole fix history (report word counts, the files each fix touched, fix times), the word
+weights, the learned ranker and the mapping from ranker score to probability. It is saved with skops as
+plain arrays, sparse matrices and lists (`__getstate__`), and rebuilds its working objects on load.
+"""
+
+from __future__ import annotations
+
+import time as clock
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from bugsift.localize.features import COLUMN, FileTable, Query, baseline_scores, build_features
+from bugsift.localize.history import History
+from bugsift.localize.mentions import extract_mentions
+from bugsift.localize.ranker import FileRanker
+from bugsift.localize.replay import report_text
+from bugsift.localize.textspace import TextSpace
+from bugsift.localize.tokens import class_name
+from bugsift.sources.base import Report
+
+_STATE = (
+    "project",
+    "vocabulary",
+    "idf",
+    "counts",
+    "fixed",
+    "fix_times",
+    "report_ids",
+    "paths",
+    "ranker",
+    "platt",
+    "threshold",
+    "metrics",
+)
+
+
+class FileLocalizer:
+    def __init__(self, project: str = "") -> None:
+        self.project = project
+        self.vocabulary: dict[str, int] = {}
+        self.idf = np.zeros(0)
+        self.counts = sp.csr_matrix((0, 0))
+        self.fixed = sp.csr_matrix((0, 0))
+        self.fix_times = np.zeros(0)
+        self.report_ids: list[str] = []
+        self.paths: list[str] = []
+        self.ranker: FileRanker | None = None
+        self.platt = [1.0, 0.0]
+        self.threshold = 0.5
+        self.metrics: dict[str, Any] = {}
+
+    # --- persistence ---------------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _STATE}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def _ready(self) -> None:
+        if getattr(self, "_table", None) is not None:
+            return
+        space = TextSpace(self.vocabulary)
+        space.idf = np.asarray(self.idf, dtype=float)
+        table = FileTable(space)
+        table.ensure(self.paths)
+        table.reweigh()
+        files = [
+            self.fixed.indices[self.fixed.indptr[i] : self.fixed.indptr[i + 1]]
+            for i in range(self.fixed.shape[0])
+        ]
+        history = History(self.counts, files, self.fix_times, self.report_ids, len(table))
+        history.reweigh(space)
+        self._space, self._table, self._history = space, table, history
+        self._known = np.unique(self.fixed.indices)
+
+    # --- prediction ----------------------------------------------------------------------------
+    def probability(self, scores: np.ndarray) -> np.ndarray:
+        """Calibrated probability that a file is one the fix will touch (Platt scaling on replay output)."""
+        a, b = self.platt
+        return 1.0 / (1.0 + np.exp(-(a * scores + b)))
+
+    def rank(
+        self, report: Report, candidate_paths: Sequence[str] | None, top_k: int = 10, source: Any = None
+    ) -> dict[str, Any]:
+        """One prediction in the predict contract's shape (``id`` is the report's own id)."""
+        self._ready()
+        space, table, history = self._space, self._table, self._history
+        tokens, title = report_text(report)
+        now = report.created_at.timestamp() if report.created_at else clock.time()
+        if candidate_paths is None:
+            candidates = self._known
+        else:
+            candidates = np.unique(table.ensure(list(candidate_paths)))
+        result: dict[str, Any] = {
+            "id": report.external_id,
+            "prediction": None,
+            "probability": 0.0,
+            "candidates": [],
+            "uncertain": True,
+            "explanation": [],
+        }
+        if not len(candidates):
+            result["explanation"] = ["no candidate files"]
+            return result
+        query = Query(
+            space.weigh(space.counts([tokens])),
+            space.weigh(space.counts([title])),
+            extract_mentions(report.title or "", report.description or ""),
+            now,
+        )
+        n_past = history.upto(now)
+        evidence = None if source is None else source(report, [table.paths[i] for i in candidates])
+        features, sims = build_features(query, candidates, table, history, n_past, evidence)
+        scores = self.ranker.score(features) if self.ranker is not None else baseline_scores(features)
+        order = np.argsort(-scores, kind="stable")[: max(top_k, 1)]
+        proba = self.probability(scores[order])
+        best = order[0]
+        result.update(
+            prediction=table.paths[candidates[best]],
+            probability=float(proba[0]),
+            candidates=[
+                {"label": table.paths[candidates[i]], "probability": float(p)}
+                for i, p in zip(order, proba, strict=True)
+            ],
+            uncertain=bool(proba[0] < self.threshold),
+            explanation=explain(
+                features[best], table.paths[candidates[best]], history, sims, int(candidates[best])
+            ),
+        )
+        return result
+
+
+def explain(row: np.ndarray, path: str, history: History, sims: np.ndarray, file_id: int) -> list[str]:
+    """Short reasons for one ranked file, strongest evidence first."""
+    reasons: list[str] = []
+    if row[COLUMN["stack_frame"]] > 0:
+        reasons.append(
+            f"{class_name(path)} is in the stack trace (frame weight {row[COLUMN['stack_frame']]:.2f})"
+        )
+    if row[COLUMN["mention_summary"]] > 0 or row[COLUMN["mention_description"]] > 0:
+        where = "summary" if row[COLUMN["mention_summary"]] > 0 else "description"
+        reasons.append(f"the {where} names {class_name(path)}")
+    similar = history.similar_reports(sims, file_id)
+    if similar:
+        listed = ", ".join(f"{rid} ({s:.2f})" for rid, s in similar)
+        reasons.append(f"fixed for similar past reports: {listed}")
+    if row[COLUMN["log_count"]] > 0:
+        reasons.append(f"fixed {round(np.expm1(row[COLUMN['log_count']]))} times before")
+    if row[COLUMN["path_sim"]] > 0.05:
+        reasons.append(f"path words match the report (cosine {row[COLUMN['path_sim']]:.2f})")
+    if row[COLUMN["source_sim"]] > 0:
+        reasons.append(f"file contents match the report (cosine {row[COLUMN['source_sim']]:.2f})")
+    return reasons or ["no direct evidence: ranked by the model's prior"]
+
+
+def choose_threshold(
+    top_proba: np.ndarray, top_correct: np.ndarray, precision: float, min_coverage: float = 0.05
+) -> float:
+    """Lowest top-1 probability whose covered reports reach ``precision``; else the most precise cut
+    that still covers ``min_coverage`` of reports."""
+    if not len(top_proba):
+        return 0.5
+    order = np.argsort(-top_proba, kind="stable")
+    hits = np.cumsum(top_correct[order])
+    covered = np.arange(1, len(order) + 1)
+    prec = hits / covered
+    enough = covered >= max(1, int(min_coverage * len(order)))
+    ok = np.flatnonzero(enough & (prec >= precision))
+    k = ok[-1] if len(ok) else np.flatnonzero(enough)[np.argmax(prec[enough])]
+    return float(top_proba[order][k])
+
+
+def train_localizer(
+    reports: Sequence[Report],
+    candidates: Any,
+    config: Any = None,
+    source: Any = None,
+    project: str = "",
+    precision_target: float = 0.9,
+) -> tuple[FileLocalizer, Any]:
+    """Replay the project (the honest evaluation), then fit the model for use on all of its history."""
+    from threadpoolctl import threadpool_limits
+
+    from bugsift.localize.replay import ReplayConfig, _Replayer
+
+    config = config or ReplayConfig()
+    with threadpool_limits(1):
+        replayer = _Replayer(reports, candidates, config, source)
+        result = replayer.run(project)
+        model = FileLocalizer(project)
+        space, history = replayer.space, replayer.history
+        space.fit_idf(replayer.counts)
+        model.vocabulary = dict(space.vocabulary)
+        model.idf = space.idf.copy()
+        model.paths = list(replayer.table.paths)
+        history.grow_files(len(model.paths))
+        model.counts = history.counts.tocsr()
+        model.fixed = history.files.tocsr()
+        model.fix_times = history.fix_times.copy()
+        model.report_ids = list(history.report_ids)
+        samples = replayer.samples
+        if len(samples) >= config.min_train_reports:
+            X = np.vstack([s[1] for s in samples])
+            y = np.concatenate([s[2] for s in samples])
+            w = np.concatenate([s[3] for s in samples])
+            groups = np.repeat(np.arange(len(samples)), [len(s[2]) for s in samples])
+            model.ranker = FileRanker(config.ranker, random_state=config.seed).fit(X, y, w, groups)
+    if result.calibration:
+        from sklearn.linear_model import LogisticRegression
+
+        pairs = np.asarray(result.calibration)
+        if 0 < pairs[:, 1].sum() < len(pairs):
+            platt = LogisticRegression(C=100.0).fit(pairs[:, :1], pairs[:, 1].astype(int))
+            model.platt = [float(platt.coef_[0, 0]), float(platt.intercept_[0])]
+    ranked = [o for o in result.outcomes if o.scored_by == "ranker"]
+    if ranked:
+        top = model.probability(np.array([o.top_score for o in ranked]))
+        model.threshold = choose_threshold(top, np.array([o.top_correct for o in ranked]), precision_target)
+    model.metrics = result.as_dict()
+    return model, result
+
+
+# Types a saved files model holds beyond skops' defaults and the kind models' list in
+# `bugsift.learn.persist.TRUSTED_TYPES` (which must include these for `bugsift predict files`).
+TRUSTED_TYPES: list[str] = [
+    "bugsift.localize.task.FilesModel",
+    "bugsift.localize.model.FileLocalizer",
+    "bugsift.localize.ranker.FileRanker",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "scipy.sparse._csr.csr_matrix",
+]

@@ -1,0 +1,49 @@
+"""Render a report's content as one self-contained HTML file: inline CSS, figures as base64 PNGs.
+
+Autoescaping is on for everything: report titles are user text (they contain HTML and scripts on purpose
+in some trackers) and must be shown, never run. A Content-Security-Policy meta tag forbids scripts and any
+network request, so the file stays inert and offline even if something slipped through.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from bugsift.report.content import ReportContent
+
+_ENV: Environment | None = None
+
+
+def environment() -> Environment:
+    global _ENV
+    if _ENV is None:
+        _ENV = Environment(
+            loader=PackageLoader("bugsift.report", "templates"),
+            autoescape=select_autoescape(["html", "j2"], default=True, default_for_string=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+    return _ENV
+
+
+def _version() -> str:
+    try:
+        return package_version("bugsift")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "dev"
+
+
+def render_html(content: ReportContent, generated: datetime | None = None) -> str:
+    """The report as one HTML document (draws every figure)."""
+    images = {f.id: base64.b64encode(f.draw()).decode("ascii") for s in content.sections for f in s.figures}
+    when = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        environment()
+        .get_template("report.html.j2")
+        .render(report=content, images=images, generated=when, version=_version())
+    )

@@ -1,0 +1,77 @@
+"""Generic CSV importer: columns id, title, body (aliases summary, description), optional created_at
+and project, and any other column as a label.
+
+Column names are matched without regard to case or surrounding spaces. A ``type`` column (or else a
+``label`` column) also fills `Report.type`, as the label columns of the GitHub CSV do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from bugsift.sources.base import RecordError, Rejected, Report
+from bugsift.sources.io import column_index, csv_header, guarded, iter_csv_rows, parse_datetime, sniff_kind
+
+# Report field -> accepted column names, first match wins.
+REQUIRED = {"id": ("id",), "title": ("title", "summary"), "body": ("body", "description")}
+OPTIONAL = {"created_at": ("created_at", "created", "creation_time"), "project": ("project",)}
+
+
+def read(path: Path, tracker: str = "csv") -> Iterator[Report | Rejected]:
+    """Read reports from a CSV file (plain, .gz or .xz); a missing required column is a ValueError."""
+    path = Path(path)
+    if sniff_kind(path) == "json":
+        raise ValueError(f"{path}: not a CSV file (found JSON; expected columns id, title, body)")
+    header = csv_header(path)
+    columns = map_columns(path, header)
+    return (
+        item
+        for location, row in iter_csv_rows(path)
+        for item in guarded(location, from_row, header, row, columns, tracker)
+    )
+
+
+def map_columns(path: Path, header: list[str]) -> dict[str, int]:
+    """Index of each known column; raises ValueError naming the file and the first missing column."""
+    columns: dict[str, int] = {}
+    for field, names in REQUIRED.items():
+        index = column_index(header, *names)
+        if index is None:
+            aliases = f" (or {' / '.join(repr(n) for n in names[1:])})" if len(names) > 1 else ""
+            raise ValueError(
+                f"{path}: missing required column {names[0]!r}{aliases}; found columns: {', '.join(header)}"
+            )
+        columns[field] = index
+    for field, names in OPTIONAL.items():
+        index = column_index(header, *names)
+        if index is not None:
+            columns[field] = index
+    return columns
+
+
+def from_row(header: list[str], row: list[str], columns: dict[str, int], tracker: str = "csv") -> Report:
+    """One data row; short rows are padded with empty cells, rows wider than the header are rejected."""
+    if len(row) > len(header):
+        raise RecordError(f"row has {len(row)} fields but the header has {len(header)}")
+    row = row + [""] * (len(header) - len(row))
+    external_id = row[columns["id"]].strip()
+    if not external_id:
+        raise RecordError("missing field 'id'")
+    known = set(columns.values())
+    labels = {
+        name: row[i].strip() for i, name in enumerate(header) if i not in known and name and row[i].strip()
+    }
+    lowered = {name.lower(): value for name, value in labels.items()}
+    created = row[columns["created_at"]].strip() if "created_at" in columns else None
+    return Report(
+        tracker=tracker,
+        external_id=external_id,
+        title=row[columns["title"]],
+        description=row[columns["body"]],
+        project=row[columns["project"]].strip() if "project" in columns else "",
+        created_at=parse_datetime(created, "created_at"),
+        type=lowered.get("type") or lowered.get("label"),
+        labels=labels,
+        raw=dict(zip(header, row, strict=True)),
+    )

@@ -1,0 +1,451 @@
+"""Reading tracker dumps: compressed files, JSON lines or JSON documents, CSV, dates and field values.
+
+Everything here is tracker-neutral. Importers call `iter_json_records` / `iter_csv_rows` and the small
+coercion helpers (`as_text`, `as_opt_str`, ...), which raise `RecordError` for a wrong-typed field so that
+one bad record becomes a `Rejected` instead of stopping the import.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import json
+import lzma
+import re
+import sys
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, tzinfo
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import IO, Any
+
+from bugsift.sources.base import RecordError, Rejected, Report
+
+# Huge bodies (GitHub issues over 200k characters) must not stop the CSV reader.
+csv.field_size_limit(sys.maxsize)
+
+_MAGIC = (
+    (b"\x1f\x8b", gzip.open),
+    (b"\xfd7zXZ\x00", lzma.open),
+    (b"BZh", bz2.open),
+)
+# Escapes that decode to characters a database or an encoder chokes on: NUL and lone surrogates.
+_BAD_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_SNIFF_BYTES = 64 * 1024
+# strict=False: raw control characters inside strings occur in hand-made exports and are harmless.
+_DECODER = json.JSONDecoder(strict=False)
+
+
+class Location(str):
+    """A ``path:line`` or ``path:record N`` string that also carries the line / record number."""
+
+    number: int
+
+    def __new__(cls, text: str, number: int) -> Location:
+        self = super().__new__(cls, text)
+        self.number = number
+        return self
+
+
+JsonItem = tuple[Location, Any] | Rejected
+
+
+# --- opening files -----------------------------------------------------------------------------------
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """Open a plain, gzip, xz or bzip2 file, chosen by its magic bytes (the suffix may lie)."""
+    try:
+        with open(path, "rb") as probe:
+            head = probe.read(6)
+        for magic, opener in _MAGIC:
+            if head.startswith(magic):
+                return opener(path, "rb")
+        return open(path, "rb")
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot open: {exc.strerror or exc}") from exc
+
+
+def open_text(path: Path, newline: str | None = None) -> IO[str]:
+    """Open as UTF-8 text; invalid bytes become U+FFFD instead of failing, a BOM is dropped."""
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", errors="replace", newline=newline)
+
+
+def sniff_kind(path: Path) -> str:
+    """Return ``"json"`` when the content starts with ``{`` or ``[``, else ``"csv"``; ``"empty"`` if blank."""
+    with open_binary(path) as fh:
+        try:
+            head = fh.read(_SNIFF_BYTES)
+        except (OSError, EOFError, lzma.LZMAError) as exc:
+            raise ValueError(f"{path}: cannot read: {exc}") from exc
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n\x00")
+    if not text:
+        return "empty"
+    return "json" if text[0] in "{[" else "csv"
+
+
+# --- JSON --------------------------------------------------------------------------------------------
+
+
+def clean_value(value: Any) -> Any:
+    """Recursively drop NUL characters and replace lone surrogates in every string of a JSON value."""
+    if isinstance(value, str):
+        return clean_str(value)
+    if isinstance(value, list):
+        return [clean_value(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_str(k): clean_value(v) for k, v in value.items()}
+    return value
+
+
+def clean_str(text: str) -> str:
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogate from a "\udXXX" escape
+        text = text.encode("utf-8", errors="replace").decode("utf-8")
+    return text
+
+
+def _loads(text: str) -> Any:
+    value = _DECODER.decode(text)
+    return clean_value(value) if _BAD_ESCAPE.search(text) else value
+
+
+def iter_json_records(path: Path, envelopes: tuple[str, ...] = ()) -> Iterator[JsonItem]:
+    """Yield ``(location, value)`` for each record of a JSON-lines file or a JSON document.
+
+    A document may be one object, a list of objects, or an object whose only list is under one of
+    ``envelopes`` (``{"bugs": [...]}``); envelopes are also unwrapped on single lines. A line that is
+    not valid JSON yields a `Rejected` and reading goes on.
+    """
+    return _read_errors_as_value_error(path, _iter_json_records(path, envelopes))
+
+
+def _read_errors_as_value_error(path: Path, items: Iterator[Any]) -> Iterator[Any]:
+    """A truncated or corrupt .gz / .xz fails mid-file: say which file, as a ValueError."""
+    try:
+        yield from items
+    except (EOFError, OSError, lzma.LZMAError, zlib.error) as exc:
+        raise ValueError(f"{path}: cannot read (corrupt or truncated file?): {exc}") from exc
+
+
+def _iter_json_records(path: Path, envelopes: tuple[str, ...]) -> Iterator[JsonItem]:
+    with open_text(path) as fh:
+        first = _first_content_line(fh)
+        if first is None:
+            return
+        lineno, line = first
+        try:
+            value = _loads(line)
+        except ValueError as exc:
+            document = _try_document(path, lineno, line, fh)
+            if document is not None:
+                yield from _unwrap(path, None, document, envelopes)
+                return
+            yield Rejected(Location(f"{path}:{lineno}", lineno), f"invalid JSON: {exc}")
+        else:
+            yield from _unwrap(path, lineno, value, envelopes)
+        yield from _iter_lines(path, fh, lineno, envelopes)
+
+
+def _first_content_line(fh: IO[str]) -> tuple[int, str] | None:
+    for lineno, line in enumerate(fh, 1):
+        if line.strip(" \t\r\n\x00"):
+            return lineno, line.replace("\x00", "")
+    return None
+
+
+def _try_document(path: Path, lineno: int, line: str, fh: IO[str]) -> Any | None:
+    """The first line is not JSON by itself: maybe the file is one (pretty-printed) JSON document."""
+    rest = fh.read().replace("\x00", "")
+    try:
+        return _loads(line + rest)
+    except ValueError as exc:
+        doc_error = exc
+    # Not a document either: JSON lines with a broken first line, or not JSON at all.
+    second = next((s for s in rest.splitlines() if s.strip()), None)
+    if second is not None:
+        try:
+            _loads(second)
+        except ValueError:
+            raise ValueError(
+                f"{path}: not JSON lines nor a single JSON document (line {lineno}: {doc_error})"
+            ) from doc_error
+    # Re-feed the remaining lines to the line reader.
+    fh.seek(0)
+    for _ in range(lineno):
+        fh.readline()
+    return None
+
+
+def _iter_lines(path: Path, fh: IO[str], start: int, envelopes: tuple[str, ...]) -> Iterator[JsonItem]:
+    for lineno, line in enumerate(fh, start + 1):
+        if "\x00" in line:
+            line = line.replace("\x00", "")
+        if not line.strip():
+            continue
+        try:
+            value = _loads(line)
+        except ValueError as exc:
+            yield Rejected(Location(f"{path}:{lineno}", lineno), f"invalid JSON: {exc}")
+            continue
+        yield from _unwrap(path, lineno, value, envelopes)
+
+
+def _unwrap(path: Path, lineno: int | None, value: Any, envelopes: tuple[str, ...]) -> Iterator[JsonItem]:
+    """Yield the records of one parsed value (a line or a whole document)."""
+    items = _envelope_items(value, envelopes)
+    if items is None and isinstance(value, list):
+        items = value
+    if items is None:
+        where = f"{path}:{lineno}" if lineno is not None else f"{path}:record 1"
+        yield Location(where, lineno or 1), value
+        return
+    for n, item in enumerate(items, 1):
+        where = f"{path}:{lineno} record {n}" if lineno is not None else f"{path}:record {n}"
+        yield Location(where, n), item
+
+
+def _envelope_items(value: Any, envelopes: tuple[str, ...]) -> list[Any] | None:
+    if isinstance(value, dict):
+        for key in envelopes:
+            if isinstance(value.get(key), list):
+                return value[key]
+    return None
+
+
+def read_json_reports(
+    path: Path,
+    *,
+    envelopes: tuple[str, ...],
+    looks_like: Callable[[dict[str, Any]], bool],
+    expected: str,
+    build: Callable[[Location, dict[str, Any]], Report | None],
+) -> Iterator[Report | Rejected]:
+    """Drive an importer over a JSON file: check the first record's shape, reject bad records one by one.
+
+    ``build`` returns None for records that are deliberately skipped (e.g. GitHub pull requests).
+    """
+    checked = False
+    for item in iter_json_records(path, envelopes):
+        if isinstance(item, Rejected):
+            yield item
+            continue
+        location, obj = item
+        if not isinstance(obj, dict):
+            yield Rejected(location, f"expected a JSON object, got {type(obj).__name__}")
+            continue
+        if not checked:
+            checked = True
+            if not looks_like(obj):
+                keys = ", ".join(sorted(obj)[:12])
+                raise ValueError(f"{path}: not {expected} (first record at {location} has keys: {keys})")
+        yield from guarded(location, build, location, obj)
+
+
+def guarded(location: str, build: Callable[..., Report | None], *args: Any) -> Iterator[Report | Rejected]:
+    """Run one record's conversion; a wrong shape becomes a `Rejected` instead of an exception."""
+    try:
+        report = build(*args)
+    except RecordError as exc:
+        yield Rejected(location, str(exc))
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        yield Rejected(location, f"unexpected record shape: {type(exc).__name__}: {exc}")
+    else:
+        if report is not None:
+            yield report
+
+
+# --- CSV ---------------------------------------------------------------------------------------------
+
+
+def csv_header(path: Path) -> list[str]:
+    """The header row of a CSV file, read eagerly so a wrong file fails before any import starts."""
+    with open_text(path, newline="") as fh:
+        reader = _csv_reader(fh)
+        try:
+            header = [h.strip() for h in next(reader, [])]
+        except csv.Error as exc:
+            raise ValueError(f"{path}: cannot read CSV header: {exc}") from exc
+    if not any(header):
+        raise ValueError(f"{path}: empty CSV file (expected a header line)")
+    return header
+
+
+def iter_csv_rows(path: Path) -> Iterator[tuple[Location, list[str]]]:
+    """Yield ``(path:line, row)`` for each data row; the line is where the row starts (header = line 1).
+
+    Rows are lists, not dicts, so repeated columns survive (Jira exports repeat ``Component/s``).
+    """
+    return _read_errors_as_value_error(path, _iter_csv_rows(path))
+
+
+def _iter_csv_rows(path: Path) -> Iterator[tuple[Location, list[str]]]:
+    with open_text(path, newline="") as fh:
+        reader = _csv_reader(fh)
+        next(reader, None)
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise ValueError(f"{path}:{start}: broken CSV: {exc}") from exc
+            if row:
+                yield Location(f"{path}:{start}", start), row
+
+
+def _csv_reader(fh: IO[str]) -> Any:
+    """A csv reader over NUL-free lines; the delimiter (comma, semicolon or tab) comes from the header."""
+    lines = (line.replace("\x00", "") if "\x00" in line else line for line in fh)
+    first = next(lines, "")
+    delimiter = max(",;\t", key=first.count)
+    return csv.reader(_chain_first(first, lines), delimiter=delimiter)
+
+
+def _chain_first(first: str, rest: Iterable[str]) -> Iterator[str]:
+    yield first
+    yield from rest
+
+
+def column_index(header: list[str], *names: str) -> int | None:
+    """Index of the first column whose name matches one of ``names`` (case and spaces ignored)."""
+    wanted = [n.strip().lower() for n in names]
+    lowered = [h.strip().lower() for h in header]
+    for name in wanted:
+        if name in lowered:
+            return lowered.index(name)
+    return None
+
+
+# --- dates -------------------------------------------------------------------------------------------
+
+_FORMATS = (
+    "%d/%b/%y %I:%M %p",  # Jira CSV export: 04/Feb/06 5:54 AM
+    "%d/%b/%Y %I:%M %p",
+    "%d/%b/%y %H:%M",
+    "%d/%b/%Y %H:%M",
+    "%Y-%m-%dT%H:%M:%S.%f%z",  # Jira REST: 2006-02-04T05:54:30.000+0000
+    "%Y/%m/%d %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %I:%M %p",
+    "%d.%m.%Y %H:%M",
+)
+
+
+def parse_datetime(value: Any, field: str = "date", assume: tzinfo = UTC) -> datetime | None:
+    """Parse a date to an aware UTC datetime; naive values are taken in ``assume`` (UTC by default).
+
+    Accepts datetimes, epoch seconds (or milliseconds), ISO 8601 and the usual tracker formats.
+    Empty values give None; anything unparseable raises `RecordError` naming the field.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value / 1000 if value > 1e11 else value
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    elif isinstance(value, str):
+        parsed = _parse_date_text(value.strip(), field)
+    else:
+        raise RecordError(f"field '{field}' should be a date, got {type(value).__name__}")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=assume)
+    return parsed.astimezone(UTC)
+
+
+def _parse_date_text(text: str, field: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    for fmt in _FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    try:
+        return parsedate_to_datetime(text)  # RFC 2822, as in mail-based trackers
+    except (TypeError, ValueError) as exc:
+        raise RecordError(f"field '{field}' is not a date: {text[:40]!r}") from exc
+
+
+# --- field coercion ----------------------------------------------------------------------------------
+
+
+def require(obj: dict[str, Any], field: str) -> Any:
+    """The value of a mandatory field; missing, null or empty raises `RecordError`."""
+    value = obj.get(field)
+    if value is None or value == "":
+        raise RecordError(f"missing field '{field}'")
+    return value
+
+
+def as_id(value: Any, field: str) -> str:
+    """An id as text: integers and non-empty strings are fine, anything else is a wrong type."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise RecordError(f"field '{field}' should be an integer or a string, got {type(value).__name__}")
+    text = clean_str(str(value)).strip()
+    if not text:
+        raise RecordError(f"missing field '{field}'")
+    return text
+
+
+def as_text(value: Any, field: str) -> str:
+    """Free text: None becomes "", numbers become their text, NUL characters are removed."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise RecordError(f"field '{field}' should be text, got {type(value).__name__}")
+
+
+def as_opt_str(value: Any, field: str) -> str | None:
+    """A short optional value (status, component ...); None or "" stays None."""
+    text = as_text(value, field)
+    return text or None
+
+
+def as_str_list(value: Any, field: str) -> list[str]:
+    """A list of texts; None gives []; a single string gives a one-item list."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    if not isinstance(value, list):
+        raise RecordError(f"field '{field}' should be a list, got {type(value).__name__}")
+    if all(type(v) is str for v in value):  # the common case, kept fast for big comment lists
+        return [v.replace("\x00", "") if "\x00" in v else v for v in value if v]
+    return [as_text(v, field) for v in value if v is not None and v != ""]
+
+
+def as_list(value: Any, field: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RecordError(f"field '{field}' should be a list, got {type(value).__name__}")
+    return value
+
+
+def as_dict(value: Any, field: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RecordError(f"field '{field}' should be an object, got {type(value).__name__}")
+    return value
+
+
+def label_text(value: Any) -> str | None:
+    """A label column value as text (``True`` -> ``"True"``); None / "" mean "no label"."""
+    if value is None or value == "" or isinstance(value, (list, dict)):
+        return None
+    return clean_str(str(value))

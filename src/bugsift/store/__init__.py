@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, sessions, migrations and the report/label/model repositories."""

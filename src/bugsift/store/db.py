@@ -1,0 +1,75 @@
+"""Engines and sessions: SQLite by default (WAL, busy timeout, foreign keys), PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from bugsift.settings import Settings
+from bugsift.store.jsoncodec import json_text
+
+
+def make_engine(url: str, sqlite_busy_timeout_ms: int = 30_000) -> Engine:
+    """Create an engine; SQLite connections get WAL, a busy timeout and enforced foreign keys."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": sqlite_busy_timeout_ms / 1000},
+            json_serializer=json_text,
+            json_deserializer=orjson.loads,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; commits survive a process crash
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, json_serializer=json_text, json_deserializer=orjson.loads)
+
+
+class Database:
+    """An engine plus a session factory, created from Settings; the schema is migrated on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = settings.resolved_database_url
+        self.engine = make_engine(self.url, settings.sqlite_busy_timeout_ms)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (idempotent)."""
+        from bugsift.store.migrate import upgrade
+
+        upgrade(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(settings: Settings) -> Database:
+    """Open (and migrate) the database the settings point at."""
+    if settings.database_url is None:
+        settings.ensure_home()
+    database = Database(settings)
+    database.migrate()
+    return database

@@ -1,0 +1,178 @@
+"""Reports in the database: idempotent batch upsert from importers, and reading them back as `Report`."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from bugsift.sources.base import FILED_FIELDS, Report
+from bugsift.store.jsoncodec import json_bytes
+from bugsift.store.labels import upsert_labels
+from bugsift.store.models import ReportRow, utcnow
+from bugsift.store.upsert import insert_for
+
+ReportKey = tuple[str, str, str]  # (tracker, project, external_id)
+
+# Columns copied one-to-one between Report and ReportRow.
+_PLAIN_FIELDS = (
+    "tracker",
+    "project",
+    "external_id",
+    "title",
+    "description",
+    "reporter",
+    "created_at",
+    "type",
+    "product",
+    "component",
+    "components",
+    "severity",
+    "priority",
+    "status",
+    "resolution",
+    "resolved_at",
+    "duplicate_of",
+    "fixed_files",
+    "keywords",
+    "comments",
+    "extra",
+    "raw",
+)
+
+
+@dataclass
+class UpsertCounts:
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, other: UpsertCounts) -> None:
+        self.imported += other.imported
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+def report_key(report: Report) -> ReportKey:
+    return (report.tracker, report.project or "", report.external_id)
+
+
+def _row_values(report: Report) -> dict[str, Any]:
+    values = {name: getattr(report, name) for name in _PLAIN_FIELDS}
+    values["project"] = report.project or ""
+    filed = report.filed
+    values["filed_from_history"] = filed is not None
+    for name in FILED_FIELDS:
+        values[f"filed_{name}"] = None if filed is None else filed.get(name)
+    values["content_hash"] = _content_hash(values)
+    return values
+
+
+def _content_hash(values: dict[str, Any]) -> str:
+    return hashlib.sha256(json_bytes(values, sort_keys=True)).hexdigest()
+
+
+def upsert_reports(session: Session, reports: Sequence[Report]) -> UpsertCounts:
+    """Insert new reports, update changed ones, leave identical ones alone; import labels alongside.
+
+    Runs inside the caller's transaction, so a batch is written whole or not at all.
+    """
+    latest: dict[ReportKey, Report] = {report_key(r): r for r in reports}  # last one in a batch wins
+    values = {key: _row_values(report) for key, report in latest.items()}
+    existing = _existing(session, list(values))
+    counts = UpsertCounts()
+    new_rows, changed_rows = [], []
+    for key, row_values in values.items():
+        if key not in existing:
+            new_rows.append(row_values)
+        elif existing[key][1] != row_values["content_hash"]:
+            changed_rows.append({"id": existing[key][0], **row_values, "updated_at": utcnow()})
+        else:
+            counts.unchanged += 1
+    if new_rows:
+        now = utcnow()
+        insert = insert_for(session, ReportRow)
+        # A concurrent importer may have inserted the same key meanwhile: then this is an update.
+        insert = insert.on_conflict_do_update(
+            index_elements=["tracker", "project", "external_id"],
+            set_={name: insert.excluded[name] for name in new_rows[0] if name != "imported_at"},
+        )
+        # executemany, not one giant multi-VALUES statement: compiling that costs more than the rows.
+        session.connection().execute(insert, [{**v, "imported_at": now, "updated_at": now} for v in new_rows])
+        counts.imported += len(new_rows)
+    if changed_rows:
+        session.execute(update(ReportRow), changed_rows)
+        counts.updated += len(changed_rows)
+    _upsert_import_labels(session, latest)
+    return counts
+
+
+def _existing(session: Session, keys: list[ReportKey]) -> dict[ReportKey, tuple[int, str]]:
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(
+            ReportRow.tracker, ReportRow.project, ReportRow.external_id, ReportRow.id, ReportRow.content_hash
+        ).where(tuple_(ReportRow.tracker, ReportRow.project, ReportRow.external_id).in_(keys))
+    )
+    return {(t, p, e): (i, h) for t, p, e, i, h in rows}
+
+
+def _upsert_import_labels(session: Session, reports: dict[ReportKey, Report]) -> None:
+    with_labels = {key: r for key, r in reports.items() if r.labels}
+    if not with_labels:
+        return
+    ids = {key: report_id for key, (report_id, _) in _existing(session, list(with_labels)).items()}
+    items = [
+        (ids[key], name, str(value))
+        for key, report in with_labels.items()
+        for name, value in report.labels.items()
+    ]
+    upsert_labels(session, items, source="import")
+
+
+def row_to_report(row: ReportRow) -> Report:
+    """Turn a stored row back into the tracker-neutral record the models read."""
+    report = Report(**{name: getattr(row, name) for name in _PLAIN_FIELDS})
+    if row.filed_from_history:
+        report.filed = {name: getattr(row, f"filed_{name}") for name in FILED_FIELDS}
+    return report
+
+
+def select_reports(tracker: str | None = None, project: str | None = None) -> Select[tuple[ReportRow]]:
+    query = select(ReportRow).order_by(ReportRow.id)
+    if tracker:
+        query = query.where(ReportRow.tracker == tracker)
+    if project:
+        query = query.where(ReportRow.project == project)
+    return query
+
+
+def iter_reports(
+    session: Session, tracker: str | None = None, project: str | None = None, batch_size: int = 1000
+) -> Iterator[tuple[int, Report]]:
+    """Yield (row id, Report) for the stored reports, streaming in batches."""
+    result = session.execute(select_reports(tracker, project).execution_options(yield_per=batch_size))
+    for row in result.scalars():
+        yield row.id, row_to_report(row)
+
+
+def find_report_ids(
+    session: Session, tracker: str | None, external_ids: Iterable[str]
+) -> dict[str, list[int]]:
+    """Map external ids to row ids (several rows when projects of one tracker share an id)."""
+    wanted = list(dict.fromkeys(external_ids))
+    found: dict[str, list[int]] = {}
+    for start in range(0, len(wanted), 500):
+        query = select(ReportRow.external_id, ReportRow.id).where(
+            ReportRow.external_id.in_(wanted[start : start + 500])
+        )
+        if tracker:
+            query = query.where(ReportRow.tracker == tracker)
+        for external_id, row_id in session.execute(query):
+            found.setdefault(external_id, []).append(row_id)
+    return found

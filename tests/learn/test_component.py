@@ -1,0 +1,262 @@
+"""The component task on small real slices of the shared data (seconds, not minutes)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io as sio
+
+from bugsift.learn import component_task
+from bugsift.learn.component import (
+    OTHER,
+    ComponentModel,
+    fold_map,
+    is_excluded,
+    report_labels,
+    tokens,
+)
+from bugsift.learn.component_task import (
+    ComponentTask,
+    collect,
+    describe,
+    evaluate_reports,
+    fit_scoped,
+    predict_components,
+    score,
+)
+from bugsift.learn.persist import load_model, save_model, untrusted_types
+from bugsift.learn.tasks import TaskOptions
+from bugsift.sources import read_reports
+from bugsift.sources.base import Report
+
+TRUSTED = [
+    "bugsift.learn.component.ComponentFeatures",
+    "bugsift.learn.component.ComponentModel",
+    "bugsift.learn.component.ScopedComponentModel",
+]
+
+
+def data_dir() -> Path:
+    """The shared data beside the checkout; skip without it, except in CI where it must be there."""
+    default = Path(__file__).resolve().parents[3] / "shared" / "data"
+    path = Path(os.environ.get("BUGSIFT_SHARED_DATA", default))
+    if not (path / "README.md").is_file():
+        message = f"shared data not found at {path} (set BUGSIFT_SHARED_DATA)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="module")
+def jira_slice() -> list[Report]:
+    """The oldest 750 YARN and 750 HADOOP issues with a component, and those without one among them."""
+    path = data_dir() / "apache-jira" / "jira_issues.jsonl.xz"
+    out, n_with = [], {"YARN": 0, "HADOOP": 0}
+    for report in read_reports("jira", path):
+        if isinstance(report, Report) and n_with.get(report.project, 750) < 750:
+            report.comments = []
+            out.append(report)
+            n_with[report.project] += bool(report.components)
+    return out
+
+
+@pytest.fixture(scope="module")
+def mozilla() -> list[Report]:
+    path = data_dir() / "bugzilla-mozilla" / "bugs_full_add08f170.jsonl.xz"
+    return [r for r in islice(read_reports("bugzilla", path), 600) if isinstance(r, Report)]
+
+
+@pytest.fixture(scope="module")
+def evaluation(jira_slice: list[Report]) -> dict:
+    return evaluate_reports(jira_slice)
+
+
+def _report(i: int, components: list[str], title: str = "", **kwargs) -> Report:
+    return Report(
+        tracker="jira",
+        external_id=f"X-{i}",
+        project="X",
+        title=title,
+        components=components,
+        component=components[0] if components else None,
+        created_at=datetime(2015, 1, 1, tzinfo=UTC),
+        **kwargs,
+    )
+
+
+# -- labels, folding, exclusions (pure functions) ---------------------------------------------------
+
+
+def test_labels_prefer_filing_time_values_and_join_product() -> None:
+    r = _report(1, ["today"], product="Core")
+    assert report_labels(r) == (["Core::today"], False)
+    r.filed = {"product": "Firefox", "component": "General"}
+    assert report_labels(r) == (["Firefox::General"], True)
+    assert report_labels(_report(2, [])) == ([], False)
+
+
+def test_fold_map_uses_product_bucket_or_other() -> None:
+    labels = [["Core::DOM"]] * 12 + [["Core::Rare"]] * 2 + [["Tiny::Thing"]]
+    mapping = fold_map(labels, min_support=10)
+    assert mapping == {"Core::DOM": "Core::DOM", "Core::Rare": f"Core::{OTHER}", "Tiny::Thing": OTHER}
+
+
+def test_exclusion_patterns() -> None:
+    assert is_excluded("Core::General", ["General"])
+    assert is_excluded("Firefox::Untriaged", ["Firefox::*"])
+    assert not is_excluded("Core::DOM", ["General", "Firefox::*"])
+
+
+def test_tokens_split_identifiers_and_paths() -> None:
+    words = tokens("NPE in FairScheduler at org.apache.hadoop.yarn.server.resourcemanager", 1000)
+    assert {"fairscheduler", "fair", "scheduler", "resourcemanager", "npe"} <= set(words)
+
+
+def test_multi_component_report_is_right_when_any_component_is_named(jira_slice: list[Report]) -> None:
+    reports = [r for r in jira_slice if r.project == "YARN" and r.components]
+    model = ComponentModel(min_support=5).fit(reports, [report_labels(r)[0] for r in reports])
+    classes = list(model.classes_)
+    a, b = classes[0], classes[1]
+    proba = np.full((2, len(classes)), 0.1 / (len(classes) - 1))
+    proba[:, classes.index(b)] = 0.9
+    result = score(model, proba, [[a, b], [a]], {"act": 0.5})
+    assert result["top1"] == 0.5  # the first report names b among its components, the second does not
+    assert result["at_act"] == {"threshold": 0.5, "coverage": 1.0, "precision": 0.5, "n": 2}
+
+
+# -- evaluation on a real slice ---------------------------------------------------------------------
+
+
+def test_model_beats_most_frequent_baseline_on_time_split(evaluation: dict) -> None:
+    assert set(evaluation["scopes"]) == {"jira/YARN", "jira/HADOOP"}
+    for scope in evaluation["scopes"].values():
+        assert scope["model"]["top1"] > scope["baseline"]["top1"] + 0.1
+        assert scope["model"]["top3"] > scope["baseline"]["top3"]
+        assert scope["train_dates"][1] <= scope["test_dates"][0]  # the test part is the newest
+    assert evaluation["mean"]["model"]["top3"] >= evaluation["mean"]["model"]["top1"]
+
+
+def test_folding_and_label_origin_are_reported(evaluation: dict) -> None:
+    data = evaluation["data"]
+    assert data["n_without_component"] > 0
+    assert data["n_labels_as_filed"] == 0 and data["n_labels_current"] == data["n_labelled"]
+    folding = evaluation["scopes"]["jira/YARN"]["folding"]
+    assert folding["min_support"] == 10 and folding["folded"]
+    assert all(v == OTHER for v in folding["folded"].values())
+    text = describe(evaluation)
+    assert "fewer than 10 training reports folded" in text
+    assert "current values for" in text and "top1" in text and "base" in text
+    json.dumps(evaluation)  # JSON-ready for --json and the registry
+
+
+def test_thresholds_are_chosen_on_the_training_part(
+    jira_slice: list[Report], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[set[str]] = []
+    real = component_task.choose_thresholds
+
+    def spy(model, reports, labels, *args):
+        seen.append({r.external_id for r in reports})
+        return real(model, reports, labels, *args)
+
+    monkeypatch.setattr(component_task, "choose_thresholds", spy)
+    reports = [r for r in jira_slice if r.project == "HADOOP"]
+    result = evaluate_reports(reports)
+    scope = result["scopes"]["jira/HADOOP"]
+    labelled = sorted((r for r in reports if r.components), key=lambda r: r.created_at)
+    test_ids = {r.external_id for r in labelled[-scope["n_test"] :]}
+    assert len(seen) == 1 and seen[0] and not seen[0] & test_ids
+    assert scope["calibration"]["n_calibration"] == round(0.2 * scope["n_train"])
+    thresholds = scope["thresholds"]
+    assert 0.0 <= thresholds["suggest"] <= thresholds["act"] <= 1.0
+    for name in ("act", "suggest"):
+        assert {"precision", "coverage", "n"} <= set(scope["model"][f"at_{name}"])
+
+
+def test_bugzilla_product_component_as_filed(mozilla: list[Report]) -> None:
+    data = collect(mozilla)
+    assert list(data.scopes) == ["bugzilla"] and data.n_filed == len(mozilla)
+    result = evaluate_reports(mozilla)
+    scope = result["scopes"]["bugzilla"]
+    buckets = set(scope["folding"]["folded"].values())
+    assert f"Core::{OTHER}" in buckets and buckets <= {OTHER} | {
+        c for c in buckets if c.endswith(f"::{OTHER}")
+    }
+    assert scope["model"]["top3"] > scope["baseline"]["top1"]
+
+
+# -- the model for use ------------------------------------------------------------------------------
+
+
+def test_exclusions_are_never_predicted(jira_slice: list[Report]) -> None:
+    reports = [r for r in jira_slice if r.project == "YARN"]
+    scoped, info = fit_scoped(reports, {"exclude": ("resourcemanager", "nodemanager")})
+    model = scoped.scopes_["jira/YARN"]
+    assert {"resourcemanager", "nodemanager"} <= set(info["scopes"]["jira/YARN"]["excluded"])
+    assert "resourcemanager" not in model.classes_
+    results = predict_components(scoped, reports[:200], top_k=5)
+    named = {c["label"] for r in results for c in r["candidates"]}
+    assert not named & {"resourcemanager", "nodemanager"}
+    assert np.allclose(model.predict_proba(reports[:5]).sum(axis=1), 1.0)
+
+
+@pytest.fixture(scope="module")
+def scoped(jira_slice: list[Report]):
+    return fit_scoped(jira_slice)[0]
+
+
+def test_predict_contract_shape(scoped, jira_slice: list[Report]) -> None:
+    stranger = Report(tracker="jira", external_id="ZOO-1", project="ZOO", title="x")
+    results = predict_components(scoped, [*jira_slice[:20], stranger], top_k=3)
+    assert len(results) == 21
+    for report, result in zip(jira_slice[:20], results, strict=False):
+        assert set(result) == {
+            "id",
+            "prediction",
+            "probability",
+            "candidates",
+            "uncertain",
+            "act",
+            "explanation",
+            "scope",
+        }
+        assert result["id"] == report.external_id
+        assert len(result["candidates"]) == 3
+        assert result["candidates"][0]["label"] == result["prediction"]
+        probabilities = [c["probability"] for c in result["candidates"]]
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert isinstance(result["uncertain"], bool) and isinstance(result["act"], bool)
+        assert not (result["act"] and result["uncertain"])
+        assert all(isinstance(e, str) for e in result["explanation"])
+    assert results[-1]["prediction"] is None and results[-1]["uncertain"]
+    json.dumps(results)
+
+
+def test_save_load_round_trip(scoped, jira_slice: list[Report], tmp_path: Path) -> None:
+    path = save_model(scoped, tmp_path / "component.skops")
+    assert set(TRUSTED) <= set(sio.get_untrusted_types(file=path))  # our own classes need trusting
+    assert untrusted_types(path) == []  # ... and persist trusts exactly what a component model holds
+    loaded = load_model(path)
+    assert predict_components(loaded, jira_slice[:50], 5) == predict_components(scoped, jira_slice[:50], 5)
+
+
+def test_task_handler_through_the_store(sqlite_db, settings, jira_slice: list[Report]) -> None:
+    from bugsift.store.reports import upsert_reports
+
+    reports = [r for r in jira_slice if r.project == "YARN"]
+    with sqlite_db.session() as session:
+        upsert_reports(session, reports)
+    task = ComponentTask("component")
+    outcome = task.evaluate(sqlite_db, settings, TaskOptions(project="YARN"))
+    assert "jira/YARN" in outcome.evaluation["scopes"] and "top1" in outcome.text
+    trained = task.train(sqlite_db, settings, TaskOptions(project="YARN"))
+    assert trained.model.thresholds["per_scope"]["jira/YARN"]["act"] > 0
+    predictor = task.predictor(sqlite_db, TaskOptions())
+    assert predictor.predict(reports[:3], 5)[0]["id"] == reports[0].external_id

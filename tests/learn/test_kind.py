@@ -1,0 +1,163 @@
+"""The kind model family on small real slices: it learns, its probabilities, modes, explanations, files."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io as sio
+
+from bugsift.learn.explain import explain
+from bugsift.learn.features import ReportFeatures, clean_text
+from bugsift.learn.kind import KindClassifier, build_kind_model
+from bugsift.learn.persist import load_model, save_model, untrusted_types
+from bugsift.sources.base import Report
+
+# Small but real: fast settings (no char n-grams) keep the whole module to a few seconds.
+FAST = {"char_ngrams": None, "cv": 3}
+
+
+def labels(reports: list[Report]) -> list[str]:
+    return [r.labels["is_bug_derived"] for r in reports]
+
+
+@pytest.fixture(scope="module")
+def split(mozilla: list[Report]) -> tuple[list[Report], list[Report]]:
+    """A time split: the 600 oldest bugs to train, the next 200 to test."""
+    return mozilla[:600], mozilla[600:800]
+
+
+@pytest.fixture(scope="module")
+def filing_model(split: tuple[list[Report], list[Report]]) -> KindClassifier:
+    train, _ = split
+    return build_kind_model(**FAST).fit(train, labels(train))
+
+
+@pytest.fixture(scope="module")
+def backlog_model(split: tuple[list[Report], list[Report]]) -> KindClassifier:
+    train, _ = split
+    return build_kind_model(mode="backlog", **FAST).fit(train, labels(train))
+
+
+def test_model_beats_majority_on_a_time_split(filing_model, split) -> None:
+    _, test = split
+    truth = np.array(labels(test))
+    majority = max(np.mean(truth == c) for c in set(truth))
+    accuracy = np.mean(filing_model.predict(test) == truth)
+    assert accuracy >= majority + 0.08, (accuracy, majority)
+
+
+def test_probabilities_sum_to_one_and_follow_classes(filing_model, split, github) -> None:
+    _, test = split
+    proba = filing_model.predict_proba(test)
+    assert proba.shape == (len(test), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert list(filing_model.predict(test)) == list(filing_model.classes_[proba.argmax(axis=1)])
+    # three classes: on its own training issues the true label's column must be the likeliest on average
+    model = build_kind_model(**FAST).fit(github, [r.type for r in github])
+    assert sorted(model.classes_) == ["bug", "feature", "question"]
+    proba = model.predict_proba(github)
+    for k, label in enumerate(model.classes_):
+        rows = [i for i, r in enumerate(github) if r.type == label]
+        assert proba[rows].mean(axis=0).argmax() == k
+
+
+def test_filing_mode_ignores_comments_backlog_reads_them(filing_model, backlog_model, split) -> None:
+    _, test = split
+    report = next(r for r in test if r.comments)
+    changed = dataclasses.replace(
+        report, comments=["This is a duplicate, WONTFIX, works for me, invalid."] * 5
+    )
+    changed.extra = {**report.extra, "attachments_count": 9, "has_patch": True}
+    changed.keywords = ["crash", "perf"]
+    assert np.array_equal(filing_model.predict_proba([report]), filing_model.predict_proba([changed]))
+    assert not np.array_equal(backlog_model.predict_proba([report]), backlog_model.predict_proba([changed]))
+
+
+def test_label_defining_and_excluded_fields_are_not_read(split) -> None:
+    train, test = split
+    model = build_kind_model(mode="backlog", exclude_fields=("priority", "keywords:crash"), **FAST)
+    model.fit(train, labels(train))
+    names = model.features_.get_feature_names_out()
+    assert not [n for n in names if n.startswith("field:priority=")]
+    assert "field:keywords=crash" not in names
+    # the bugbug label-defining keywords and resolution fields are never features
+    assert not [n for n in names if n in ("field:keywords=regression", "field:keywords=feature")]
+    assert not [n for n in names if re.match(r"field:(status|resolution|duplicate_of|type)", n)]
+    report = test[0]
+    changed = copy.deepcopy(report)
+    changed.priority = "P1" if report.priority != "P1" else "P5"
+    changed.keywords = [*report.keywords, "regression", "feature", "crash"]
+    changed.status, changed.resolution, changed.duplicate_of = "RESOLVED", "INVALID", "123"
+    changed.extra = {**report.extra, "cf_has_regression_range": "yes"}
+    changed.filed = {**(report.filed or {}), "priority": changed.priority}
+    assert np.array_equal(model.predict_proba([report]), model.predict_proba([changed]))
+
+
+def test_filing_mode_uses_filing_time_values(filing_model, split) -> None:
+    _, test = split
+    report = next(r for r in test if r.filed)
+    changed = copy.deepcopy(report)
+    changed.severity, changed.component, changed.product = "blocker", "Something else", "Other"
+    assert np.array_equal(filing_model.predict_proba([report]), filing_model.predict_proba([changed]))
+
+
+def test_explanation_words_come_from_the_report(filing_model, split) -> None:
+    _, test = split
+    for report in test[:20]:
+        items = explain(filing_model, report, n=8)
+        assert items and len(items) <= 8
+        weights = [i["weight"] for i in items]
+        assert weights == sorted(weights, reverse=True) and all(w > 0 for w in weights)
+        text = (clean_text(report.title) + " " + clean_text(report.description)).lower()
+        for item in items:
+            kind, _, value = item["feature"].partition(":")
+            assert kind in ("word", "field", "chars")
+            if kind == "word":
+                for token in value.split():
+                    assert token in text, (token, report.external_id)
+
+
+def test_persistence_round_trip_and_untrusted_types_refused(filing_model, split, tmp_path: Path) -> None:
+    _, test = split
+    path = save_model(filing_model, tmp_path / "kind.skops")
+    assert untrusted_types(path) == []
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict_proba(test), filing_model.predict_proba(test))
+    assert explain(loaded, test[0]) == explain(filing_model, test[0])
+
+    evil = copy.deepcopy(filing_model)
+    evil.hook_ = Smuggled()
+    bad = save_model(evil, tmp_path / "evil.skops")
+    assert any(t.endswith("Smuggled") for t in untrusted_types(bad))
+    with pytest.raises(sio.exceptions.UntrustedTypesFoundException):
+        load_model(bad)
+
+
+class Smuggled:
+    """A type no model file may contain."""
+
+
+def test_features_transformer_contract(split) -> None:
+    train, _ = split
+    features = ReportFeatures()
+    assert features.get_params()["mode"] == "filing"
+    matrix = features.fit_transform(train[:100])
+    assert matrix.shape == (100, len(features.get_feature_names_out()))
+    with pytest.raises(ValueError, match="mode"):
+        ReportFeatures(mode="later").fit(train[:10])
+
+
+def test_clean_text_replaces_noise_by_markers() -> None:
+    text = (
+        "<!-- Please describe the bug -->\n### Steps to reproduce\nSee https://example.org/x?y=1 in 1.2.3\n"
+        "```\nconst x = 1;\n```\njava.lang.NullPointerException\n\tat org.foo.Bar.baz(Bar.java:12)\n"
+    )
+    out = clean_text(text)
+    assert "Please describe" not in out and "###" not in out
+    for marker in ("xxurl", "xxversion", "xxcode", "xxstack", "NullPointerException", "Steps to reproduce"):
+        assert marker in out
