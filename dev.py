@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Set up and run bugsift with nothing but Python: `python3 dev.py demo` or `python3 dev.py test`.
 
+`demo` ends with the web app serving the demo models on http://127.0.0.1:8000 (Ctrl-C stops it).
+
 Creates a virtual environment in .venv (once), installs bugsift into it (again whenever pyproject.toml
 changes), then runs the demo or the tests. Extra arguments are passed on (to `bugsift demo` or pytest).
 """
@@ -44,7 +46,7 @@ def ensure_installed(extra: str) -> None:
 def demo(args: list[str]) -> None:
     ensure_installed("")
     env = {**os.environ, "BUGSIFT_HOME": os.environ.get("BUGSIFT_HOME", str(ROOT / ".bugsift" / "demo"))}
-    run(BIN / "bugsift", "demo", "--data", SHARED_DATA, *args, env=env)
+    run(BIN / "bugsift", "demo", "--data", SHARED_DATA, "--serve", *args, env=env)
 
 
 def test(args: list[str]) -> None:

@@ -74,6 +74,13 @@ def test_import_train_evaluate_predict_on_real_bugs(run, mozilla: dict[str, Path
         assert abs(sum(c["probability"] for c in line["candidates"]) - 1) < 1e-3
         assert isinstance(line["uncertain"], bool) and line["explanation"]
 
+    report = tmp_path / "defect.html"
+    run("evaluate", "defect", "--label", "is_bug", "--mode", "backlog", "--report", report)
+    html = report.read_text()
+    assert html.count("<img") >= 8 and "data:image/png;base64," in html
+    assert "http://" not in html and "https://" not in html  # self-contained: opens offline
+    assert "Learning curve" in html and "previous" in html.lower()  # v1 of this model exists to compare with
+
     models = run("models").output
     assert "defect" in models and "is_bug" in models and "backlog" in models
 

@@ -424,16 +424,34 @@ def settings_command() -> None:
     show_default=True,
     help="Folder of the shared real data.",
 )
-@pass_app
-def demo(app: AppContext, data_dir: Path) -> None:
+@click.option("--serve/--no-serve", default=False, help="End by serving the web app with the demo models.")
+@click.option("--port", default=8000, show_default=True, help="Port of the web app with --serve.")
+@click.pass_context
+def demo(ctx: click.Context, data_dir: Path, serve: bool, port: int) -> None:
     """Run the whole pipeline on the real Mozilla and GitHub samples and show some predictions."""
     from bugsift.demo import run_demo
 
+    app: AppContext = ctx.obj
     try:
         run_demo(app.database, app.settings, data_dir, echo=click.echo)
     except (ValueError, LookupError, FileNotFoundError) as error:
         _fail(str(error))
+    if serve:
+        from bugsift.web.commands import serve as serve_command
 
+        ctx.invoke(serve_command, port=port)
+
+
+def _register_commands() -> None:
+    """Commands that live beside the code they drive."""
+    from bugsift.jobs.commands import jobs, worker
+    from bugsift.web.commands import serve
+
+    for command in (serve, worker, jobs):
+        main.add_command(command)
+
+
+_register_commands()
 
 if __name__ == "__main__":
     main()

@@ -14,6 +14,7 @@ from bugsift.settings import Settings
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
 from bugsift.store.db import Database
+from bugsift.store.reports import find_report_ids
 
 MOZILLA = "bugzilla-mozilla"
 FILES = {
@@ -22,6 +23,10 @@ FILES = {
     "newer": f"{MOZILLA}/fixture_bugs_history_union.jsonl.xz",
     "github": "github-issues/nlbse24_train.csv",
 }
+
+
+def _reports(path: Path) -> list[Report]:
+    return [item for item in read_reports("bugzilla", path) if isinstance(item, Report)]
 
 
 def _summary(evaluation: Evaluation) -> str:
@@ -61,8 +66,10 @@ def run_demo(
     _, evaluation = train_task(database, settings, "type", None, "filing", tracker="github")
     echo(_summary(evaluation))
 
-    echo(f"4. Predict for {paths['newer'].name}: newer Mozilla bugs the models never saw")
-    newer = [item for item in read_reports("bugzilla", paths["newer"]) if isinstance(item, Report)]
+    echo(f"4. Predict for {paths['newer'].name}: the Mozilla bugs in it that the models never saw")
+    with database.session() as session:
+        known = set(find_report_ids(session, "mozilla", [r.external_id for r in _reports(paths["newer"])]))
+    newer = [report for report in _reports(paths["newer"]) if report.external_id not in known]
     loaded = load_active(database, "defect", "is_bug", "filing")
     predictions = predict_reports(loaded.model, newer, loaded.threshold, top_k=2, explain_n=5)
     agreement: Counter[str] = Counter()

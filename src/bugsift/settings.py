@@ -52,6 +52,94 @@ class Settings(BaseSettings):
     )
     random_seed: int = Field(default=0, description="Seed for every random choice (splits, models).")
 
+    web_secret_key: str | None = Field(
+        default=None,
+        description=(
+            "Key signing web sessions and CSRF tokens. Default: a random key created once and kept in "
+            "web_secret_key inside the data directory (set it explicitly when several servers share users)."
+        ),
+    )
+    web_max_content_length: int = Field(
+        default=1_000_000,
+        description="Largest request body the web app accepts, in bytes; bigger ones get 413.",
+    )
+    web_suggest_rate_limit: str = Field(
+        default="20 per second;600 per minute",
+        description="Rate limit of the suggest endpoint per client address (Flask-Limiter syntax).",
+    )
+    web_rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where rate-limit counters live (Flask-Limiter storage URI, e.g. redis://host:6379).",
+    )
+    web_suggest_tasks: str = Field(
+        default="type,defect,component,duplicates",
+        description=(
+            "Comma-separated tasks the report form suggests; a task without a trained model is skipped."
+        ),
+    )
+    web_top_k: int = Field(default=3, description="Candidates per task shown by the form and the API.")
+    web_threads: int = Field(default=8, description="Worker threads of the production web server (waitress).")
+
+
+    jobs_backend: str = Field(
+        default="embedded",
+        description=(
+            "Job queue: 'embedded' (Huey on an SQLite file in the data directory, no server, one machine) "
+            "or 'celery' (a Redis or RabbitMQ broker given by broker_url, for many machines)."
+        ),
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker URL, e.g. redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1:5672//.",
+    )
+    jobs_queue: str = Field(default="bugsift", description="Name of the queue the jobs go through.")
+    jobs_max_attempts: int = Field(
+        default=3,
+        description="Attempts of a failing job (a worker killed mid-job counts as one) before it is failed.",
+    )
+    jobs_retry_backoff_s: float = Field(
+        default=5.0,
+        description="Delay before the first retry of a failed job, in seconds; it doubles with each retry.",
+    )
+    jobs_lease_s: float = Field(
+        default=60.0,
+        description=(
+            "A running job whose worker sent no heartbeat for this long (seconds) is taken as orphaned "
+            "(its worker died) and queued again."
+        ),
+    )
+    worker_concurrency: int = Field(default=1, description="Jobs one `bugsift worker` runs at the same time.")
+    classify_batch_size: int = Field(
+        default=500, description="Reports predicted and stored per transaction by the classify job."
+    )
+    notify_min_probability: float = Field(
+        default=0.0,
+        description=(
+            "Notifications go out only for predictions that are not uncertain and at least this probable."
+        ),
+    )
+    smtp_host: str = Field(default="localhost", description="SMTP server that sends the notification mail.")
+    smtp_port: int = Field(default=25, description="Port of the SMTP server.")
+    smtp_user: str | None = Field(default=None, description="SMTP login user; no login when unset.")
+    smtp_password: str | None = Field(default=None, description="SMTP login password.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
+    mail_from: str = Field(default="bugsift@localhost", description="Sender address of notification mail.")
+    bugzilla_url: str | None = Field(
+        default=None, description="Base URL of the Bugzilla that `sync` reads, e.g. https://bugzilla.mozilla.org."
+    )
+    bugzilla_api_key: str | None = Field(
+        default=None, description="Bugzilla API key, sent in the X-BUGZILLA-API-KEY header."
+    )
+    sync_page_size: int = Field(default=100, description="Bugs fetched per page by `sync`.")
+    sync_retries: int = Field(
+        default=5, description="Retries of one tracker request on 429, 5xx or connection errors."
+    )
+    sync_backoff_s: float = Field(
+        default=1.0,
+        description="Backoff factor of tracker request retries, in seconds (a Retry-After header wins).",
+    )
+    http_timeout_s: float = Field(default=30.0, description="Timeout of one tracker request, in seconds.")
+
     @property
     def models_dir(self) -> Path:
         return self.home / "models"

@@ -161,3 +161,31 @@ def test_clean_text_replaces_noise_by_markers() -> None:
     assert "Please describe" not in out and "###" not in out
     for marker in ("xxurl", "xxversion", "xxcode", "xxstack", "NullPointerException", "Steps to reproduce"):
         assert marker in out
+
+
+def test_backlog_comments_have_their_own_block_and_whiteboard_tags(
+    backlog_model, filing_model, split
+) -> None:
+    names = backlog_model.features_.get_feature_names_out()
+    assert any(n.startswith("comments:") for n in names)
+    assert any(n.startswith("field:whiteboard=") for n in names)
+    assert not any(n.startswith("comments:") for n in filing_model.features_.get_feature_names_out())
+    # the old layout (comments appended to the description) is still available
+    merged = ReportFeatures(mode="backlog", comments_weight=None).fit(split[0][:200])
+    assert not any(n.startswith("comments:") for n in merged.get_feature_names_out())
+    assert backlog_model.coef_.shape == (1, backlog_model.n_features_)
+
+
+def test_auto_rules_follow_the_training_set_size(split) -> None:
+    train, _ = split
+    model = build_kind_model(**FAST).fit(train, labels(train))
+    assert model.C_ == 10.0 and model.features_.char_body_chars_ == 1500
+    assert model._age_weights(train) is None  # small set: no decay
+    decayed = build_kind_model(half_life_years=2.0, **FAST)
+    w = decayed._age_weights(train)
+    assert w is not None and w.max() == 1.0 and 0.0 < w.min() < 1.0
+    newest = max(range(len(train)), key=lambda i: train[i].created_at)
+    assert w[newest] == 1.0
+    assert np.all(np.diff(w[np.argsort([r.created_at for r in train])]) >= 0)  # older weighs less
+    decayed.fit(train, labels(train))
+    assert decayed.predict_proba(train[:3]).shape == (3, 2)

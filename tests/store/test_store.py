@@ -14,9 +14,10 @@ from bugsift.sources.base import Report
 from bugsift.store.db import Database
 from bugsift.store.labels import effective_labels, upsert_labels
 from bugsift.store.migrate import current_revision, downgrade, head_revision, upgrade
-from bugsift.store.models import Base, LabelRow, ReportRow
+from bugsift.store.models import LabelRow, ReportRow
 from bugsift.store.registry import active_model, next_version, register_model
 from bugsift.store.reports import find_report_ids, iter_reports, upsert_reports
+from bugsift.store.schema import metadata
 
 
 def make_report(external_id: str, **changes: object) -> Report:
@@ -42,11 +43,11 @@ def test_migrations_match_the_models(database: Database) -> None:
     assert current_revision(database.engine) == head_revision(database.engine)
     # Search-index tables (FTS5 shadow tables, tsvector side table) are not ORM models: compare the rest.
     def ours(name: str | None, type_: str, parent_names: object) -> bool:
-        return type_ != "table" or name in Base.metadata.tables
+        return type_ != "table" or name in metadata.tables
 
     with database.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"include_name": ours})
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(context, metadata) == []
 
 
 def test_downgrade_and_upgrade_round_trip(database: Database) -> None:

@@ -32,7 +32,10 @@ def _prepared(model: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return cached
     names = model.features_.get_feature_names_out()
     names = np.asarray([("word:" + n[6:]) if n.startswith("title:") else n for n in names], dtype=object)
-    coefs = np.mean([np.asarray(m.coef_, dtype=np.float64) for m in model.linear_models()], axis=0)
+    coefs = getattr(model, "coef_", None)  # averaged at fit time by KindClassifier
+    if coefs is None:
+        coefs = np.mean([np.asarray(m.coef_, dtype=np.float64) for m in model.linear_models()], axis=0)
+    coefs = np.asarray(coefs, dtype=np.float64)
     classes = np.asarray(model.classes_, dtype=object)
     if coefs.shape[0] == 1 and len(classes) == 2:  # binary: one row, positive = classes_[1]
         rel = np.vstack([-coefs[0], coefs[0]])

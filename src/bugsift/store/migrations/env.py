@@ -2,10 +2,10 @@
 
 from alembic import context
 
-from bugsift.store.models import Base
+from bugsift.store.schema import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 engine = config.attributes["engine"]
 with engine.begin() as connection:

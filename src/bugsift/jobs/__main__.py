@@ -1,0 +1,3 @@
+from bugsift.jobs.commands import cli
+
+cli()

@@ -1,0 +1,166 @@
+"""Classify the backlog: predict every stored report not yet labelled by the active model, in batches.
+
+Each batch's ``model`` labels (with the model's version), its outbox entries and the job's progress are
+committed in one transaction. A report is a candidate while it has neither a human label of that name
+nor a model label from this model version, so a restarted job picks up exactly where the killed one
+stopped, and running it twice does nothing the second time. Human labels are never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from bugsift.jobs.core import JobContext
+from bugsift.jobs.models import OutboxRow, SubscriptionRow
+from bugsift.learn.tasks import TaskOptions, get_task
+from bugsift.store.models import LabelRow, ReportRow, utcnow
+from bugsift.store.reports import row_to_report
+from bugsift.store.upsert import insert_for
+
+
+def _candidates(name: str, version: str, tracker: str | None, project: str | None) -> Any:
+    done = exists().where(
+        LabelRow.report_id == ReportRow.id,
+        LabelRow.name == name,
+        or_(LabelRow.source == "human", and_(LabelRow.source == "model", LabelRow.model_version == version)),
+    )
+    query = select(ReportRow).where(~done)
+    if tracker:
+        query = query.where(ReportRow.tracker == tracker)
+    if project:
+        query = query.where(ReportRow.project == project)
+    return query
+
+
+def store_model_labels(session: Session, items: Sequence[tuple[int, str]], name: str, version: str) -> None:
+    """Create or replace the ``model`` label ``name`` of each report, stamped with the model version."""
+    if not items:
+        return
+    now = utcnow()
+    insert = insert_for(session, LabelRow)
+    insert = insert.on_conflict_do_update(
+        index_elements=["report_id", "name", "source"],
+        set_={
+            "value": insert.excluded.value,
+            "model_version": insert.excluded.model_version,
+            "updated_at": now,
+        },
+    )
+    session.connection().execute(
+        insert,
+        [
+            {
+                "report_id": report_id,
+                "name": name,
+                "value": value,
+                "source": "model",
+                "author": None,
+                "model_version": version,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for report_id, value in items
+        ],
+    )
+
+
+def queue_notifications(
+    session: Session,
+    name: str,
+    version: str,
+    predictions: Sequence[tuple[int, dict[str, Any]]],
+    min_probability: float,
+) -> int:
+    """Outbox entries for subscribers of confident predictions; an entry already there is left alone."""
+    wanted = {
+        (report_id, str(p["prediction"])): float(p["probability"])
+        for report_id, p in predictions
+        if not p.get("uncertain") and p.get("prediction") is not None and p["probability"] >= min_probability
+    }
+    if not wanted:
+        return 0
+    values = {value for _, value in wanted}
+    subscriptions = session.execute(
+        select(SubscriptionRow.id, SubscriptionRow.value).where(
+            SubscriptionRow.field == name, SubscriptionRow.value.in_(values)
+        )
+    ).all()
+    rows = [
+        {
+            "subscription_id": sub_id,
+            "report_id": report_id,
+            "field": name,
+            "value": value,
+            "probability": probability,
+            "model_version": version,
+            "state": "pending",
+            "created_at": utcnow(),
+        }
+        for (report_id, value), probability in wanted.items()
+        for sub_id, sub_value in subscriptions
+        if sub_value == value
+    ]
+    if rows:
+        insert = insert_for(session, OutboxRow).on_conflict_do_nothing(
+            index_elements=["subscription_id", "report_id", "value"]
+        )
+        session.connection().execute(insert, rows)
+    return len(rows)
+
+
+def classify(
+    context: JobContext,
+    task: str,
+    label: str | None = None,
+    mode: str | None = None,
+    tracker: str | None = None,
+    project: str | None = None,
+    batch_size: int | None = None,
+    notify: bool = False,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Predict the backlog with the active model of ``task``; returns counts for this attempt.
+
+    With ``notify`` confident predictions queue mail to the subscribers of the predicted value and a
+    `notify` job is submitted at the end. ``limit`` stops after that many reports (for new-report runs).
+    """
+    settings, database = context.settings, context.database
+    options = TaskOptions(label=label, mode=mode, tracker=tracker, project=project)
+    predictor = get_task(task).predictor(database, options)
+    version = predictor.version_name
+    name = label or task
+    size = batch_size or settings.classify_batch_size
+    query = _candidates(name, version, tracker, project)
+    with database.session() as session:
+        remaining = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    before = context.current_progress()
+    already = int(before.get("done", 0)) if before.get("model_version") == version else 0
+    total = already + (min(remaining, limit) if limit else remaining)
+    context.progress(total=total, done=already, model_version=version, label=name)
+    context.log(f"classify {name} with {version}: {remaining} report(s) to predict, {already} done before")
+    predicted = queued = 0
+    last_id = 0
+    while limit is None or predicted < limit:
+        take = size if limit is None else min(size, limit - predicted)
+        with database.session() as session:
+            rows = list(
+                session.scalars(query.where(ReportRow.id > last_id).order_by(ReportRow.id).limit(take))
+            )
+            if not rows:
+                break
+            last_id = rows[-1].id
+            results = predictor.predict([row_to_report(row) for row in rows], 1)
+            pairs = [(row.id, result) for row, result in zip(rows, results, strict=True)]
+            store_model_labels(session, [(i, str(r["prediction"])) for i, r in pairs], name, version)
+            if notify:
+                queued += queue_notifications(session, name, version, pairs, settings.notify_min_probability)
+            predicted += len(rows)
+            context.progress(session, done=already + predicted)
+    context.log(f"predicted {predicted} report(s); {queued} notification(s) queued")
+    if notify and queued:
+        context.submit("notify")
+    return {"label": name, "model_version": version, "predicted": predicted, "notifications": queued}

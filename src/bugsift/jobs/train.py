@@ -1,0 +1,81 @@
+"""Train a challenger and promote it only if it is not worse than the champion on held-out data.
+
+Both scores come from the registry rows: each model's evaluation on the newest part of the reports
+(time split) when it was trained. A challenger that scores lower stays in the registry, inactive, and
+the champion stays active; every older model is kept for rollback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bugsift.jobs.core import JobContext
+from bugsift.learn.tasks import TaskOptions, get_task
+from bugsift.store.models import ModelRow
+from bugsift.store.registry import active_model
+
+# Where each task family keeps its headline held-out score in ModelRow.metrics (higher is better).
+SCORE_PATHS: tuple[tuple[str, ...], ...] = (
+    ("test", "macro_f1"),
+    ("test", "accuracy"),
+    ("mean", "model", "top1"),
+    ("test", "top1"),
+    ("test", "recall_at_5"),
+    ("test", "mrr"),
+)
+
+
+def held_out_score(metrics: dict[str, Any]) -> tuple[str, float] | None:
+    """The first known headline metric present in a registry row's metrics, as (path, value)."""
+    for path in SCORE_PATHS:
+        value: Any = metrics
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, int | float):
+            return ".".join(path), float(value)
+    return None
+
+
+def train(
+    context: JobContext,
+    task: str,
+    label: str | None = None,
+    mode: str | None = None,
+    tracker: str | None = None,
+    project: str | None = None,
+) -> dict[str, Any]:
+    """Train ``task`` through the task registry, then keep the better of champion and challenger."""
+    database = context.database
+    handler = get_task(task)
+    with database.session() as session:
+        try:
+            champion: ModelRow | None = active_model(session, task, label, mode)
+        except LookupError:
+            champion = None
+    context.log(f"champion: {champion.version_name if champion else 'none'}")
+    outcome = handler.train(
+        database, context.settings, TaskOptions(label=label, mode=mode, tracker=tracker, project=project)
+    )
+    challenger: ModelRow = outcome.model
+    new = held_out_score(challenger.metrics)
+    old = held_out_score(champion.metrics) if champion else None
+    promoted = champion is None or new is None or old is None or new[0] != old[0] or new[1] >= old[1]
+    if not promoted:
+        assert champion is not None
+        with database.session() as session:
+            session.get(ModelRow, challenger.id).active = False  # type: ignore[union-attr]
+            session.get(ModelRow, champion.id).active = True  # type: ignore[union-attr]
+    verdict = "promoted" if promoted else "kept the champion"
+    context.log(
+        f"challenger {challenger.version_name} {new} vs champion "
+        f"{champion.version_name if champion else None} {old}: {verdict}"
+    )
+    return {
+        "challenger": challenger.version_name,
+        "champion": champion.version_name if champion else None,
+        "challenger_score": new[1] if new else None,
+        "champion_score": old[1] if old else None,
+        "metric": (new or old or (None,))[0],
+        "promoted": promoted,
+        "active": challenger.version_name if promoted else champion.version_name,  # type: ignore[union-attr]
+    }

@@ -1,0 +1,84 @@
+"""Who is asking: a logged-in user (session cookie) or an API token (``Authorization: Bearer``)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, abort, g, redirect, request, session, url_for
+
+from bugsift.web import accounts
+from bugsift.web.extensions import database
+from bugsift.web.models import UserRow
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_load_user)
+    app.context_processor(lambda: {"current_user": g.get("user")})
+
+
+def _load_user() -> None:
+    g.user = None
+    user_id = session.get("user_id")
+    if user_id is None:
+        return
+    with database().session() as s:
+        user = s.get(UserRow, user_id)
+        if user is not None and user.active:
+            g.user = {"id": user.id, "username": user.username, "role": user.role}
+        else:
+            session.clear()
+
+
+def login(user: UserRow) -> None:
+    session.clear()
+    session["user_id"] = user.id
+
+
+def logout() -> None:
+    session.clear()
+
+
+def role_required(role: str) -> Callable[[F], F]:
+    """A page for logged-in users of ``role`` or above: others go to the login page or get 403."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user = g.get("user")
+            if user is None:
+                return redirect(url_for("auth.login", next=request.path))
+            if not accounts.role_allows(user["role"], role):
+                abort(403, f"this page needs the {role} role")
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def token_required(scope: str) -> Callable[[F], F]:
+    """An API endpoint for bearer tokens carrying ``scope``: 401 without a valid token, 403 without scope."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            header = request.headers.get("Authorization", "")
+            kind, _, secret = header.partition(" ")
+            if kind.lower() != "bearer" or not secret.strip():
+                abort(401, "send an API token: Authorization: Bearer <token>")
+            with database().session() as s:
+                token = accounts.find_token(s, secret.strip())
+                if token is None:
+                    abort(401, "unknown or revoked API token")
+                if scope not in token.scopes:
+                    abort(403, f"this token lacks the {scope!r} scope")
+                g.api_user = token.user.username
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator

@@ -1,0 +1,1 @@
+"""One blueprint per surface, each named ``bp``: api, submit, triage, dashboard, auth."""

@@ -1,0 +1,42 @@
+"""Flask-WTF forms: every one carries a CSRF token."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+
+class ReportForm(FlaskForm):
+    title = StringField("Title", validators=[Optional(), Length(max=1000)])
+    description = TextAreaField("What happened?", validators=[Optional(), Length(max=200_000)])
+    product = StringField("Product (optional)", validators=[Optional(), Length(max=200)])
+    version = StringField("Version (optional)", validators=[Optional(), Length(max=200)])
+    steps = TextAreaField("Steps to reproduce (optional)", validators=[Optional(), Length(max=50_000)])
+    preview = SubmitField("Show suggestions")
+    submit = SubmitField("Submit report")
+
+    def validate(self, extra_validators: object = None) -> bool:  # type: ignore[override]
+        ok = super().validate(extra_validators)  # type: ignore[arg-type]
+        if ok and not (self.title.data or "").strip() and not (self.description.data or "").strip():
+            self.title.errors = [*self.title.errors, "Give a title or a description."]
+            return False
+        return ok
+
+
+class LoginForm(FlaskForm):
+    username = StringField("User", validators=[DataRequired(), Length(max=320)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
+    submit = SubmitField("Log in")
+
+
+class LabelForm(FlaskForm):
+    """Accept a suggestion (value = the model's) or correct it (value typed or picked by the triager)."""
+
+    name = HiddenField(validators=[DataRequired(), Length(max=100)])
+    value = StringField("Value", validators=[DataRequired(), Length(max=200)])
+    action = HiddenField(validators=[DataRequired()])
+
+
+class PlainForm(FlaskForm):
+    """A form with nothing but its CSRF token (logout)."""

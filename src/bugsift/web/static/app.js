@@ -1,0 +1,69 @@
+// Suggestions while the reporter types: debounced POST /suggest, drawn with textContent (never innerHTML).
+"use strict";
+(function () {
+  const form = document.getElementById("report-form");
+  if (!form) return;
+  const list = document.getElementById("suggestion-list");
+  const token = document.querySelector('meta[name="csrf-token"]').content;
+  const fields = ["title", "description", "product", "version", "steps"];
+  let timer = null;
+  let sequence = 0;
+
+  function el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text !== undefined) node.textContent = text;
+    if (cls) node.className = cls;
+    return node;
+  }
+
+  function pct(p) { return Math.round(p * 100) + "%"; }
+
+  function draw(answer) {
+    list.replaceChildren();
+    const tasks = Object.keys(answer);
+    if (!tasks.length) { list.appendChild(el("p", "No trained model answered.", "hint")); return; }
+    for (const task of tasks) {
+      const r = answer[task];
+      const box = el("div", undefined, "suggestion");
+      box.dataset.task = task;
+      box.appendChild(el("h3", task));
+      const line = el("p");
+      line.appendChild(el("strong", String(r.prediction)));
+      line.appendChild(document.createTextNode(" " + pct(r.probability) + " "));
+      if (r.uncertain) line.appendChild(el("span", "not sure", "unsure"));
+      box.appendChild(line);
+      const ul = el("ul");
+      for (const c of r.candidates || []) ul.appendChild(el("li", c.label + " — " + pct(c.probability)));
+      box.appendChild(ul);
+      if (r.words && r.words.length) box.appendChild(el("p", "because of: " + r.words.join(", "), "words"));
+      list.appendChild(box);
+    }
+  }
+
+  async function ask() {
+    const body = {};
+    for (const name of fields) {
+      const input = form.elements[name];
+      if (input && input.value.trim()) body[name] = input.value;
+    }
+    if (!body.title && !body.description) return;
+    const mine = ++sequence;
+    try {
+      const response = await fetch(form.dataset.suggestUrl, {
+        method: "POST",
+        headers: {"Content-Type": "application/json", "X-CSRFToken": token},
+        body: JSON.stringify(body),
+        credentials: "same-origin",
+      });
+      if (!response.ok || mine !== sequence) return;  // rate-limited or overtaken: keep what is shown
+      draw(await response.json());
+    } catch (error) {
+      // offline or server down: the form still submits, with server-side suggestions
+    }
+  }
+
+  form.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(ask, 300);
+  });
+})();

@@ -1,0 +1,190 @@
+"""From form or API input to `Report` records, predictions of every task with a model, and stored reports."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from bugsift.sources.base import Report
+from bugsift.store.db import Database
+from bugsift.store.models import LabelRow, ReportRow, utcnow
+from bugsift.store.reports import upsert_reports
+from bugsift.store.upsert import insert_for
+from bugsift.web.predictors import PredictorCache
+
+WEB_TRACKER = "web"
+MAX_BATCH = 100
+"""Most reports one API call may carry."""
+MAX_FIELD_CHARS = {"title": 1_000, "description": 200_000, "steps": 50_000}
+TEXT_FIELDS = ("title", "description", "product", "component", "version", "steps", "project", "reporter")
+LABEL_NAMES = {
+    "type": "type",
+    "defect": "defect",
+    "component": "component",
+    "duplicates": "duplicate_of",
+    "files": "files",
+}
+"""Label name under which each task's prediction is stored (and a human correction of it)."""
+
+
+class InputError(ValueError):
+    """Bad input from a client: becomes a 400 with this message."""
+
+
+def parse_report(data: Any, where: str = "body") -> Report:
+    """One report from a JSON object (or form fields): title and/or description, optional fields."""
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: a report must be a JSON object, not {type(data).__name__}")
+    values: dict[str, str] = {}
+    for name in TEXT_FIELDS:
+        value = data.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise InputError(f"{where}.{name}: must be a string, not {type(value).__name__}")
+        limit = MAX_FIELD_CHARS.get(name, 500)
+        if len(value) > limit:
+            raise InputError(f"{where}.{name}: longer than {limit} characters")
+        values[name] = value.strip()
+    if not values.get("title") and not values.get("description"):
+        raise InputError(f"{where}: give a title or a description (both are missing or empty)")
+    report_id = data.get("id")
+    if report_id is None:
+        report_id = ""
+    elif isinstance(report_id, bool) or not isinstance(report_id, str | int):
+        raise InputError(f"{where}.id: must be a string or an integer")
+    created_at = _parse_time(data.get("created_at"), f"{where}.created_at")
+    description = values.get("description", "")
+    if values.get("steps"):
+        description = f"{description}\n\nSteps to reproduce:\n{values['steps']}".strip()
+    extra = {"version": values["version"]} if values.get("version") else {}
+    return Report(
+        tracker=WEB_TRACKER,
+        external_id=str(report_id),
+        title=values.get("title", ""),
+        description=description,
+        project=values.get("project", ""),
+        created_at=created_at,
+        reporter=values.get("reporter") or None,
+        product=values.get("product") or None,
+        component=values.get("component") or None,
+        extra=extra,
+    )
+
+
+def _parse_time(value: Any, where: str) -> datetime:
+    if value is None or value == "":
+        return utcnow()
+    if not isinstance(value, str):
+        raise InputError(f"{where}: must be an ISO 8601 string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"{where}: {value!r} is not an ISO 8601 date-time") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_payload(payload: Any) -> tuple[list[Report], bool]:
+    """The reports of a predict request (one object or a list) and whether it was a single object."""
+    if isinstance(payload, dict):
+        return [parse_report(payload)], True
+    if isinstance(payload, list):
+        if not payload:
+            raise InputError("body: the list of reports is empty")
+        if len(payload) > MAX_BATCH:
+            raise InputError(f"body: at most {MAX_BATCH} reports per request, got {len(payload)}")
+        return [parse_report(item, f"body[{i}]") for i, item in enumerate(payload)], False
+    raise InputError("body: send one report (a JSON object) or a list of reports")
+
+
+def predict(cache: PredictorCache, task: str, reports: Sequence[Report], top_k: int) -> list[dict[str, Any]]:
+    """Predictions of one task in the predict contract's shape, each with the model version that made it."""
+    loaded = cache.get(task)
+    if loaded is None:
+        raise LookupError(f"no trained model for {task}: run `bugsift train {task}` first")
+    results = loaded.predictor.predict(list(reports), top_k)
+    for result in results:
+        result["model_version"] = loaded.model.version_name
+    return results
+
+
+def suggest(cache: PredictorCache, report: Report, tasks: Sequence[str], top_k: int) -> dict[str, dict]:
+    """Predictions of every task in ``tasks`` that has an active model; the others are left out."""
+    out: dict[str, dict] = {}
+    for task in tasks:
+        if cache.get(task) is None:
+            continue
+        out[task] = predict(cache, task, [report], top_k)[0]
+    return out
+
+
+def store_submission(database: Database, report: Report, suggestions: dict[str, dict]) -> tuple[int, str]:
+    """Store a report from the form (tracker ``web``) with its predictions as ``model`` labels.
+
+    Returns (row id, external id). The model labels never replace a human label: they live in their own
+    rows (source ``model``) and the human one wins wherever labels are read.
+    """
+    if not report.external_id:
+        report.external_id = uuid.uuid4().hex[:16]
+    report.extra = {**report.extra, "suggestions": suggestions}
+    with database.session() as session:
+        upsert_reports(session, [report])
+        row_id = session.scalar(
+            select(ReportRow.id).where(
+                ReportRow.tracker == report.tracker,
+                ReportRow.project == (report.project or ""),
+                ReportRow.external_id == report.external_id,
+            )
+        )
+        assert row_id is not None
+        store_model_labels(session, row_id, suggestions)
+    return row_id, report.external_id
+
+
+def store_model_labels(session: Any, report_id: int, suggestions: dict[str, dict]) -> int:
+    """Write each task's prediction as a ``model`` label with its model version (replacing older ones)."""
+    now = utcnow()
+    rows = [
+        {
+            "report_id": report_id,
+            "name": LABEL_NAMES.get(task, task),
+            "value": str(result["prediction"])[:200],
+            "source": "model",
+            "author": None,
+            "model_version": result.get("model_version"),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for task, result in suggestions.items()
+        if result.get("prediction") not in (None, "")
+    ]
+    if rows:
+        insert = insert_for(session, LabelRow)
+        insert = insert.on_conflict_do_update(
+            index_elements=["report_id", "name", "source"],
+            set_={
+                "value": insert.excluded.value,
+                "model_version": insert.excluded.model_version,
+                "updated_at": now,
+            },
+        )
+        session.connection().execute(insert, rows)
+    return len(rows)
+
+
+def feature_words(explanation: Any, n: int = 6) -> list[str]:
+    """The readable words of an explanation (``word:crash`` -> ``crash``) for the form."""
+    words: list[str] = []
+    for item in explanation or []:
+        feature = item.get("feature") if isinstance(item, dict) else str(item)
+        if not feature:
+            continue
+        kind, _, name = str(feature).partition(":")
+        words.append(name if kind in ("word", "title", "char") and name else str(feature))
+        if len(words) >= n:
+            break
+    return words

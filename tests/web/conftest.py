@@ -1,0 +1,96 @@
+"""Fixtures of the web tests: a real defect model trained once on 300 real Mozilla bugs (from
+../shared/data, never copied here), a fresh SQLite database per test with that model registered, users
+and API tokens made with the plain functions of `bugsift.web.accounts`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bugsift.learn.lifecycle import train_task
+from bugsift.settings import Settings
+from bugsift.sources import read_reports
+from bugsift.sources.base import Report
+from bugsift.store.db import Database, open_database
+from bugsift.store.registry import register_model
+from bugsift.store.reports import upsert_reports
+from bugsift.web import accounts
+from bugsift.web.app import create_app
+from bugsift.web.extensions import limiter
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def defect_model(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`defect` (label is_bug_derived) trained on the oldest 300 Mozilla bugs; the registry row's fields."""
+    path = shared_data / "bugzilla-mozilla" / "bugs_compact_labeled.jsonl"
+    reports = sorted(
+        (r for r in read_reports("bugzilla", path) if isinstance(r, Report)), key=lambda r: r.created_at
+    )[:300]
+    settings = Settings(home=tmp_path_factory.mktemp("web-model"))
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            upsert_reports(session, reports)
+        row, _ = train_task(database, settings, "defect", "is_bug_derived")
+    finally:
+        database.dispose()
+    names = ("task", "label", "mode", "version", "params", "data", "metrics", "thresholds")
+    return {"path": Path(row.path), **{name: getattr(row, name) for name in names}}
+
+
+def register(database: Database, model: dict[str, Any]) -> int:
+    with database.session() as session:
+        return register_model(session, **model).id
+
+
+@dataclass
+class Web:
+    app: Flask
+    client: FlaskClient
+    database: Database
+    tokens: dict[str, str]
+    """Scope name (or 'all', 'revoked') -> token secret."""
+
+
+@pytest.fixture
+def web(settings: Settings, sqlite_db: Database, defect_model: dict[str, Any]) -> Iterator[Web]:
+    register(sqlite_db, defect_model)
+    tokens = {}
+    with sqlite_db.session() as session:
+        for name, role in (("triager", "triager"), ("viewer", "viewer"), ("admin", "admin")):
+            accounts.create_user(session, name, PASSWORD, role)
+        bot = accounts.create_user(session, "bot", PASSWORD, "viewer")
+        for scopes in (("predict",), ("read",), ("label",)):
+            tokens[scopes[0]] = accounts.create_token(session, bot, scopes[0], scopes)[1]
+        tokens["all"] = accounts.create_token(session, bot, "all", ("predict", "read", "label"))[1]
+        revoked, tokens["revoked"] = accounts.create_token(session, bot, "old", ("predict",))
+        accounts.revoke_token(session, revoked.id)
+    app = create_app(settings, database=sqlite_db, TESTING=True)
+    limiter.reset()
+    yield Web(app, app.test_client(), sqlite_db, tokens)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def csrf_token(client: FlaskClient, path: str = "/") -> str:
+    page = client.get(path).get_data(as_text=True)
+    found = re.search(r'name="csrf-token" content="([^"]+)"', page)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+def login(client: FlaskClient, username: str) -> None:
+    token = csrf_token(client, "/login")
+    response = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)

@@ -1,0 +1,111 @@
+"""The real server (waitress on a free port) driven by the system Chromium through Playwright: type into
+the form, see suggestions appear, submit, correct in the triage queue.
+
+Skips when Playwright or /usr/bin/chromium is missing, except under CI=true, where that fails loudly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bugsift.settings import Settings
+from bugsift.store.db import Database
+from bugsift.store.models import LabelRow
+from bugsift.web.app import create_app
+from bugsift.web.models import AuditRow
+
+from .conftest import PASSWORD, Web
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+CHROMIUM = os.environ.get("BUGSIFT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _missing(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install 'playwright>=1.45')")
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        _missing(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def server(web: Web, settings: Settings, sqlite_db: Database) -> Iterator[str]:
+    """The app under waitress (the production server `bugsift serve` runs) on a free loopback port."""
+    from waitress.server import create_server
+
+    app = create_app(settings, database=sqlite_db)
+    wsgi = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=wsgi.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{wsgi.effective_port}"
+    finally:
+        wsgi.close()
+        thread.join(timeout=5)
+
+
+@pytest.mark.slow
+def test_type_see_suggestions_submit_and_correct(browser: Any, server: str, sqlite_db: Database) -> None:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    page.goto(server + "/")
+    page.fill("#title", "Firefox crashes when opening a <script>alert(1)</script> page")
+    page.locator("#description").press_sequentially("Segfault on startup after update", delay=20)
+    suggestion = page.locator('.suggestion[data-task="defect"]')
+    suggestion.wait_for(timeout=10_000)
+    assert "%" in suggestion.inner_text()
+    predicted = suggestion.locator("strong").inner_text()
+    page.click("#submit")
+    page.wait_for_selector("#reference")
+    assert "<script>alert(1)</script>" in page.inner_text("#stored-title")  # shown as text, not run
+    assert predicted in page.inner_text("#stored-labels")
+
+    page.goto(server + "/login?next=/triage/")
+    page.fill("#username", "triager")
+    page.fill("#password", PASSWORD)
+    page.click("#submit")
+    page.wait_for_selector(".decision")
+    corrected = "not_defect" if predicted == "defect" else "defect"
+    page.click(f'.decision button.correct:text-is("{corrected}")')
+    page.wait_for_selector("#queue-empty")
+    assert corrected in page.inner_text("#audit")
+    page.close()
+    assert not errors, errors
+
+    with sqlite_db.session() as session:
+        human = session.scalars(select(LabelRow).where(LabelRow.source == "human")).one()
+        assert (human.value, human.author) == (corrected, "triager")
+        audit = session.scalars(select(AuditRow)).one()
+        assert (audit.old_value, audit.new_value, audit.action) == (predicted, corrected, "correct")
