@@ -865,7 +865,10 @@ def _duplicates(
     for key, label in (
         ("queries", "duplicate queries"),
         ("train", "training queries"),
+        ("n_train", "training queries"),
         ("test", "test queries"),
+        ("n_test", "test queries"),
+        ("test_dates", "test queries filed"),
     ):
         if key in evaluation:
             value = evaluation[key]
