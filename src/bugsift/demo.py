@@ -67,9 +67,10 @@ def run_demo(
     echo(_summary(evaluation))
 
     echo(f"4. Predict for {paths['newer'].name}: the Mozilla bugs in it that the models never saw")
+    fixture = _reports(paths["newer"])
     with database.session() as session:
-        known = set(find_report_ids(session, "mozilla", [r.external_id for r in _reports(paths["newer"])]))
-    newer = [report for report in _reports(paths["newer"]) if report.external_id not in known]
+        known = set(find_report_ids(session, "mozilla", [r.external_id for r in fixture]))
+    newer = [report for report in fixture if report.external_id not in known]
     loaded = load_active(database, "defect", "is_bug", "filing")
     predictions = predict_reports(loaded.model, newer, loaded.threshold, top_k=2, explain_n=5)
     agreement: Counter[str] = Counter()
