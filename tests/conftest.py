@@ -7,9 +7,11 @@ missing dependency fails loudly instead.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -30,6 +32,34 @@ def missing_dependency(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI=true but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+# Debian's Chromium, driven by Playwright (Playwright's own browser download is blocked here).
+CHROMIUM = os.environ.get("BUGSIFT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """A headless Chromium for the browser tests (skipped without one, except in CI)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing_dependency("playwright is not installed (pip install 'playwright>=1.45')")
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        missing_dependency(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ Needs Playwright and /usr/bin/chromium (like the browser test). Takes a few minu
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import sys
 import tempfile
@@ -17,7 +18,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import conftest  # noqa: E402  (the evaluation builders of the tests)
-from test_report_browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("suite_conftest", HERE.parent / "conftest.py")
+suite_conftest = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+_spec.loader.exec_module(suite_conftest)  # type: ignore[union-attr]
+CHROMIUM, CHROMIUM_ARGS = suite_conftest.CHROMIUM, suite_conftest.CHROMIUM_ARGS  # the suite's browser
 
 from bugsift.report import write_report  # noqa: E402
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from bugsift.jobs.core import JobContext
 from bugsift.jobs.models import OutboxRow, SubscriptionRow
 from bugsift.learn.tasks import TaskOptions, get_task
+from bugsift.store.labels import upsert_labels
 from bugsift.store.models import LabelRow, ReportRow, utcnow
 from bugsift.store.reports import row_to_report
 from bugsift.store.upsert import insert_for
@@ -38,34 +39,8 @@ def _candidates(name: str, version: str, tracker: str | None, project: str | Non
 
 def store_model_labels(session: Session, items: Sequence[tuple[int, str]], name: str, version: str) -> None:
     """Create or replace the ``model`` label ``name`` of each report, stamped with the model version."""
-    if not items:
-        return
-    now = utcnow()
-    insert = insert_for(session, LabelRow)
-    insert = insert.on_conflict_do_update(
-        index_elements=["report_id", "name", "source"],
-        set_={
-            "value": insert.excluded.value,
-            "model_version": insert.excluded.model_version,
-            "updated_at": now,
-        },
-    )
-    session.connection().execute(
-        insert,
-        [
-            {
-                "report_id": report_id,
-                "name": name,
-                "value": value,
-                "source": "model",
-                "author": None,
-                "model_version": version,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for report_id, value in items
-        ],
-    )
+    rows = [(report_id, name, value) for report_id, value in items]
+    upsert_labels(session, rows, "model", model_version=version)
 
 
 def queue_notifications(

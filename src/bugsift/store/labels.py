@@ -20,8 +20,13 @@ def upsert_labels(
     items: Iterable[tuple[int, str, str]],
     source: str,
     author: str | None = None,
+    model_version: str | None = None,
 ) -> int:
-    """Bulk create-or-replace (report id, name, value) labels of one source; returns how many were given."""
+    """Bulk create-or-replace (report id, name, value) labels of one source; returns how many were given.
+
+    ``model_version`` names the model that made ``model`` labels; a row changes only when the value,
+    author or model version does.
+    """
     if source not in SOURCES:
         raise ValueError(f"label source must be one of {', '.join(SOURCES)}, not {source!r}")
     now = utcnow()
@@ -32,6 +37,7 @@ def upsert_labels(
             "value": value,
             "source": source,
             "author": author,
+            "model_version": model_version,
             "created_at": now,
             "updated_at": now,
         }
@@ -41,8 +47,15 @@ def upsert_labels(
         insert = insert_for(session, LabelRow)
         insert = insert.on_conflict_do_update(
             index_elements=["report_id", "name", "source"],
-            set_={"value": insert.excluded.value, "author": insert.excluded.author, "updated_at": now},
-            where=(LabelRow.value != insert.excluded.value) | (LabelRow.author != insert.excluded.author),
+            set_={
+                "value": insert.excluded.value,
+                "author": insert.excluded.author,
+                "model_version": insert.excluded.model_version,
+                "updated_at": now,
+            },
+            where=(LabelRow.value != insert.excluded.value)
+            | LabelRow.author.is_distinct_from(insert.excluded.author)
+            | LabelRow.model_version.is_distinct_from(insert.excluded.model_version),
         )
         session.connection().execute(insert, rows)
     return len(rows)

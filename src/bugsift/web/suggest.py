@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from bugsift.sources.base import Report
 from bugsift.store.db import Database
-from bugsift.store.models import LabelRow, ReportRow, utcnow
+from bugsift.store.labels import upsert_labels
+from bugsift.store.models import ReportRow, utcnow
 from bugsift.store.reports import upsert_reports
-from bugsift.store.upsert import insert_for
 from bugsift.web.predictors import PredictorCache
 
 WEB_TRACKER = "web"
@@ -147,33 +147,14 @@ def store_submission(database: Database, report: Report, suggestions: dict[str, 
 
 def store_model_labels(session: Any, report_id: int, suggestions: dict[str, dict]) -> int:
     """Write each task's prediction as a ``model`` label with its model version (replacing older ones)."""
-    now = utcnow()
-    rows = [
-        {
-            "report_id": report_id,
-            "name": LABEL_NAMES.get(task, task),
-            "value": str(result["prediction"])[:200],
-            "source": "model",
-            "author": None,
-            "model_version": result.get("model_version"),
-            "created_at": now,
-            "updated_at": now,
-        }
-        for task, result in suggestions.items()
-        if result.get("prediction") not in (None, "")
-    ]
-    if rows:
-        insert = insert_for(session, LabelRow)
-        insert = insert.on_conflict_do_update(
-            index_elements=["report_id", "name", "source"],
-            set_={
-                "value": insert.excluded.value,
-                "model_version": insert.excluded.model_version,
-                "updated_at": now,
-            },
-        )
-        session.connection().execute(insert, rows)
-    return len(rows)
+    stored = 0
+    for task, result in suggestions.items():
+        if result.get("prediction") not in (None, ""):
+            name, value = LABEL_NAMES.get(task, task), str(result["prediction"])[:200]
+            stored += upsert_labels(
+                session, [(report_id, name, value)], "model", model_version=result.get("model_version")
+            )
+    return stored
 
 
 def feature_words(explanation: Any, n: int = 6) -> list[str]:
