@@ -4,7 +4,9 @@
 
 The database must hold the apache-jira reports (``bugsift import jira .../jira_issues.jsonl.xz``). Queries
 are the later report of each pair in duplicate_pairs.csv, searched among reports filed before it; the
-oldest (1 - test share) of the queries train the re-ranker, the newest are the test. Prints a table.
+oldest (1 - test share) of the queries train the re-ranker, the newest are the test. Prints a table, and
+the "uncertain" threshold chosen on the newest training queries (calibration, with non-duplicate reports of
+that period weighted to their true share) with its precision and coverage on the test part.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from bugsift.duplicates import evaluation as ev
 from bugsift.duplicates import replay
-from bugsift.duplicates.ranker import DuplicateRanker
+from bugsift.duplicates.task import threshold_line
 from bugsift.settings import Settings
 from bugsift.store.db import Database
 
@@ -30,33 +32,24 @@ def main() -> int:
     parser.add_argument("--pairs", type=Path, default=DEFAULT_PAIRS)
     parser.add_argument("--test-share", type=float, default=0.3)
     parser.add_argument("--strict", action="store_true", help="keep the tracker's direction of each pair")
+    parser.add_argument("--precision-target", type=float, default=Settings().precision_target)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     database = Database(Settings(database_url=args.database))
+    pairs = replay.read_pairs_csv(args.pairs)
     with database.session() as session:
         docs = ev.load_docs(session)
-    by_key = {d.external_id: d for d in docs}
-    by_row = {d.row_id: d for d in docs if d.row_id is not None}
-    queries = replay.replay_queries(
-        replay.read_pairs_csv(args.pairs), {d.external_id: d.created_at for d in docs}, strict=args.strict
-    )
-    cut = int(len(queries) * (1 - args.test_share))
-    train_q, test_q = queries[:cut], queries[cut:]
-    cutoff = test_q[0].created_at
+        linked = ev.linked_ids(session, pairs)
+    queries = replay.replay_queries(pairs, {d.external_id: d.created_at for d in docs}, strict=args.strict)
     started = time.perf_counter()
-    ranker = DuplicateRanker().fit_text([d for d in docs if d.created_at and d.created_at < cutoff])
     with database.session() as session:
-        base_test = ev.stage_one(session, None, by_key, by_row, test_q, limit=10)
-        train_1 = ev.stage_one(session, ranker, by_key, by_row, train_q)
-        test_1 = ev.stage_one(session, ranker, by_key, by_row, test_q)
-    train_X, train_y = ev.pair_matrix(ranker, by_key, train_1)
-    ev.fit_ranker(ranker, train_X, train_y)
-    test_X, _ = ev.pair_matrix(ranker, by_key, test_1)
+        replayed = ev.run_replay(session, docs, queries, linked, args.test_share, args.precision_target)
+    train_q, test_q = replayed.train.queries, replayed.test.queries
     rows = {
-        "full-text baseline": ev.rates(test_q, ev.ranked_ids(None, base_test, None)),
-        "stage one (rare terms)": ev.rates(test_q, ev.ranked_ids(None, test_1, None)),
-        "two-stage (re-ranked)": ev.rates(test_q, ev.ranked_ids(ranker, test_1, test_X)),
+        "full-text baseline": replayed.rows["full_text_baseline"],
+        "stage one (rare terms)": replayed.rows["stage_one"],
+        "two-stage (re-ranked)": replayed.rows["two_stage"],
     }
     result = {
         "queries": len(queries),
@@ -64,8 +57,10 @@ def main() -> int:
         "test": [len(test_q), str(test_q[0].created_at.date()), str(test_q[-1].created_at.date())],
         "strict": args.strict,
         "rows": rows,
-        "stage_one_median_ms": ev.median_ms(test_1.seconds),
-        "baseline_median_ms": ev.median_ms(base_test.seconds),
+        "uncertain_calibration": replayed.uncertain,
+        "uncertain_test": replayed.uncertain_test,
+        "stage_one_median_ms": ev.median_ms(replayed.test.seconds),
+        "baseline_median_ms": ev.median_ms(replayed.baseline.seconds),
         "seconds": time.perf_counter() - started,
     }
     if args.json:
@@ -80,7 +75,16 @@ def main() -> int:
             f"{r['candidate_recall']:11.3f}"
         )
     stage, base = result["stage_one_median_ms"], result["baseline_median_ms"]
-    print(f"median stage-one ms: {stage:.1f} (baseline {base:.1f})")
+    print(f"median stage-one ms (replay, time-filtered): {stage:.1f} (baseline {base:.1f})")
+    print(threshold_line(replayed.uncertain, replayed.uncertain_test))
+    cal = replayed.uncertain
+    shown = cal if cal["met"] else (cal.get("best") or cal)
+    precision = "n/a" if shown["precision"] is None else f"{shown['precision']:.3f}"
+    print(
+        f"calibration at {'that' if cal['met'] else 'its most precise'} threshold {shown['threshold']:.3f}: "
+        f"precision {precision}, confident for {shown['coverage']:.1%} of reports "
+        f"({cal['n_duplicates']} duplicates + {cal['n_negatives']} weighted non-duplicates)"
+    )
     return 0
 
 

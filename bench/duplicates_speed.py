@@ -1,9 +1,18 @@
-"""Duplicate search speed: import rate with the full-text triggers, and latency of one top-10 query.
+"""Duplicate search speed: latency of one top-10 query over a store holding the apache-jira reports.
 
-    python bench/duplicates_speed.py --database URL [--queries 200]
+    python bench/duplicates_speed.py --database URL [--postgres URL] [--model FILE.skops] [--queries 200]
 
-URL must hold the apache-jira reports. Latency is measured for stage one alone (live: no time filter) (the
-re-ranker's TF-IDF is fitted on the store only to choose the rare query terms; fit not timed).
+Each URL must hold the apache-jira reports (``bugsift import jira``); ``--postgres`` measures a second store
+in the same run. Queries are stored reports (a fixed random sample), searched live: no time filter, the
+report itself excluded. Two timings per backend, median and p90 over the queries, wall clock and CPU of
+this process (the CPU figure is steadier on a shared machine; on SQLite it includes the database work,
+on PostgreSQL the server's work is outside it):
+
+- stage one: the lexical top 10 (`index.search`) with the re-ranker's rare query terms;
+- top 10: the whole answer (`search.find_duplicates`): stage one (60 candidates), loading them, pair
+  features and the re-ranker. It needs a trained ranker: ``--model`` or the store's active ``duplicates``
+  model (``bugsift train duplicates``); without one only stage one is measured, with terms chosen by a
+  TF-IDF fitted on the store.
 """
 
 from __future__ import annotations
@@ -13,48 +22,100 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from sqlalchemy import select
 
 from bugsift.duplicates import evaluation as ev
 from bugsift.duplicates import index
 from bugsift.duplicates.query import query_terms
-from bugsift.duplicates.ranker import DuplicateRanker
+from bugsift.duplicates.ranker import DuplicateRanker, load_ranker
+from bugsift.duplicates.search import find_duplicates
 from bugsift.settings import Settings
+from bugsift.sources.base import Report
 from bugsift.store.db import Database
 from bugsift.store.models import ReportRow
+from bugsift.store.registry import active_model
 from bugsift.store.reports import row_to_report
+
+
+def timed(items: Sequence[Report], run: Callable[[Report], object]) -> tuple[list[float], list[float]]:
+    wall, cpu = [], []
+    for item in items:
+        started, started_cpu = time.perf_counter(), time.process_time()
+        run(item)
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+    return wall, cpu
+
+
+def summary(seconds: list[float]) -> str:
+    ordered = sorted(seconds)
+    return f"{1000 * statistics.median(ordered):7.1f} {1000 * ordered[int(0.9 * len(ordered))]:7.1f}"
+
+
+def ranker_for(database: Database, model: Path | None) -> DuplicateRanker | None:
+    if model is not None:
+        return load_ranker(model)
+    with database.session() as session:
+        try:
+            path = active_model(session, "duplicates", None).path
+        except LookupError:
+            return None
+    return load_ranker(path)
+
+
+def measure(url: str, model: Path | None, n_queries: int) -> list[str]:
+    database = Database(Settings(database_url=url))
+    with database.session() as session:
+        ids = list(session.scalars(select(ReportRow.id).order_by(ReportRow.id)))
+        sample = random.Random(0).sample(ids, min(n_queries, len(ids)))
+        reports = [
+            row_to_report(r) for r in session.scalars(select(ReportRow).where(ReportRow.id.in_(sample)))
+        ]
+        row_ids = {
+            (tracker, project, key): row_id
+            for row_id, tracker, project, key in session.execute(
+                select(ReportRow.id, ReportRow.tracker, ReportRow.project, ReportRow.external_id)
+            )
+        }
+    trained = ranker_for(database, model)
+    ranker = trained
+    if ranker is None:
+        with database.session() as session:
+            ranker = DuplicateRanker().fit_text(ev.load_docs(session))
+    terms = {r.external_id: ranker.select_terms(query_terms(r.title, r.description, 64)) for r in reports}
+    name = database.engine.dialect.name
+    lines = []
+    with database.session() as session:
+        for r in reports[:5]:  # warm the caches of the database and of the code paths
+            index.search(session, terms[r.external_id], 10)
+
+        def stage_one(r: Report) -> object:
+            own = row_ids[(r.tracker, r.project or "", r.external_id)]
+            return index.search(session, terms[r.external_id], 10, tracker=r.tracker, exclude=[own])
+
+        wall, cpu = timed(reports, stage_one)
+        lines.append(f"{name:10} {len(ids):>7} {'stage one top 10':18} {summary(wall)} {summary(cpu)}")
+        if trained is not None:
+            wall, cpu = timed(reports, lambda r: find_duplicates(session, trained, r, 10))
+            lines.append(f"{name:10} {len(ids):>7} {'top 10 (re-ranked)':18} {summary(wall)} {summary(cpu)}")
+    return lines
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", required=True)
+    parser.add_argument("--database", required=True, help="SQLAlchemy URL of a store holding apache-jira")
+    parser.add_argument("--postgres", help="a second store to measure, e.g. postgresql+psycopg://...")
+    parser.add_argument("--model", type=Path, help="a saved duplicates ranker (default: the active model)")
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
-    database = Database(Settings(database_url=args.database))
-    with database.session() as session:
-        docs = ev.load_docs(session)
-        rows = list(
-            session.scalars(
-                select(ReportRow).where(
-                    ReportRow.id.in_(random.Random(0).sample([d.row_id for d in docs], args.queries))
-                )
-            )
-        )
-    ranker = DuplicateRanker().fit_text(docs)
-    stage_one: list[float] = []
-    with database.session() as session:
-        for row in rows:
-            report = row_to_report(row)
-            terms = ranker.select_terms(query_terms(report.title, report.description, 64))
-            started = time.perf_counter()
-            index.search(session, terms, 10, exclude=[row.id])
-            stage_one.append(time.perf_counter() - started)
-    print(f"{database.engine.dialect.name}: {len(docs)} reports, {len(rows)} queries")
-    print(
-        f"stage one top-10 median {1000 * statistics.median(stage_one):.1f} ms, "
-        f"p90 {1000 * sorted(stage_one)[int(0.9 * len(stage_one))]:.1f} ms"
-    )
+    print(f"{'backend':10} {'reports':>7} {'what':18} {'wall ms':>15} {'cpu ms':>15}")
+    print(f"{'':10} {'':>7} {'':18} {'median':>7} {'p90':>7} {'median':>7} {'p90':>7}")
+    for url in [args.database, *([args.postgres] if args.postgres else [])]:
+        for line in measure(url, args.model, args.queries):
+            print(line, flush=True)
     return 0
 
 

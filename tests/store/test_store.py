@@ -41,6 +41,7 @@ def make_report(external_id: str, **changes: object) -> Report:
 
 def test_migrations_match_the_models(database: Database) -> None:
     assert current_revision(database.engine) == head_revision(database.engine)
+
     # Search-index tables (FTS5 shadow tables, tsvector side table) are not ORM models: compare the rest.
     def ours(name: str | None, type_: str, parent_names: object) -> bool:
         return type_ != "table" or name in metadata.tables

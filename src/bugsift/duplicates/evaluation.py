@@ -7,6 +7,8 @@ it, for the lexical baseline and for the re-ranker alike.
 
 from __future__ import annotations
 
+import copy
+import random
 import statistics
 import time
 from collections.abc import Sequence
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from threadpoolctl import threadpool_limits
 
@@ -106,11 +108,18 @@ def pair_matrix(
     return features, labels
 
 
-def fit_ranker(ranker: DuplicateRanker, features: list[np.ndarray], labels: list[np.ndarray]) -> None:
-    """Fit on the queries whose candidates hold a target (others teach nothing about ranking)."""
+def fit_ranker(
+    ranker: DuplicateRanker,
+    features: list[np.ndarray],
+    labels: list[np.ndarray],
+    negatives: Sequence[np.ndarray] = (),
+) -> None:
+    """Fit on the queries whose candidates hold a target (others teach nothing about ranking), plus the
+    candidates of non-duplicate reports (``negatives``: all wrong), which teach the probability to stay
+    low for a report that merely resembles older ones."""
     keep = [i for i, y in enumerate(labels) if y.any()]
-    X = np.vstack([features[i] for i in keep])
-    y = np.concatenate([labels[i] for i in keep])
+    X = np.vstack([features[i] for i in keep] + [n for n in negatives if len(n)])
+    y = np.concatenate([labels[i] for i in keep] + [np.zeros(len(n), dtype=np.int64) for n in negatives])
     with threadpool_limits(1):  # the machine is shared: one core
         ranker.fit(X, y)
 
@@ -124,8 +133,7 @@ def ranked_ids(
         if ranker is None or features is None or not cands:
             result.append([c.external_id for c in cands])
             continue
-        with threadpool_limits(1):
-            proba = ranker.predict_proba(features[i])[:, 1]
+        proba = ranker.predict_proba(features[i])[:, 1]
         order = np.argsort(-proba, kind="stable")
         result.append([cands[j].external_id for j in order])
     return result
@@ -141,3 +149,235 @@ def rates(queries: Sequence[replay.ReplayQuery], ranked: Sequence[Sequence[str]]
 
 def median_ms(seconds: Sequence[float]) -> float:
     return 1000 * statistics.median(seconds) if seconds else 0.0
+
+
+# --- the "uncertain" threshold ----------------------------------------------------------------------
+# Replay queries are all duplicates, but most new reports duplicate nothing: a threshold chosen on
+# duplicates alone would look far more precise than it is. Each part of the replay therefore also gets
+# reports of the same period that are in no duplicate link (negatives, whose top candidate is always
+# wrong), sampled and weighted back to their share of that period.
+
+NEGATIVES_PER_QUERY = 1.0
+"""Negatives sampled per duplicate query of a part (each weighted to the period's true share)."""
+MIN_CONFIDENT = 10
+"""A threshold must leave at least this many (weighted) confident answers on the calibration part."""
+
+
+@dataclass
+class Negatives:
+    queries: list[replay.ReplayQuery]
+    weight: float
+    """How many reports of the period each sampled negative stands for."""
+
+
+def negative_queries(
+    docs: Sequence[Doc],
+    linked: set[str],
+    queries: Sequence[replay.ReplayQuery],
+    per_query: float = NEGATIVES_PER_QUERY,
+    seed: int = 0,
+) -> Negatives:
+    """Reports filed in the period of ``queries`` that are in no duplicate link (``linked``), sampled."""
+    if not queries:
+        return Negatives([], 0.0)
+    start, end = queries[0].created_at, queries[-1].created_at
+    pool = sorted(
+        (d for d in docs if d.created_at and start <= d.created_at <= end and d.external_id not in linked),
+        key=lambda d: (d.created_at, d.external_id),
+    )
+    n = min(len(pool), max(1, round(per_query * len(queries))))
+    chosen = sorted(random.Random(seed).sample(range(len(pool)), n)) if pool else []
+    out = [replay.ReplayQuery(pool[i].external_id, pool[i].created_at) for i in chosen]  # type: ignore[arg-type]
+    return Negatives(out, len(pool) / n if n else 0.0)
+
+
+@dataclass
+class Answers:
+    """The top answer of each replayed query: duplicates first, then negatives (see `answers`)."""
+
+    top: np.ndarray
+    """The re-ranker's top probability (0 when stage one found nothing)."""
+    correct: np.ndarray
+    weight: np.ndarray
+    duplicate: np.ndarray
+
+
+def top_answers(
+    ranker: DuplicateRanker, replayed: Replayed, features: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per query: the re-ranker's top probability (0 without candidates) and whether that top is right."""
+    top = np.zeros(len(replayed.queries))
+    correct = np.zeros(len(replayed.queries), dtype=bool)
+    for i, (q, cands) in enumerate(zip(replayed.queries, replayed.candidates, strict=True)):
+        if not cands:
+            continue
+        proba = ranker.predict_proba(features[i])[:, 1]
+        best = int(np.argmax(proba))
+        top[i], correct[i] = proba[best], cands[best].external_id in q.targets
+    return top, correct
+
+
+def answers(
+    ranker: DuplicateRanker,
+    duplicates: tuple[Replayed, list[np.ndarray]],
+    negatives: tuple[Replayed, list[np.ndarray]],
+    negative_weight: float,
+) -> Answers:
+    dup_top, dup_correct = top_answers(ranker, *duplicates)
+    neg_top, _ = top_answers(ranker, *negatives)
+    n_dup, n_neg = len(dup_top), len(neg_top)
+    return Answers(
+        top=np.concatenate([dup_top, neg_top]),
+        correct=np.concatenate([dup_correct, np.zeros(n_neg, dtype=bool)]),
+        weight=np.concatenate([np.ones(n_dup), np.full(n_neg, negative_weight)]),
+        duplicate=np.concatenate([np.ones(n_dup, dtype=bool), np.zeros(n_neg, dtype=bool)]),
+    )
+
+
+def confident_at(a: Answers, threshold: float) -> dict[str, Any]:
+    """Precision of the confident answers (weighted to the period's mix of duplicates and other reports),
+    their share of all reports, and the share of duplicates confidently found."""
+    chosen = a.top >= threshold
+    covered = float(a.weight[chosen].sum())
+    n_dup = max(int(a.duplicate.sum()), 1)
+    return {
+        "threshold": float(threshold),
+        "precision": float(a.weight[chosen & a.correct].sum() / covered) if covered else None,
+        "coverage": covered / float(a.weight.sum()) if a.weight.size else 0.0,
+        "duplicates_confident": float((chosen & a.duplicate).sum() / n_dup),
+        # as if every report had a duplicate (the replay's queries alone): far kinder, for comparison
+        "precision_duplicates_only": (
+            float((chosen & a.correct).sum() / (chosen & a.duplicate).sum())
+            if (chosen & a.duplicate).any()
+            else None
+        ),
+        "duplicates_found": float((chosen & a.correct).sum() / n_dup),
+        "n_duplicates": int(a.duplicate.sum()),
+        "n_negatives": int((~a.duplicate).sum()),
+    }
+
+
+def choose_uncertain(a: Answers, precision_target: float) -> dict[str, Any]:
+    """Lowest top probability whose confident answers reach ``precision_target`` (weighted), among those
+    leaving at least MIN_CONFIDENT answers. For calibration data only.
+
+    When none does, the threshold is 1.0: nothing is confident, since a confident answer would promise a
+    precision the calibration part did not show ("best" keeps the most precise threshold, for reading).
+    """
+    best: dict[str, Any] | None = None
+    for threshold in sorted(set(a.top[a.top > 0].tolist())):
+        if (a.top >= threshold).sum() < MIN_CONFIDENT:
+            break
+        row = confident_at(a, threshold)
+        if row["precision"] is not None and row["precision"] >= precision_target:
+            return {**row, "met": True, "precision_target": precision_target}
+        if best is None or (row["precision"] or 0.0) > (best["precision"] or 0.0):
+            best = row
+    return {**confident_at(a, 1.0), "met": False, "precision_target": precision_target, "best": best}
+
+
+TRAIN_WITH_NEGATIVES = True
+"""Train the re-ranker on non-duplicate reports' candidates too (all labelled wrong)."""
+CALIBRATION_SHARE = 0.3
+"""Newest share of the training queries on which the "uncertain" threshold is chosen."""
+
+
+@dataclass
+class ReplayResult:
+    ranker: DuplicateRanker
+    """Text model fitted on reports filed before the test part, re-ranker on the training queries."""
+    train: Replayed
+    test: Replayed
+    baseline: Replayed
+    rows: dict[str, dict[str, Any]]
+    uncertain: dict[str, Any]
+    """The threshold chosen on the calibration part, and what it gives there."""
+    uncertain_test: dict[str, Any]
+    """What that threshold gives on the test part (weighted precision, coverage, duplicates found)."""
+    negatives: Replayed
+    """Stage one of the sampled non-duplicate reports of the training and test periods."""
+
+
+def run_replay(
+    session: Session,
+    docs: Sequence[Doc],
+    queries: Sequence[replay.ReplayQuery],
+    linked: set[str],
+    test_share: float,
+    precision_target: float,
+) -> ReplayResult:
+    """The honest replay: oldest queries train, newest test; the threshold comes from the newest training
+    queries (calibration), with a re-ranker fitted on the older ones only. Nothing is tuned on the test."""
+    by_key = {d.external_id: d for d in docs}
+    by_row = {d.row_id: d for d in docs if d.row_id is not None}
+    cut = max(1, int(len(queries) * (1 - test_share)))
+    train_q, test_q = list(queries[:cut]), list(queries[cut:])
+    ranker = DuplicateRanker().fit_text(
+        [d for d in docs if d.created_at and d.created_at < test_q[0].created_at]
+    )
+    baseline = stage_one(session, None, by_key, by_row, test_q, limit=10)
+    train_1 = stage_one(session, ranker, by_key, by_row, train_q)
+    test_1 = stage_one(session, ranker, by_key, by_row, test_q)
+    X, y = pair_matrix(ranker, by_key, train_1)
+    train_neg_1 = stage_one(session, ranker, by_key, by_row, negative_queries(docs, linked, train_q).queries)
+    neg_X = pair_matrix(ranker, by_key, train_neg_1)[0] if TRAIN_WITH_NEGATIVES else []
+
+    # Calibration: a re-ranker of the older training queries answers the newer ones and their negatives.
+    fit_n = max(1, int(len(train_q) * (1 - CALIBRATION_SHARE)))
+    calibrating = copy.copy(ranker)
+    cal_start = train_q[fit_n].created_at if fit_n < len(train_q) else test_q[0].created_at
+    older_neg = [x for q, x in zip(train_neg_1.queries, neg_X, strict=False) if q.created_at < cal_start]
+    fit_ranker(calibrating, X[:fit_n], y[:fit_n], older_neg)
+    cal_1 = Replayed(train_1.queries[fit_n:], train_1.candidates[fit_n:], train_1.scores[fit_n:])
+    cal_neg = negative_queries(docs, linked, cal_1.queries)
+    cal_neg_1 = stage_one(session, ranker, by_key, by_row, cal_neg.queries)
+    cal = answers(
+        calibrating,
+        (cal_1, X[fit_n:]),
+        (cal_neg_1, pair_matrix(calibrating, by_key, cal_neg_1)[0]),
+        cal_neg.weight,
+    )
+    uncertain = choose_uncertain(cal, precision_target)
+
+    fit_ranker(ranker, X, y, neg_X)
+    test_X, _ = pair_matrix(ranker, by_key, test_1)
+    test_neg = negative_queries(docs, linked, test_q)
+    test_neg_1 = stage_one(session, ranker, by_key, by_row, test_neg.queries)
+    test = answers(
+        ranker, (test_1, test_X), (test_neg_1, pair_matrix(ranker, by_key, test_neg_1)[0]), test_neg.weight
+    )
+    rows = {
+        "full_text_baseline": rates(test_q, ranked_ids(None, baseline, None)),
+        "stage_one": rates(test_q, ranked_ids(None, test_1, None)),
+        "two_stage": rates(test_q, ranked_ids(ranker, test_1, test_X)),
+    }
+    return ReplayResult(
+        ranker,
+        train_1,
+        test_1,
+        baseline,
+        rows,
+        uncertain,
+        confident_at(test, uncertain["threshold"]),
+        Replayed(
+            train_neg_1.queries + test_neg_1.queries,
+            train_neg_1.candidates + test_neg_1.candidates,
+            train_neg_1.scores + test_neg_1.scores,
+        ),
+    )
+
+
+def linked_ids(session: Session, pairs: Sequence[tuple[str, str]] = ()) -> set[str]:
+    """External ids in any duplicate relation (pairs, stored duplicate-of links, a "Duplicate"
+    resolution): never used as negatives, whether or not their partner is stored."""
+    linked = {key for pair in pairs for key in pair}
+    rows = session.execute(
+        select(ReportRow.external_id, ReportRow.duplicate_of, ReportRow.resolution).where(
+            (ReportRow.duplicate_of.is_not(None)) | (func.lower(ReportRow.resolution) == "duplicate")
+        )
+    )
+    for key, original, _ in rows:
+        linked.add(key)
+        if original:
+            linked.add(original)
+    return linked

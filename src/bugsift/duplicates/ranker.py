@@ -1,6 +1,7 @@
 """Stage two: a learned re-ranker over pair features, trained from the tracker's own duplicate links.
 
-`DuplicateRanker` holds the word TF-IDF (fitted on the reports filed before the training cut-off) and a
+`DuplicateRanker` holds the word TF-IDF (fitted on the reports filed before the training cut-off; it also
+chooses each query's rare stage-one terms, by the share of reports holding each word's stem) and a
 gradient-boosted classifier of "is this candidate the report the query duplicates". Training pairs are
 each query's true earlier partner (positive) and the other stage-one candidates of that query (hard
 negatives). It is saved as one skops file with an explicit list of trusted types (never pickle).
@@ -8,20 +9,25 @@ negatives). It is saved as one skops file with an explicit list of trusted types
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+from threadpoolctl import ThreadpoolController
 
 from bugsift.duplicates.features import FEATURE_NAMES, Doc, Vectors, make_vectorizer, pair_features
+from bugsift.duplicates.stems import stem_shares
 from bugsift.learn.vectorizers import CompactTfidfVectorizer as TfidfVectorizer
 
 MAX_QUERY_TERMS = 24
 """Stage-one query terms kept per report, rarest first."""
-MIN_QUERY_IDF = 2.5
-"""Terms whose idf is below this (found in more than about 1 report in 7) are left out of stage one."""
+MAX_TERM_SHARE = math.exp(1 - 2.5)
+"""Terms whose stem is in more than this share of reports (idf 2.5, about 1 in 4.5) stay out of stage one."""
+MAX_POSTINGS = 0.15
+"""Budget of stage one: the summed share of reports the chosen terms' stems match (see `select_terms`)."""
 RARE_IDF = 6.0
 """A shared term counts as rare above this idf (about 1 report in 250)."""
 
@@ -52,20 +58,43 @@ class DuplicateRanker:
         self.idf_: np.ndarray = self.vectorizer_.idf_.astype(np.float64)
         self.vocabulary_: dict[str, int] = dict(self.vectorizer_.vocabulary_)
         self.max_idf_ = float(self.idf_.max())
+        self.stem_share_: np.ndarray = stem_shares(self.vocabulary_, self.idf_)
         return self
 
     def vectors(self, docs: Sequence[Doc]) -> Vectors:
         return Vectors.of(self.vectorizer_, docs)
 
-    def select_terms(self, terms: Sequence[str], max_terms: int = MAX_QUERY_TERMS) -> list[str]:
-        """The rarest useful query terms (unseen terms count as rarest); common ones slow stage one."""
+    def select_terms(
+        self, terms: Sequence[str], max_terms: int = MAX_QUERY_TERMS, max_postings: float = MAX_POSTINGS
+    ) -> list[str]:
+        """The rarest useful query terms, rarity being that of the term's stem in the index (unseen terms
+        count as rarest); common ones slow stage one and say little.
+
+        Terms are taken rarest first while the share of reports they match, summed, stays within
+        ``max_postings``: the cost of a full-text query grows with the rows its terms match.
+        """
         scored = []
         for position, term in enumerate(terms):
-            index = self.vocabulary_.get(term)
-            idf = self.max_idf_ if index is None else float(self.idf_[index])
-            if idf >= MIN_QUERY_IDF:
-                scored.append((-idf, position, term))
-        return [term for _, _, term in sorted(scored)[:max_terms]]
+            share = self._share(term)
+            if share <= MAX_TERM_SHARE:
+                scored.append((share, position, term))
+        chosen: list[str] = []
+        postings = 0.0
+        for share, _, term in sorted(scored)[:max_terms]:
+            postings += share
+            if chosen and postings > max_postings:
+                break
+            chosen.append(term)
+        return chosen
+
+    def _share(self, term: str) -> float:
+        index = self.vocabulary_.get(term)
+        if index is None:
+            return 0.0
+        stem_share = getattr(self, "stem_share_", None)  # models saved before stems were counted
+        if stem_share is None:
+            return math.exp(1.0 - float(self.idf_[index]))  # smooth idf: (1 + df) / (1 + n)
+        return float(stem_share[index])
 
     # --- pairs --------------------------------------------------------------------------------------
 
@@ -97,10 +126,23 @@ class DuplicateRanker:
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities on one thread: OpenMP threads for a few dozen rows only spin on a busy machine."""
         if len(X) == 0:
             return np.zeros((0, 2))
-        proba: np.ndarray = self.classifier_.predict_proba(X)
+        with one_thread():
+            proba: np.ndarray = self.classifier_.predict_proba(X)
         return proba
+
+
+_CONTROLLER: list[ThreadpoolController] = []
+
+
+def one_thread() -> Any:
+    """A context limiting native thread pools to one thread; the controller (which inspects every loaded
+    library, ~3 ms) is built once per process."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1)
 
 
 TRUSTED_TYPES: list[str] = [

@@ -10,11 +10,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from threadpoolctl import threadpool_limits
 
 from bugsift.duplicates import index
 from bugsift.duplicates.canonical import canonical_ids, is_open
-from bugsift.duplicates.evaluation import doc_of
 from bugsift.duplicates.features import FEATURE_NAMES, Doc
 from bugsift.duplicates.query import query_terms, tokens
 from bugsift.duplicates.ranker import DuplicateRanker
@@ -47,8 +45,65 @@ def doc_of_report(report: Report, row_id: int | None = None) -> Doc:
 
 
 @dataclass
+class Stored:
+    """The columns of a stored candidate that re-ranking and the answer read (never the raw JSON)."""
+
+    doc: Doc
+    status: str | None
+    resolution: str | None
+
+    @property
+    def external_id(self) -> str:
+        return self.doc.external_id
+
+
+_COLUMNS = (
+    ReportRow.id,
+    ReportRow.external_id,
+    ReportRow.title,
+    ReportRow.description,
+    ReportRow.project,
+    ReportRow.components,
+    ReportRow.extra,
+    ReportRow.created_at,
+    ReportRow.status,
+    ReportRow.resolution,
+)
+
+
+def load_stored(session: Session, row_ids: Sequence[int]) -> dict[int, Stored]:
+    """Candidates by row id; whole ORM rows would also load raw JSON and comments (10x the text)."""
+    out = {}
+    for (
+        row_id,
+        key,
+        title,
+        description,
+        project,
+        components,
+        extra,
+        created,
+        status,
+        resolution,
+    ) in session.execute(select(*_COLUMNS).where(ReportRow.id.in_(list(row_ids)))):
+        versions = (extra or {}).get("versions") or []
+        doc = Doc(
+            row_id=row_id,
+            external_id=key,
+            title=title or "",
+            description=description or "",
+            project=project or "",
+            components=list(components or []),
+            versions=[str(v) for v in versions],
+            created_at=created,
+        )
+        out[row_id] = Stored(doc, status, resolution)
+    return out
+
+
+@dataclass
 class Candidate:
-    row: ReportRow
+    row: Stored
     probability: float
     features: dict[str, float]
     matched_terms: list[str]
@@ -79,15 +134,11 @@ def find_duplicates(
     hits = index.search(session, terms, limit, before=before, tracker=report.tracker, exclude=[own or -1])
     if not hits:
         return [], terms
-    rows = {
-        row.id: row
-        for row in session.scalars(select(ReportRow).where(ReportRow.id.in_([h.row_id for h in hits])))
-    }
+    rows = load_stored(session, [h.row_id for h in hits])
     hits = [h for h in hits if h.row_id in rows]
-    cands = [doc_of(rows[h.row_id]) for h in hits]
+    cands = [rows[h.row_id].doc for h in hits]
     X = ranker.features(doc, ranker.vectors([doc]), cands, ranker.vectors(cands), [h.score for h in hits])
-    with threadpool_limits(1):
-        proba = ranker.predict_proba(X)[:, 1]
+    proba = ranker.predict_proba(X)[:, 1]
     order = np.argsort(-proba, kind="stable")[:top_k]
     term_set = set(terms)
     out = []

@@ -22,7 +22,9 @@ from bugsift.store.registry import active_model, next_version, register_model
 TEST_SHARE = 0.3
 
 
-def _evaluate(database: Database, options: TaskOptions, test_share: float) -> tuple[dict[str, Any], Any]:
+def _evaluate(
+    database: Database, options: TaskOptions, test_share: float, precision_target: float
+) -> tuple[dict[str, Any], Any]:
     with database.session() as session:
         docs = ev.load_docs(session, options.tracker)
         links = dict(
@@ -32,32 +34,25 @@ def _evaluate(database: Database, options: TaskOptions, test_share: float) -> tu
                 )
             ).all()
         )
+        linked = ev.linked_ids(session)
     by_key = {d.external_id: d for d in docs}
-    by_row = {d.row_id: d for d in docs if d.row_id is not None}
     queries = replay.replay_queries(ev.stored_pairs(docs, links), {d.external_id: d.created_at for d in docs})
     if len(queries) < 20:
         raise ValueError(f"only {len(queries)} duplicate links between stored reports: need at least 20")
-    cut = max(1, int(len(queries) * (1 - test_share)))
-    train_q, test_q = queries[:cut], queries[cut:]
-    ranker = DuplicateRanker().fit_text(
-        [d for d in docs if d.created_at and d.created_at < test_q[0].created_at]
-    )
     with database.session() as session:
-        base = ev.stage_one(session, None, by_key, by_row, test_q, limit=10)
-        train_1 = ev.stage_one(session, ranker, by_key, by_row, train_q)
-        test_1 = ev.stage_one(session, ranker, by_key, by_row, test_q)
-    X, y = ev.pair_matrix(ranker, by_key, train_1)
-    ev.fit_ranker(ranker, X, y)
-    test_X, _ = ev.pair_matrix(ranker, by_key, test_1)
+        result = ev.run_replay(session, docs, queries, linked, test_share, precision_target)
+    train_q, test_q = result.train.queries, result.test.queries
     evaluation = {
         "queries": len(queries),
         "n_train": len(train_q),
         "n_test": len(test_q),
         "test_dates": [str(test_q[0].created_at), str(test_q[-1].created_at)],
-        "two_stage": ev.rates(test_q, ev.ranked_ids(ranker, test_1, test_X)),
-        "full_text_baseline": ev.rates(test_q, ev.ranked_ids(None, base, None)),
+        "two_stage": result.rows["two_stage"],
+        "full_text_baseline": result.rows["full_text_baseline"],
+        "uncertain": result.uncertain,
+        "uncertain_test": result.uncertain_test,
     }
-    return evaluation, (ranker, docs, by_key, train_1, test_1)
+    return evaluation, (result.ranker, docs, by_key, result.train, result.test, result.negatives)
 
 
 def describe(evaluation: dict[str, Any]) -> str:
@@ -70,7 +65,27 @@ def describe(evaluation: dict[str, Any]) -> str:
     for name in ("full_text_baseline", "two_stage"):
         r = evaluation[name]
         lines.append(f"{name:20} {r['rr@1']:6.3f} {r['rr@5']:6.3f} {r['rr@10']:6.3f} {r['mrr']:6.3f}")
+    lines.append(threshold_line(evaluation["uncertain"], evaluation["uncertain_test"]))
     return "\n".join(lines)
+
+
+def threshold_line(chosen: dict[str, Any], test: dict[str, Any]) -> str:
+    """The threshold, as chosen on the calibration part, and what it gives on the test part."""
+    best = chosen.get("best") or {}
+    met = ""
+    if not chosen["met"]:
+        reached, at = best.get("precision") or 0.0, best.get("threshold", 1.0)
+        met = f" (not reached on calibration, best {reached:.3f} at {at:.3f}: nothing confident)"
+
+    def share(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    return (
+        f"uncertain below {chosen['threshold']:.3f} (chosen on calibration for precision "
+        f"{chosen['precision_target']:.2f}{met}); on test: precision {share(test['precision'])} "
+        f"(among duplicates only: {share(test.get('precision_duplicates_only'))}), confident for "
+        f"{test['coverage']:.1%} of reports, {test['duplicates_found']:.1%} of duplicates found"
+    )
 
 
 @dataclass
@@ -96,13 +111,15 @@ class DuplicatesTask:
         self.name = name
 
     def evaluate(self, database: Database, settings: Settings, options: TaskOptions) -> EvaluationOutcome:
-        evaluation, _ = _evaluate(database, options, options.test_fraction or TEST_SHARE)
+        evaluation, _ = _evaluate(
+            database, options, options.test_fraction or TEST_SHARE, settings.precision_target
+        )
         return EvaluationOutcome(evaluation=evaluation, text=describe(evaluation))
 
     def train(self, database: Database, settings: Settings, options: TaskOptions) -> TrainOutcome:
         """Evaluate on the time split, then refit the re-ranker on every query and register it."""
-        evaluation, (_ranker, docs, by_key, train_1, test_1) = _evaluate(
-            database, options, options.test_fraction or TEST_SHARE
+        evaluation, (_ranker, docs, by_key, train_1, test_1, negatives) = _evaluate(
+            database, options, options.test_fraction or TEST_SHARE, settings.precision_target
         )
         final = DuplicateRanker().fit_text(docs)
         merged = ev.Replayed(
@@ -111,7 +128,8 @@ class DuplicatesTask:
             train_1.scores + test_1.scores,
         )
         X, y = ev.pair_matrix(final, by_key, merged)
-        ev.fit_ranker(final, X, y)
+        neg_X = ev.pair_matrix(final, by_key, negatives)[0] if ev.TRAIN_WITH_NEGATIVES else []
+        ev.fit_ranker(final, X, y, neg_X)
         label = options.tracker or "all"
         settings.ensure_home()
         with database.session() as session:
@@ -127,8 +145,18 @@ class DuplicatesTask:
                 path=path,
                 params={"tracker": options.tracker, "candidates": ev.CANDIDATES},
                 data={k: evaluation[k] for k in ("queries", "n_train", "n_test", "test_dates")},
-                metrics={"test": evaluation["two_stage"], "baseline": evaluation["full_text_baseline"]},
-                thresholds={"uncertain": 0.5, "chosen_on": "fixed: probability 0.5 of the pair classifier"},
+                metrics={
+                    "test": evaluation["two_stage"],
+                    "baseline": evaluation["full_text_baseline"],
+                    "uncertain_calibration": evaluation["uncertain"],
+                    "uncertain_test": evaluation["uncertain_test"],
+                },
+                thresholds={
+                    "uncertain": evaluation["uncertain"]["threshold"],
+                    "precision_target": settings.precision_target,
+                    "chosen_on": "calibration: the newest 30% of the training queries and non-duplicates "
+                    "of their period, re-ranker fitted on the older queries",
+                },
             )
         text = f"{describe(evaluation)}\nsaved duplicates model v{version} to {path}"
         return TrainOutcome(model=row, evaluation=evaluation, text=text)
