@@ -55,7 +55,7 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
         exclude_fields: Sequence[str] = (),
         title_weight: float = 1.0,
         description_weight: float = 1.0,
-        char_ngrams: tuple[int, int] | None = (2, 5),
+        char_ngrams: tuple[int, int] | str | None = (2, 5),
         char_weight: float = 1.0,
         field_weight: float = 1.0,
         min_df: int = 2,
@@ -190,7 +190,7 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
 # Defaults chosen on the benchmarks (bench/kind_accuracy.py); each can be overridden.
 DEFAULTS: dict[str, Any] = {
     "mode": "filing",
-    "char_ngrams": (2, 5),
+    "char_ngrams": "auto",
     "char_weight": 1.0,
     "char_body_chars": "auto",
     "comments_weight": 0.5,

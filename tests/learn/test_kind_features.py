@@ -1,0 +1,81 @@
+"""The fast counting of CompactTfidfVectorizer and the filing/backlog fields added for accuracy."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from bugsift.learn.features import ReportFeatures, clean_text
+from bugsift.learn.vectorizers import CompactTfidfVectorizer, char_wb_ngrams
+from bugsift.sources.base import Report
+
+ODD = ["", "a", "  x\ty \u00a0 Zz\x1c q", "ünïcödé wörds", "a" * 40]
+
+
+def texts(reports: list[Report]) -> list[str]:
+    return [clean_text(r.title, 500) + " | " + clean_text(r.description)[:300] for r in reports] + ODD
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"analyzer": "char_wb", "ngram_range": (2, 5), "min_df": 2, "sublinear_tf": True},
+        {"analyzer": "char_wb", "ngram_range": (1, 3), "dtype": np.float32},
+        {"ngram_range": (1, 2), "min_df": 2, "max_df": 0.9, "max_features": 3000},
+        {"analyzer": "char", "ngram_range": (3, 4), "lowercase": False},
+    ],
+)
+def test_fast_counting_gives_scikit_learns_matrix(mozilla, params) -> None:
+    docs = texts(mozilla[:300])
+    ours, theirs = CompactTfidfVectorizer(**params), TfidfVectorizer(**params)
+    a, b = ours.fit_transform(docs[:200]), theirs.fit_transform(docs[:200])
+    assert ours.vocabulary_ == theirs.vocabulary_
+    assert abs(a - b).max() == 0 and a.dtype == b.dtype
+    new = docs[200:]
+    assert abs(ours.transform(new) - theirs.transform(new)).max() == 0
+
+
+def test_char_wb_ngrams_match_scikit_learn() -> None:
+    reference = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5))
+    for word in ("a", "ab", "abc", "abcd", "abcdefgh"):
+        assert sorted(char_wb_ngrams(word, 2, 5)) == sorted(reference._char_wb_ngrams(word))
+
+
+def test_clean_text_markers_survive_the_shortcuts() -> None:
+    text = "C:\\a\\b\\c and /usr/lib/x/y.so\t\tsee WWW.example.org 0xdeadbeef java.io.IOException"
+    assert clean_text(text) == " xxpath and xxpath see xxurl xxhex IOException "
+    assert clean_text("no url, no path: www or 0x1 Error") == "no url, no path: www or 0x1 Error"
+
+
+def test_report_shape_and_filing_hour_fields(mozilla) -> None:
+    features = ReportFeatures(char_ngrams=None, filing_hour=True).fit(mozilla[:200])
+    report = copy.deepcopy(mozilla[0])
+    report.title, report.description = "How do I set the proxy?", "Is it a bug?\nline 2\nline 3"
+    report.created_at = datetime(2017, 5, 1, 22, 30, tzinfo=UTC)
+    names = features.get_feature_names_out()
+    row = features.transform([report]).toarray()[0]
+    value = dict(zip(names, row, strict=True))
+    assert value["field:title_question"] > 0 and value["field:log_question_marks"] > 0
+    assert value["field:log_lines"] > 0
+    assert value.get("field:filed_hour=21", 0.0) > 0
+    # excluded on request, and by default ("auto") on small training sets
+    quiet = ReportFeatures(char_ngrams=None, filing_hour=True, exclude_fields=("created_at",))
+    for features in (quiet.fit(mozilla[:200]), ReportFeatures(char_ngrams=None).fit(mozilla[:200])):
+        assert not any(n.startswith("field:filed_hour=") for n in features.get_feature_names_out())
+
+
+def test_backlog_reads_release_flags_filing_does_not(mozilla) -> None:
+    backlog = ReportFeatures(mode="backlog", char_ngrams=None).fit(mozilla[:400])
+    names = set(backlog.get_feature_names_out())
+    assert any(n.startswith("field:release_status=") for n in names)
+    filing = ReportFeatures(char_ngrams=None).fit(mozilla[:400])
+    assert not any(n.startswith("field:release_") for n in filing.get_feature_names_out())
+
+
+def test_auto_char_range_follows_the_training_set_size(mozilla) -> None:
+    small = ReportFeatures(char_ngrams="auto", char_weight=1.0).fit(mozilla[:100])
+    assert small.char_vectorizer_.ngram_range == (2, 5)
