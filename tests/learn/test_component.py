@@ -14,6 +14,7 @@ import skops.io as sio
 
 from bugsift.learn import component_task
 from bugsift.learn.component import (
+    CONFIDENCE_FEATURES,
     OTHER,
     ComponentModel,
     fold_map,
@@ -23,6 +24,7 @@ from bugsift.learn.component import (
 )
 from bugsift.learn.component_task import (
     ComponentTask,
+    choose_confidence_threshold,
     collect,
     describe,
     evaluate_reports,
@@ -131,6 +133,39 @@ def test_multi_component_report_is_right_when_any_component_is_named(jira_slice:
     assert result["at_act"] == {"threshold": 0.5, "coverage": 1.0, "precision": 0.5, "n": 2}
 
 
+def test_confidence_threshold_keeps_ties_together_and_needs_enough_reports() -> None:
+    confidence = np.array([0.99, 0.95, 0.95, 0.9, 0.8] + [0.5] * 15)
+    correct = np.array([True, True, False, True, True] + [False] * 15)
+    # 10 reports at least must be covered: the best such cut (0.5 covers all 20) is below the target
+    chosen = choose_confidence_threshold(confidence, correct, 0.9)
+    assert chosen["min_covered"] == 10 and not chosen["met"]
+    assert chosen["threshold"] == 0.5 and chosen["precision"] == 0.2
+    many = np.linspace(1.0, 0.0, 40)
+    right = np.arange(40) < 20  # the 20 most confident are right
+    chosen = choose_confidence_threshold(many, right, 0.9)
+    assert chosen["met"] and chosen["n_covered"] == 22 and chosen["precision"] >= 0.9
+
+
+def test_confidence_features_see_the_component_named_in_the_title(jira_slice: list[Report]) -> None:
+    reports = [r for r in jira_slice if r.project == "HADOOP" and r.components]
+    model = ComponentModel().fit(reports, [report_labels(r)[0] for r in reports])
+    named = next(c for c in model.classes_ if c.isalpha() and c != OTHER)
+    other = next(c for c in model.classes_ if c != named)
+    proba = np.zeros((2, len(model.classes_)))
+    proba[:, list(model.classes_).index(named)] = 0.7
+    proba[:, list(model.classes_).index(other)] = 0.3
+    probes = [
+        Report(tracker="jira", external_id=f"P-{i}", project="HADOOP", title=t)
+        for i, t in enumerate([f"crash in {named} when idle", "something else entirely"])
+    ]
+    rows = model.confidence_features(proba, probes)
+    column = {name: j for j, name in enumerate(CONFIDENCE_FEATURES)}
+    assert rows[0, column["label_in_title"]] == 1.0 and rows[1, column["label_in_title"]] == 0.0
+    assert np.allclose(rows[:, column["margin"]], 0.4)
+    assert model.confidence_ is None  # nothing learnt yet: the confidence is the top probability
+    assert np.allclose(model.confidence(proba, probes), 0.7)
+
+
 # -- evaluation on a real slice ---------------------------------------------------------------------
 
 
@@ -176,6 +211,12 @@ def test_thresholds_are_chosen_on_the_training_part(
     assert scope["calibration"]["n_calibration"] == round(0.2 * scope["n_train"])
     thresholds = scope["thresholds"]
     assert 0.0 <= thresholds["suggest"] <= thresholds["act"] <= 1.0
+    # the thresholds apply to the second stage's confidence where it ranks the held-out reports better
+    calibration = scope["calibration"]
+    assert calibration["confidence"] == (
+        "second stage" if (calibration["confidence_gain"] or 0) > 0 else "top probability"
+    )
+    assert set(scope["model"]["curve"]) == {"0.05", "0.10", "0.15", "0.20", "0.25", "0.30"}
     for name in ("act", "suggest"):
         assert {"precision", "coverage", "n"} <= set(scope["model"][f"at_{name}"])
 
@@ -222,6 +263,7 @@ def test_predict_contract_shape(scoped, jira_slice: list[Report]) -> None:
             "prediction",
             "probability",
             "candidates",
+            "confidence",
             "uncertain",
             "act",
             "explanation",
@@ -234,6 +276,7 @@ def test_predict_contract_shape(scoped, jira_slice: list[Report]) -> None:
         assert probabilities == sorted(probabilities, reverse=True)
         assert isinstance(result["uncertain"], bool) and isinstance(result["act"], bool)
         assert not (result["act"] and result["uncertain"])
+        assert 0.0 <= result["confidence"] <= 1.0
         assert all(isinstance(e, str) for e in result["explanation"])
     assert results[-1]["prediction"] is None and results[-1]["uncertain"]
     json.dumps(results)

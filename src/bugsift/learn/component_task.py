@@ -3,14 +3,18 @@
 Protocol (per scope, i.e. per Jira project or per tracker without projects):
 
 * test = the newest ``test_fraction`` (20%) of the scope's reports; the model is fitted on the rest;
-* the softmax temperature and the two thresholds are chosen on the newest 20% of the *training* part,
-  with a model fitted on the older 80% of it, never on the test part:
+* the softmax temperature, the confidence model (P(top answer right), see `bugsift.learn.component`)
+  and the two thresholds on that confidence are chosen on the newest 20% of the *training* part, with a
+  model fitted on the older 80% of it, never on the test part (the thresholds on out-of-fold
+  confidences, so the confidence model is not judged on the reports it learnt from):
   ``suggest`` (top-1 precision >= ``suggest_precision``, default 0.6: worth showing to a reporter) and
   ``act`` (top-1 precision >= the settings' ``precision_target``, default 0.9: safe to apply);
 * the test part is scored on folded labels (rare or new components in their bucket, see
   `bugsift.learn.component`), a prediction being right when it names any of a report's components:
   top-1/3/5 accuracy, macro-F1, precision and coverage at ``act`` and ``suggest``, beside the
-  "most frequent component" baseline; ``top1_strict`` counts a folded bucket as wrong.
+  "most frequent component" baseline; ``top1_strict`` counts a folded bucket as wrong; the
+  precision of the most confident 5% .. 30% (``curve``) ranked by the confidence and by the top
+  probability.
 
 Training for use repeats the threshold step on all reports (fit on the older 80%, choose on the newest
 20%) and refits on everything.
@@ -27,7 +31,6 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from bugsift.evaluate.splits import calibration_split, time_split
-from bugsift.evaluate.thresholds import choose_threshold
 from bugsift.learn.component import (
     OTHER,
     ComponentModel,
@@ -46,6 +49,7 @@ LABEL = "component"
 MODE = "filing"
 DEFAULT_SUGGEST_PRECISION = 0.6
 TOP_KS = (1, 3, 5)
+CURVE_COVERAGES = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 # Projects with fewer labelled reports than this share their tracker's model.
 MIN_SCOPE_REPORTS = 50
 
@@ -123,6 +127,45 @@ def _topk(proba: np.ndarray, truth: np.ndarray, k: int) -> float:
     return float(np.take_along_axis(truth, order, axis=1).any(axis=1).mean())
 
 
+def precision_curve(confidence: np.ndarray, correct: np.ndarray) -> dict[str, float | None]:
+    """Precision of the most confident share of reports, for each share in `CURVE_COVERAGES`."""
+    order = np.argsort(-confidence, kind="stable")
+    out: dict[str, float | None] = {}
+    for share in CURVE_COVERAGES:
+        k = round(share * len(order))
+        out[f"{share:.2f}"] = float(correct[order[:k]].mean()) if k else None
+    return out
+
+
+def choose_confidence_threshold(
+    confidence: np.ndarray, correct: np.ndarray, precision_target: float
+) -> dict[str, Any]:
+    """Lowest confidence whose covered reports reach ``precision_target``; a cut must cover at least
+    max(10, 5% of reports). Without one that meets the target: the most precise eligible cut, ``met``
+    False (the rule of `bugsift.evaluate.thresholds.choose_threshold`, on any confidence)."""
+    n = len(confidence)
+    min_covered = min(n, max(10, int(np.ceil(0.05 * n))))
+    if n == 0:
+        return {"threshold": 1.0, "precision": None, "coverage": 0.0, "n_covered": 0, "met": False}
+    order = np.argsort(-confidence, kind="stable")
+    sorted_conf = confidence[order]
+    precision = np.cumsum(correct[order]) / np.arange(1, n + 1)
+    # a cut must keep tied confidences together: only the last index of each run of equal values
+    last = np.r_[sorted_conf[1:] != sorted_conf[:-1], True]
+    eligible = last & (np.arange(1, n + 1) >= min_covered)
+    met = np.flatnonzero(eligible & (precision >= precision_target - 1e-12))
+    k = met[-1] if len(met) else np.flatnonzero(eligible)[np.argmax(precision[eligible])]
+    return {
+        "threshold": float(sorted_conf[k]),
+        "precision": float(precision[k]),
+        "coverage": (k + 1) / n,
+        "n_covered": int(k + 1),
+        "met": bool(len(met)),
+        "precision_target": precision_target,
+        "min_covered": min_covered,
+    }
+
+
 def _at(confidence: np.ndarray, correct: np.ndarray, threshold: float) -> dict[str, Any]:
     chosen = confidence >= threshold
     n = int(chosen.sum())
@@ -139,8 +182,10 @@ def score(
     proba: np.ndarray,
     labels: Sequence[Sequence[str]],
     thresholds: dict[str, float] | None = None,
+    confidence: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Top-k (any component counts), macro-F1, strict top-1 and precision/coverage at the thresholds."""
+    """Top-k (any component counts), macro-F1, strict top-1 and precision/coverage at the thresholds
+    (which apply to ``confidence``, by default the top probability)."""
     s = _scoring(model, proba, labels)
     truth = s["truth"]
     classes = list(model.classes_)
@@ -157,9 +202,12 @@ def score(
     result["n"] = len(labels)
     result["n_truth_folded"] = int((truth & is_bucket[None, :]).any(axis=1).sum())
     result["n_truth_unpredictable"] = int((~truth.any(axis=1)).sum())
+    correct = truth[np.arange(len(labels)), proba.argmax(axis=1)]
+    top_probability = proba.max(axis=1)
+    confidence = top_probability if confidence is None else confidence
+    result["curve"] = precision_curve(confidence, correct)
+    result["curve_top_probability"] = precision_curve(top_probability, correct)
     if thresholds:
-        confidence = proba.max(axis=1)
-        correct = truth[np.arange(len(labels)), proba.argmax(axis=1)]
         for name, value in thresholds.items():
             result[f"at_{name}"] = _at(confidence, correct, value)
     return result
@@ -183,16 +231,27 @@ def choose_thresholds(
     suggest_precision: float,
     act_precision: float,
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Calibrate the temperature on held-out reports, then choose ``suggest`` and ``act`` on them."""
+    """On held-out reports: calibrate the temperature, learn the confidence of the top answer, then
+    choose ``suggest`` and ``act`` on the (out-of-fold) confidence."""
     model.calibrate(reports, labels)
     proba = model.predict_proba(reports)
-    s = _scoring(model, proba, labels)
+    out_of_fold = model.fit_confidence(proba, reports, labels)
+    confidence = proba.max(axis=1) if out_of_fold is None else out_of_fold
+    truth = model.truth_mask(labels)
+    correct = truth[np.arange(len(reports)), proba.argmax(axis=1)]
     chosen = {
-        name: choose_threshold(s["y"], s["proba"], s["classes"], target)
+        name: choose_confidence_threshold(confidence, correct, target)
         for name, target in (("suggest", suggest_precision), ("act", act_precision))
     }
     thresholds = {name: c["threshold"] for name, c in chosen.items()}
-    return thresholds, {"temperature": model.temperature_, "n_calibration": len(reports), **chosen}
+    info = {
+        "temperature": model.temperature_,
+        "n_calibration": len(reports),
+        "confidence": "second stage" if out_of_fold is not None else "top probability",
+        "confidence_gain": model.confidence_gain_,
+        **chosen,
+    }
+    return thresholds, info
 
 
 def fit_calibrated(
@@ -214,6 +273,7 @@ def fit_calibrated(
     )
     model = ComponentModel(**params).fit(reports, labels)
     model.temperature_ = first.temperature_
+    model.confidence_ = first.confidence_
     return model, thresholds, info
 
 
@@ -231,6 +291,7 @@ def evaluate_scope(
     test_r, test_y = [reports[i] for i in test_idx], [list(labels[i]) for i in test_idx]
     model, thresholds, info = fit_calibrated(train_r, train_y, params, suggest_precision, act_precision)
     proba = model.predict_proba(test_r)
+    confidence = model.confidence(proba, test_r)
     return {
         "n_train": len(train_r),
         "n_test": len(test_r),
@@ -241,9 +302,9 @@ def evaluate_scope(
         "excluded": list(model.excluded_),
         "thresholds": thresholds,
         "calibration": info,
-        "model": score(model, proba, test_y, thresholds),
+        "model": score(model, proba, test_y, thresholds, confidence),
         "baseline": score(model, baseline_proba(model, len(test_r)), test_y),
-        "per_report": per_report(model, proba, test_r, test_y),
+        "per_report": per_report(model, proba, test_r, test_y, confidence),
     }
 
 
@@ -255,17 +316,22 @@ def _first_right_rank(proba: np.ndarray, truth: np.ndarray) -> list[int | None]:
 
 
 def per_report(
-    model: ComponentModel, proba: np.ndarray, reports: Sequence[Report], labels: Sequence[Sequence[str]]
+    model: ComponentModel,
+    proba: np.ndarray,
+    reports: Sequence[Report],
+    labels: Sequence[Sequence[str]],
+    confidence: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Per test report, for the validation report's plots: rank of the first right component (model and
-    baseline), top probability, and whether the top answer is right."""
+    baseline), confidence of the top answer, and whether it is right."""
+    confidence = proba.max(axis=1) if confidence is None else confidence
     truth = model.truth_mask(labels)
     top = proba.argmax(axis=1)
     return {
         "ids": [r.external_id for r in reports],
         "rank": _first_right_rank(proba, truth),
         "baseline_rank": _first_right_rank(baseline_proba(model, len(reports)), truth),
-        "confidence": np.round(proba.max(axis=1), 5).tolist(),
+        "confidence": np.round(confidence, 5).tolist(),
         "correct": truth[np.arange(len(reports)), top].tolist(),
     }
 
@@ -304,6 +370,12 @@ def evaluate_reports(
             values = [s["model"][f"at_{name}"][key] for s in scopes.values()]
             values = [v for v in values if v is not None]
             mean["model"][f"{name}_{key}"] = float(np.mean(values)) if values else None
+    for curve in ("curve", "curve_top_probability"):
+        mean["model"][curve] = {}
+        for share in next(iter(scopes.values()))["model"][curve]:
+            points = [s["model"][curve][share] for s in scopes.values()]
+            points = [v for v in points if v is not None]
+            mean["model"][curve][share] = float(np.mean(points)) if points else None
     return {
         "task": TASK,
         "params": {**ComponentModel(**params).get_params(), "per_project": data.per_project},
@@ -363,6 +435,7 @@ def predict_components(
         model, thresholds = scoped.scopes_[key], scoped.thresholds_[key]
         matrix = model.transform([reports[i] for i in members])
         proba = model.proba_from_features(matrix)
+        confidence = model.confidence(proba, [reports[i] for i in members])
         classes = model.classes_
         for row, i in enumerate(members):
             p = proba[row]
@@ -376,8 +449,9 @@ def predict_components(
                 "candidates": [
                     {"label": str(classes[j]), "probability": round(float(p[j]), 4)} for j in order
                 ],
-                "uncertain": bool(p[best] < thresholds["suggest"]),
-                "act": bool(p[best] >= thresholds["act"]),
+                "confidence": round(float(confidence[row]), 4),
+                "uncertain": bool(confidence[row] < thresholds["suggest"]),
+                "act": bool(confidence[row] >= thresholds["act"]),
                 "explanation": model.explain_features(matrix, row, label, explain_n),
                 "scope": key,
             }
@@ -390,6 +464,7 @@ def _no_model(report: Report, scopes: list[str]) -> dict[str, Any]:
         "prediction": None,
         "probability": 0.0,
         "candidates": [],
+        "confidence": 0.0,
         "uncertain": True,
         "act": False,
         "explanation": [f"no component model for {scope_key(report, True)}; models: {', '.join(scopes)}"],
@@ -437,6 +512,9 @@ def describe(evaluation: dict[str, Any]) -> str:
         f"{_pct(m['act_coverage']):>7}  {_pct(m['suggest_precision']):>6} {_pct(m['suggest_coverage']):>7}"
         f"  |      {b['top1']:.3f} {b['top3']:.3f}"
     )
+    for curve, name in (("curve", "confidence"), ("curve_top_probability", "top probability")):
+        points = " ".join(f"{share}:{_pct(value)}" for share, value in m[curve].items())
+        lines.append(f"precision of the most confident share, by {name} (mean): {points}")
     targets = evaluation["precision_targets"]
     min_support = evaluation["params"]["min_support"]
     n_folded = sum(len(s["folding"]["folded"]) for s in evaluation["scopes"].values())
@@ -446,8 +524,16 @@ def describe(evaluation: dict[str, Any]) -> str:
         f"reports folded into 'Product::{OTHER}' (Bugzilla) or '{OTHER}' ({n_folded} labels folded over all "
         "scopes); strict1 counts a folded bucket as wrong.",
         f"thresholds chosen on the newest 20% of each training part: suggest = top-1 precision >= "
-        f"{targets['suggest']}, act = top-1 precision >= {targets['act']}; below suggest = uncertain.",
+        f"{targets['suggest']}, act = top-1 precision >= {targets['act']}, on the confidence that the top "
+        "answer is right; below suggest = uncertain.",
     ]
+    second = [
+        k for k, s in evaluation["scopes"].items() if s["calibration"].get("confidence") == "second stage"
+    ]
+    lines.append(
+        "confidence: the second stage where it ranked the held-out reports better than the top probability "
+        f"({', '.join(second) or 'none'}), else the top probability."
+    )
     excluded = sorted({c for s in evaluation["scopes"].values() for c in s["excluded"]})
     if excluded:
         lines.append(f"never predicted (excluded): {', '.join(excluded)}")
