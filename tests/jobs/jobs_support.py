@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from bugsift.jobs import core
+from bugsift.jobs.backends import close_backends
 from bugsift.jobs.core import database_for
 from bugsift.settings import Settings
 
@@ -68,6 +69,21 @@ def settings_env(settings: Settings) -> dict[str, str]:
             env[f"BUGSIFT_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+BROKERS = {
+    "redis": ("127.0.0.1", 6379, "redis://127.0.0.1:6379/0"),
+    "rabbitmq": ("127.0.0.1", 5672, "amqp://guest:guest@127.0.0.1:5672//"),
+}
+
+
+def backend_settings(home: Path, backend: str, **overrides: object):
+    if backend == "embedded":
+        return job_settings(home, **overrides)
+    host, port, url = BROKERS[backend]
+    if not reachable(host, port):
+        missing_dependency(f"{backend} broker not reachable at {host}:{port}")
+    return job_settings(home, jobs_backend="celery", broker_url=url, **overrides)
 
 
 @pytest.fixture
@@ -149,6 +165,7 @@ def reachable(host: str, port: int) -> bool:
 @pytest.fixture(autouse=True)
 def _dispose_databases() -> Iterator[None]:
     yield
+    close_backends()
     for database in core._databases.values():
         database.dispose()
     core._databases.clear()

@@ -97,3 +97,18 @@ def test_held_out_score_reads_each_task_family() -> None:
     assert held_out_score({"test": {"macro_f1": 0.5, "accuracy": 0.9}}) == ("test.macro_f1", 0.5)
     assert held_out_score({"mean": {"model": {"top1": 0.4}}}) == ("mean.model.top1", 0.4)
     assert held_out_score({"other": 1}) is None
+
+
+def test_a_worker_reuses_its_predictor_until_the_active_models_change(job_home: Path) -> None:
+    from bugsift.jobs.classify import cached_predictor
+    from bugsift.jobs.train import train
+    from bugsift.learn.tasks import TaskOptions
+
+    settings = job_settings(job_home)
+    database = database_for(settings)
+    first = cached_predictor(database, "stub", TaskOptions())
+    assert cached_predictor(database, "stub", TaskOptions()) is first
+    jobs_stub.SCORE["next"] = 0.8
+    assert train(JobContext.standalone(settings), "stub")["promoted"]
+    second = cached_predictor(database, "stub", TaskOptions())
+    assert second is not first and second.version_name != first.version_name

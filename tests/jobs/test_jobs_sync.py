@@ -128,7 +128,7 @@ def test_a_malformed_page_fails_the_attempt_and_the_retry_resumes_there(tmp_path
     job_id = submit("sync", settings)
     assert run_job(job_id, settings).state == "retry"
     job = get_job(database_for(settings), job_id)
-    assert "malformed JSON" in job.error and job.progress["offset"] == 10
+    assert "malformed JSON" in job.error and job.progress["cursor"] == 10
     assert count_reports(settings) == 10 and saved_watermark(settings) is None  # no watermark mid-cycle
     bugzilla.requests.clear()
     assert run_job(job_id, settings).state == "done"

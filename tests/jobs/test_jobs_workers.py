@@ -6,25 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from jobs_support import job_settings, missing_dependency, reachable, wait_for
+from jobs_support import backend_settings, wait_for
 from sqlalchemy import func, select
 
 from bugsift.jobs.core import database_for, get_job, submit
 from bugsift.store.models import LabelRow
-
-BROKERS = {
-    "redis": ("127.0.0.1", 6379, "redis://127.0.0.1:6379/0"),
-    "rabbitmq": ("127.0.0.1", 5672, "amqp://guest:guest@127.0.0.1:5672//"),
-}
-
-
-def backend_settings(home: Path, backend: str, **overrides: object):
-    if backend == "embedded":
-        return job_settings(home, **overrides)
-    host, port, url = BROKERS[backend]
-    if not reachable(host, port):
-        missing_dependency(f"{backend} broker not reachable at {host}:{port}")
-    return job_settings(home, jobs_backend="celery", broker_url=url, **overrides)
 
 
 def model_label_count(settings) -> int:

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import skops.io as sio
 
-from bugsift.learn.explain import explain
+from bugsift.learn.explain import explain, explain_batch
 from bugsift.learn.features import ReportFeatures, clean_text
 from bugsift.learn.kind import KindClassifier, build_kind_model
 from bugsift.learn.persist import load_model, save_model, untrusted_types
+from bugsift.learn.predict import predict_reports
 from bugsift.sources.base import Report
 
 # Small but real: fast settings (no char n-grams) keep the whole module to a few seconds.
@@ -120,6 +121,20 @@ def test_explanation_words_come_from_the_report(filing_model, split) -> None:
             if kind == "word":
                 for token in value.split():
                     assert token in text, (token, report.external_id)
+
+
+def test_batch_explanations_equal_one_by_one(filing_model, split, github) -> None:
+    _, test = split
+    matrix = filing_model.features_.transform(test)
+    predicted = filing_model.model_.predict_proba(matrix).argmax(axis=1)
+    assert explain_batch(filing_model, matrix, predicted) == [explain(filing_model, r) for r in test]
+    assert explain_batch(filing_model, matrix, predicted, n=3)[0] == explain(filing_model, test[0], n=3)
+    # predict_reports (batch path) gives what the per-report path gave, for three classes too
+    model = build_kind_model(**FAST).fit(github, [r.type for r in github])
+    for m, reports in ((filing_model, test), (model, github[:60])):
+        out = predict_reports(m, reports, threshold=0.6)
+        assert [o["explanation"] for o in out] == [explain(m, r) for r in reports]
+        assert [o["probability"] for o in out] == [round(float(p.max()), 4) for p in m.predict_proba(reports)]
 
 
 def test_persistence_round_trip_and_untrusted_types_refused(filing_model, split, tmp_path: Path) -> None:

@@ -97,7 +97,13 @@ class EmbeddedBackend:
     def run_worker(self, concurrency: int) -> None:
         stop = _start_sweeper(self.settings)
         consumer = self.huey.create_consumer(
-            workers=concurrency, worker_type="process" if concurrency > 1 else "thread", periodic=False
+            workers=concurrency,
+            worker_type="process" if concurrency > 1 else "thread",
+            periodic=False,
+            # An idle consumer polls SQLite with backoff; Huey's 10 s ceiling would delay a webhook's job
+            # that long, one poll a second costs nothing.
+            initial_delay=0.01,
+            max_delay=1.0,
         )
         try:
             consumer.run()
@@ -135,7 +141,24 @@ def _celery(settings_json: str) -> Any:
         if outcome.state in ("retry", "busy"):
             raise self.retry(countdown=outcome.retry_in)
 
+    _celery_apps.append(app)
     return app
+
+
+_celery_apps: list[Any] = []
+
+
+def close_backends() -> None:
+    """Close the broker connections this process opened (tests, and a web server shutting down)."""
+    if not _celery_apps:
+        return
+    from kombu import pools
+
+    for app in _celery_apps:
+        app.close()
+    pools.reset()  # the publishing connections live in kombu's process-wide pools, not in the app
+    _celery_apps.clear()
+    _celery.cache_clear()
 
 
 class CeleryBackend:

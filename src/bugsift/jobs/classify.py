@@ -17,19 +17,55 @@ from sqlalchemy.orm import Session
 from bugsift.jobs.core import JobContext
 from bugsift.jobs.models import OutboxRow, SubscriptionRow
 from bugsift.learn.tasks import TaskOptions, get_task
+from bugsift.store.db import Database
 from bugsift.store.labels import upsert_labels
-from bugsift.store.models import LabelRow, ReportRow, utcnow
+from bugsift.store.models import LabelRow, ModelRow, ReportRow, utcnow
 from bugsift.store.reports import row_to_report
 from bugsift.store.upsert import insert_for
 
+# A worker keeps the predictors it loaded while the set of active models stays the same: a job for one
+# webhook issue then costs a prediction, not a model load and its explanation setup (~2 s).
+_PREDICTORS: dict[tuple[str | None, ...], tuple[tuple[int, ...], Any]] = {}
+PREDICTOR_CACHE_SIZE = 4
 
-def _candidates(name: str, version: str, tracker: str | None, project: str | None) -> Any:
+
+def cached_predictor(database: Database, task: str, options: TaskOptions) -> Any:
+    """``get_task(task).predictor(...)``, reused until a model is activated or deactivated."""
+    with database.session() as session:
+        active = tuple(session.scalars(select(ModelRow.id).where(ModelRow.active).order_by(ModelRow.id)))
+    key = (str(database.engine.url), task, options.label, options.mode, options.tracker, options.project)
+    hit = _PREDICTORS.get(key)
+    if hit is not None and hit[0] == active:
+        return hit[1]
+    predictor = get_task(task).predictor(database, options)
+    _PREDICTORS.pop(key, None)
+    _PREDICTORS[key] = (active, predictor)
+    while len(_PREDICTORS) > PREDICTOR_CACHE_SIZE:
+        _PREDICTORS.pop(next(iter(_PREDICTORS)))
+    return predictor
+
+
+def _candidates(
+    name: str,
+    version: str,
+    tracker: str | None,
+    project: str | None,
+    report_ids: list[int] | None = None,
+    shard: tuple[int, int] | None = None,
+) -> Any:
+    # Named reports (a webhook's new or edited issue) are predicted again even when this model version
+    # already labelled them: their text may have changed. Human labels always win.
+    model_done = and_(LabelRow.source == "model", LabelRow.model_version == version)
     done = exists().where(
         LabelRow.report_id == ReportRow.id,
         LabelRow.name == name,
-        or_(LabelRow.source == "human", and_(LabelRow.source == "model", LabelRow.model_version == version)),
+        LabelRow.source == "human" if report_ids else or_(LabelRow.source == "human", model_done),
     )
     query = select(ReportRow).where(~done)
+    if report_ids:
+        query = query.where(ReportRow.id.in_(report_ids))
+    if shard:  # one of several jobs sharing the backlog (one per worker): ids modulo the shard count
+        query = query.where(ReportRow.id % shard[1] == shard[0])
     if tracker:
         query = query.where(ReportRow.tracker == tracker)
     if project:
@@ -97,19 +133,26 @@ def classify(
     batch_size: int | None = None,
     notify: bool = False,
     limit: int | None = None,
+    report_ids: list[int] | None = None,
+    shard: int = 0,
+    shards: int = 1,
 ) -> dict[str, Any]:
     """Predict the backlog with the active model of ``task``; returns counts for this attempt.
 
     With ``notify`` confident predictions queue mail to the subscribers of the predicted value and a
-    `notify` job is submitted at the end. ``limit`` stops after that many reports (for new-report runs).
+    `notify` job is submitted at the end. ``limit`` stops after that many reports (for new-report runs);
+    ``report_ids`` predicts only those stored reports (database ids); ``shard`` of ``shards`` takes the
+    reports whose id modulo ``shards`` is ``shard`` (submit one job per shard to use several workers).
     """
     settings, database = context.settings, context.database
     options = TaskOptions(label=label, mode=mode, tracker=tracker, project=project)
-    predictor = get_task(task).predictor(database, options)
+    predictor = cached_predictor(database, task, options)
     version = predictor.version_name
     name = label or task
     size = batch_size or settings.classify_batch_size
-    query = _candidates(name, version, tracker, project)
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard must be in 0..{shards - 1}, not {shard}")
+    query = _candidates(name, version, tracker, project, report_ids, (shard, shards) if shards > 1 else None)
     with database.session() as session:
         remaining = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     before = context.current_progress()

@@ -73,7 +73,7 @@ def show_command(job_id: int) -> None:
     "--arg", "args", multiple=True, metavar="K=V", help="A task argument (repeatable); JSON values ok."
 )
 def submit_command(task: str, args: tuple[str, ...]) -> None:
-    """Queue a job (classify, train, notify, sync) and print its id."""
+    """Queue a job (classify, train, notify, sync, ping) and print its id."""
     from bugsift.jobs.core import submit
 
     values = {}

@@ -36,6 +36,7 @@ TASKS: dict[str, str] = {
     "train": "bugsift.jobs.train:train",
     "notify": "bugsift.jobs.notify:notify",
     "sync": "bugsift.jobs.sync_task:sync",
+    "ping": "bugsift.jobs.core:ping",
 }
 LOG_LIMIT = 20_000  # characters of log kept per job (the newest)
 
@@ -50,6 +51,11 @@ def database_for(settings: Settings) -> Database:
         if url not in _databases:
             _databases[url] = open_database(settings)
         return _databases[url]
+
+
+def ping(context: JobContext, **echo: Any) -> dict[str, Any]:
+    """An empty job: checks that a worker runs, and measures the queue's round trip (bench/jobs_speed.py)."""
+    return {"pong": True, "worker": worker_name(), **echo}
 
 
 def worker_name() -> str:
@@ -80,7 +86,14 @@ def submit(task_name: str, /, settings: Settings | None = None, **args: Any) -> 
         session.add(row)
         session.flush()
         job_id = row.id
-    get_backend(settings).enqueue(job_id)
+    try:
+        get_backend(settings).enqueue(job_id)
+    except Exception as error:  # broker down: say so on the row too, rather than leave it queued forever
+        with database.session() as session:
+            job = session.get(JobRow, job_id)
+            assert job is not None
+            job.state, job.error, job.finished_at = "failed", f"could not queue: {error}", utcnow()
+        raise
     return job_id
 
 
@@ -190,6 +203,7 @@ def _claim(database: Database, job_id: int, lease_s: float) -> tuple[str, JobRow
         if row.state == "running" and not orphaned(row, lease_s):
             return "busy", row
         now = utcnow()
+        line = f"{now:%Y-%m-%dT%H:%M:%SZ} attempt {row.attempts + 1} on {worker_name()}\n"
         claimed = session.execute(
             update(JobRow)
             .where(
@@ -204,13 +218,14 @@ def _claim(database: Database, job_id: int, lease_s: float) -> tuple[str, JobRow
                 started_at=now,
                 heartbeat_at=now,
                 error=None,
+                log=(row.log + line)[-LOG_LIMIT:],  # in the claim: one commit less per job
             )
             .execution_options(synchronize_session=False)
         ).rowcount
         if claimed != 1:
             return "busy", row
-    with database.session() as session:
-        return "claimed", session.get(JobRow, job_id)
+        session.refresh(row)
+        return "claimed", row
 
 
 @contextmanager
@@ -249,7 +264,6 @@ def run_job(job_id: int, settings: Settings | None = None) -> Outcome:
         return Outcome("busy", retry_in=settings.jobs_lease_s / 2)
     assert row is not None
     context = JobContext(settings=settings, database=database, job_id=job_id)
-    context.log(f"attempt {row.attempts} on {worker_name()}")
     try:
         with _heartbeat(database, job_id, max(0.5, settings.jobs_lease_s / 4)):
             result = task_function(row.task)(context, **row.args)
@@ -273,7 +287,7 @@ def run_job(job_id: int, settings: Settings | None = None) -> Outcome:
         job.state = "done"
         job.result = json.loads(json.dumps(result or {}))
         job.finished_at = utcnow()
-    context.log("done")
+        job.log = (job.log + f"{job.finished_at:%Y-%m-%dT%H:%M:%SZ} done\n")[-LOG_LIMIT:]
     return Outcome("done")
 
 

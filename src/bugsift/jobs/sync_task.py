@@ -1,29 +1,37 @@
-"""Incremental import from a live tracker (Bugzilla REST for now).
+"""Incremental import from a live tracker: Bugzilla, GitHub or Jira REST.
 
-A cycle reads the server clock first, then every bug changed since the saved watermark, page by page;
-each page is upserted (idempotently) together with the job's checkpoint (the next offset) in one
-transaction, so a job killed mid-cycle resumes at the page it was on. The watermark moves to the clock
-read at the start of the cycle only after the last page, so changes made during a cycle are read again
-by the next one and nothing is skipped.
+A cycle reads the server clock first, then everything changed since the saved watermark, page by page;
+each page is upserted (idempotently) together with the job's checkpoint (the cursor of the next page:
+an offset, or GitHub's next-page URL) in one transaction, so a job killed mid-cycle resumes at the page
+it was on. The watermark moves to the clock read at the start of the cycle only after the last page, so
+changes made during a cycle are read again by the next one and nothing is skipped.
+
+GitHub keeps the old watermark when nothing changed, so that the next cycle asks the very same URL and
+its conditional request (the ETag kept in the last cycle's job result) gets a free 304.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import select
 
 from bugsift.jobs.core import JobContext
-from bugsift.jobs.models import SyncStateRow
+from bugsift.jobs.models import JobRow, SyncStateRow
+from bugsift.settings import Settings
 from bugsift.store.models import utcnow
 from bugsift.store.reports import UpsertCounts, upsert_reports
 from bugsift.sync.bugzilla import BugzillaClient
+from bugsift.sync.github import GitHubClient
+from bugsift.sync.jira import JiraClient
+from bugsift.sync.page import Page
 
-SOURCES = ("bugzilla",)
+SOURCES = ("bugzilla", "github", "jira")
 
 
-def source_key(source: str, url: str, product: str | None) -> str:
-    return f"{source}:{url.rstrip('/')}:{product or ''}"
+def source_key(source: str, url: str, scope: str | None) -> str:
+    return f"{source}:{url.rstrip('/')}:{scope or ''}"
 
 
 def watermark(context: JobContext, key: str) -> str | None:
@@ -32,51 +40,113 @@ def watermark(context: JobContext, key: str) -> str | None:
         return row.watermark if row else None
 
 
+def last_cycle(context: JobContext, key: str) -> dict[str, Any]:
+    """The result of the newest finished sync job of ``key`` ({} if none)."""
+    query = (
+        select(JobRow.result)
+        .where(JobRow.task == "sync", JobRow.state == "done")
+        .order_by(JobRow.id.desc())
+        .limit(50)
+    )
+    with context.database.session() as session:
+        for result in session.scalars(query):
+            if result and result.get("source") == key:
+                return dict(result)
+    return {}
+
+
+class _Source:
+    """One tracker's client behind the same three calls: clock, pages, next watermark."""
+
+    def __init__(self, context: JobContext, source: str, url: str | None, scope: str | None, tracker: str):
+        settings: Settings = context.settings
+        common = {
+            "retries": settings.sync_retries,
+            "backoff_s": settings.sync_backoff_s,
+            "timeout_s": settings.http_timeout_s,
+            "tracker": tracker,
+        }
+        self.page_size = settings.sync_page_size
+        self.etag: str | None = None
+        self.client: Any
+        if source == "bugzilla":
+            url = url or settings.bugzilla_url
+            if not url:
+                raise ValueError("sync bugzilla needs a url (argument url or BUGSIFT_BUGZILLA_URL)")
+            self.client = BugzillaClient(url, settings.bugzilla_api_key, **common)
+        elif source == "github":
+            url = url or settings.github_api_url
+            scope = scope or settings.github_repo
+            if not scope:
+                raise ValueError("sync github needs a repository (argument repo or BUGSIFT_GITHUB_REPO)")
+            self.client = GitHubClient(
+                url,
+                scope,
+                settings.github_token,
+                max_wait_s=settings.sync_max_wait_s,
+                log=context.log,
+                **common,
+            )
+        elif source == "jira":
+            url = url or settings.jira_url
+            if not url:
+                raise ValueError("sync jira needs a url (argument url or BUGSIFT_JIRA_URL)")
+            scope = scope or settings.jira_jql
+            self.client = JiraClient(url, scope, settings.jira_user, settings.jira_token, **common)
+        else:
+            raise ValueError(f"sync source must be one of {', '.join(SOURCES)}, not {source!r}")
+        self.source, self.key = source, source_key(source, url, scope)
+        self.scope = scope
+
+    def pages(self, since: str | None, cursor: int | str | None) -> Iterator[Page]:
+        if self.source == "bugzilla":
+            return self.client.pages(since, cursor, self.page_size, self.scope)
+        if self.source == "github":
+            return self.client.pages(since, cursor, self.page_size, self.etag)
+        return self.client.pages(since, cursor, self.page_size)
+
+    def next_watermark(self, cycle_start: str, previous: str | None, changed: bool) -> str | None:
+        if self.source == "github" and not changed and previous:
+            return previous  # same URL next time: the conditional request stays valid
+        return cycle_start
+
+
 def sync(
     context: JobContext,
     source: str = "bugzilla",
     url: str | None = None,
     product: str | None = None,
+    repo: str | None = None,
+    jql: str | None = None,
     since: str | None = None,
     tracker: str | None = None,
     classify_task: str | None = None,
 ) -> dict[str, Any]:
     """Import what changed on the tracker since the last full cycle (or since ``since``, first time).
 
+    The scope is ``product`` (Bugzilla), ``repo`` owner/name (GitHub) or a ``jql`` filter (Jira).
     With ``classify_task`` a classify job (with notifications) follows for the new reports.
     """
-    settings = context.settings
-    if source not in SOURCES:
-        raise ValueError(f"sync source must be one of {', '.join(SOURCES)}, not {source!r}")
-    url = url or settings.bugzilla_url
-    if not url:
-        raise ValueError("sync bugzilla needs a url (argument url or BUGSIFT_BUGZILLA_URL)")
-    client = BugzillaClient(
-        url,
-        settings.bugzilla_api_key,
-        retries=settings.sync_retries,
-        backoff_s=settings.sync_backoff_s,
-        timeout_s=settings.http_timeout_s,
-        tracker=tracker or source,
-    )
-    key = source_key(source, url, product)
+    tracker = tracker or source
+    tracker_source = _Source(context, source, url, product or repo or jql, tracker)
+    key = tracker_source.key
     state = context.current_progress()
     if state.get("source") == key and state.get("cycle_start"):
-        cycle_start, start_from, offset = (
-            state["cycle_start"],
-            state.get("since"),
-            int(state.get("offset", 0)),
-        )
+        cycle_start, start_from = state["cycle_start"], state.get("since")
+        cursor, paged = state.get("cursor"), bool(state.get("paged"))
         counts = UpsertCounts(**state.get("counts", {}))
         rejected = int(state.get("rejected", 0))
-        context.log(f"resuming the cycle started at {cycle_start} at offset {offset}")
+        context.log(f"resuming the cycle started at {cycle_start} at {cursor}")
     else:
-        cycle_start = client.server_time()
+        cycle_start = tracker_source.client.server_time()
         start_from = watermark(context, key) or since
-        offset, counts, rejected = 0, UpsertCounts(), 0
-        context.progress(source=key, cycle_start=cycle_start, since=start_from, offset=0)
+        cursor, paged, counts, rejected = None, False, UpsertCounts(), 0
+        context.progress(source=key, cycle_start=cycle_start, since=start_from, cursor=None, paged=False)
         context.log(f"sync {key}: changes since {start_from or 'the beginning'}, server time {cycle_start}")
-    for page in client.changed_since(start_from, settings.sync_page_size, product, start_offset=offset):
+    previous = last_cycle(context, key)
+    if previous.get("etag_since") == start_from:
+        tracker_source.etag = previous.get("etag")
+    for page in [] if paged else tracker_source.pages(start_from, cursor):
         for bad in page.rejected:
             context.log(f"rejected {bad}")
         with context.database.session() as session:
@@ -84,20 +154,30 @@ def sync(
             rejected += len(page.rejected)
             context.progress(
                 session,
-                offset=page.offset + page.size,
+                cursor=page.next_cursor,
+                paged=page.next_cursor is None,
                 counts=vars(counts),
                 rejected=rejected,
                 done=counts.imported + counts.updated + counts.unchanged + rejected,
             )
+    changed = bool(counts.imported or counts.updated)
+    new_watermark = tracker_source.next_watermark(cycle_start, start_from, changed)
     with context.database.session() as session:
         row = session.scalar(select(SyncStateRow).where(SyncStateRow.source == key))
         if row is None:
             row = SyncStateRow(source=key)
             session.add(row)
-        row.watermark = cycle_start
+        row.watermark = new_watermark
         row.updated_at = utcnow()
         context.progress(session, cycle_start=None, finished_cycle=cycle_start)
-    context.log(f"cycle complete: {vars(counts)}, rejected {rejected}; watermark {cycle_start}")
-    if classify_task and (counts.imported or counts.updated):
+    context.log(f"cycle complete: {vars(counts)}, rejected {rejected}; watermark {new_watermark}")
+    if classify_task and changed:
         context.submit("classify", task=classify_task, notify=True)
-    return {"source": key, "watermark": cycle_start, **vars(counts), "rejected": rejected}
+    result: dict[str, Any] = {"source": key, "watermark": new_watermark, **vars(counts), "rejected": rejected}
+    client = tracker_source.client
+    if isinstance(client, GitHubClient):
+        result["not_modified"] = client.not_modified
+        etag = client.etag or (tracker_source.etag if client.not_modified else None)
+        if etag:  # valid for the first page of the cycle that starts from this watermark
+            result.update(etag=etag, etag_since=start_from)
+    return result

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from bugsift.learn.explain import explain
+from bugsift.learn.explain import explain, explain_batch
 from bugsift.sources.base import Report
 
 
@@ -17,10 +17,16 @@ def predict_reports(
     """Top prediction, its probability, the top-k candidates, 'uncertain' and an explanation per report."""
     if not reports:
         return []
-    proba = model.predict_proba(list(reports))
+    if hasattr(model, "features_") and hasattr(model, "model_"):  # a kind model: features once, batch why
+        matrix = model.features_.transform(list(reports))
+        proba = model.model_.predict_proba(matrix)
+        explanations = explain_batch(model, matrix, proba.argmax(axis=1), n=explain_n)
+    else:
+        proba = model.predict_proba(list(reports))
+        explanations = [explain(model, report, n=explain_n) for report in reports]
     classes = list(model.classes_)
     results = []
-    for report, row in zip(reports, proba, strict=True):
+    for report, row, why in zip(reports, proba, explanations, strict=True):
         order = np.argsort(-row)
         best = int(order[0])
         results.append(
@@ -33,7 +39,7 @@ def predict_reports(
                     for j in order[:top_k]
                 ],
                 "uncertain": bool(row[best] < threshold),
-                "explanation": explain(model, report, n=explain_n),
+                "explanation": why,
             }
         )
     return results

@@ -4,22 +4,12 @@ by ``last_change_time`` in pages (limit/offset, ordered by bug id), the API key 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
-from bugsift.sources.base import RecordError, Rejected, Report
 from bugsift.sources.bugzilla import from_rest
 from bugsift.sync.http import TrackerError, get_json, make_session
+from bugsift.sync.page import Page, build_page
 
 INCLUDE_FIELDS = "_default,comments,history"
-
-
-@dataclass
-class Page:
-    offset: int
-    reports: list[Report]
-    rejected: list[Rejected]
-    size: int
 
 
 class BugzillaClient:
@@ -45,11 +35,13 @@ class BugzillaClient:
             raise TrackerError(f"{self.base_url}/rest/time: no db_time in the answer")
         return data["db_time"]
 
-    def changed_since(
-        self, since: str | None, page_size: int, product: str | None = None, start_offset: int = 0
+    def pages(
+        self, since: str | None, cursor: int | str | None, page_size: int, product: str | None = None
     ) -> Iterator[Page]:
-        """Pages of bugs changed at or after ``since`` (all bugs when None), until an empty page."""
-        offset = start_offset
+        """Pages of bugs changed at or after ``since`` (all bugs when None) from offset ``cursor``, until an
+        empty page. Ordered by bug id, which never changes: a bug that starts matching mid-cycle shifts
+        later pages forward (a bug read twice), never backward (a bug skipped)."""
+        offset = int(cursor or 0)
         while True:
             params: dict[str, str | int] = {
                 "limit": page_size,
@@ -69,17 +61,11 @@ class BugzillaClient:
                 )
             if not bugs:
                 return
-            yield self._page(offset, bugs)
+            start = offset
             offset += len(bugs)
-
-    def _page(self, offset: int, bugs: list[Any]) -> Page:
-        reports, rejected = [], []
-        for index, bug in enumerate(bugs):
-            location = f"{self.base_url}/rest/bug offset {offset + index}"
-            try:
-                if not isinstance(bug, dict):
-                    raise RecordError(f"expected a bug object, got {type(bug).__name__}")
-                reports.append(from_rest(bug, self.tracker))
-            except RecordError as error:
-                rejected.append(Rejected(location=location, reason=str(error)))
-        return Page(offset=offset, reports=reports, rejected=rejected, size=len(bugs))
+            yield build_page(
+                bugs,
+                lambda bug: from_rest(bug, self.tracker),
+                lambda index: f"{self.base_url}/rest/bug offset {start + index}",  # noqa: B023 (called at once)
+                offset,
+            )

@@ -14,7 +14,13 @@ class TrackerError(RuntimeError):
     """The tracker answered something unusable (a malformed page, an error after every retry)."""
 
 
-def make_session(retries: int, backoff_s: float, headers: dict[str, str] | None = None) -> requests.Session:
+def make_session(
+    retries: int,
+    backoff_s: float,
+    headers: dict[str, str] | None = None,
+    statuses: tuple[int, ...] = RETRY_STATUSES,
+) -> requests.Session:
+    """``statuses`` are retried by urllib3 (a client that reads rate-limit headers itself drops 429)."""
     retry = Retry(
         total=retries,
         connect=retries,
@@ -22,7 +28,7 @@ def make_session(retries: int, backoff_s: float, headers: dict[str, str] | None 
         status=retries,
         backoff_factor=backoff_s,
         backoff_max=60,
-        status_forcelist=RETRY_STATUSES,
+        status_forcelist=statuses,
         allowed_methods=frozenset({"GET", "HEAD"}),
         respect_retry_after_header=True,
         raise_on_status=True,
@@ -43,6 +49,10 @@ def get_json(session: requests.Session, url: str, params: dict[str, str | int], 
         response.raise_for_status()
     except requests.RequestException as error:
         raise TrackerError(f"GET {url} failed: {error}") from error
+    return decode_json(response)
+
+
+def decode_json(response: requests.Response) -> object:
     try:
         return response.json()
     except ValueError as error:
