@@ -445,9 +445,9 @@ def demo(ctx: click.Context, data_dir: Path, serve: bool, port: int) -> None:
 def _register_commands() -> None:
     """Commands that live beside the code they drive."""
     from bugsift.jobs.commands import jobs, worker
-    from bugsift.web.commands import serve
+    from bugsift.web.commands import serve, tokens, users
 
-    for command in (serve, worker, jobs):
+    for command in (serve, worker, jobs, users, tokens):
         main.add_command(command)
 
 

@@ -78,8 +78,26 @@ class Settings(BaseSettings):
         ),
     )
     web_top_k: int = Field(default=3, description="Candidates per task shown by the form and the API.")
-    web_threads: int = Field(default=8, description="Worker threads of the production web server (waitress).")
-
+    web_threads: int = Field(
+        default=16,
+        description=(
+            "Worker threads of the production web server (waitress). Threads waiting for a model cost "
+            "little, and the suggestions of the requests in flight are predicted together."
+        ),
+    )
+    web_connection_limit: int = Field(
+        default=256,
+        description="Open connections waitress accepts at once; more wait in the listen backlog.",
+    )
+    web_backlog: int = Field(default=1024, description="Listen backlog of the web server's socket.")
+    web_suggest_cache_size: int = Field(
+        default=2048,
+        description=(
+            "Suggestions kept in memory per server process, keyed by the normalised text of the form and "
+            "the models that answered (the form sends the same text again while the reporter types); "
+            "0 turns the cache off."
+        ),
+    )
 
     jobs_backend: str = Field(
         default="embedded",
@@ -125,7 +143,8 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
     mail_from: str = Field(default="bugsift@localhost", description="Sender address of notification mail.")
     bugzilla_url: str | None = Field(
-        default=None, description="Base URL of the Bugzilla that `sync` reads, e.g. https://bugzilla.mozilla.org."
+        default=None,
+        description="Base URL of the Bugzilla that `sync` reads, e.g. https://bugzilla.mozilla.org.",
     )
     bugzilla_api_key: str | None = Field(
         default=None, description="Bugzilla API key, sent in the X-BUGZILLA-API-KEY header."
@@ -139,6 +158,50 @@ class Settings(BaseSettings):
         description="Backoff factor of tracker request retries, in seconds (a Retry-After header wins).",
     )
     http_timeout_s: float = Field(default=30.0, description="Timeout of one tracker request, in seconds.")
+    sync_max_wait_s: float = Field(
+        default=900.0,
+        description=(
+            "Longest wait for a tracker's rate-limit reset within a sync, in seconds; a longer one fails "
+            "the attempt and the job is retried later."
+        ),
+    )
+    github_api_url: str = Field(
+        default="https://api.github.com", description="Base URL of the GitHub REST API that `sync` reads."
+    )
+    github_repo: str | None = Field(
+        default=None, description="Repository (owner/name) whose issues `sync` reads from GitHub."
+    )
+    github_token: str | None = Field(
+        default=None, description="GitHub token for `sync` (sent as a Bearer token; raises the rate limit)."
+    )
+    github_webhook_secret: str | None = Field(
+        default=None,
+        description=(
+            "Secret of the GitHub webhook (POST /webhooks/github), checked against X-Hub-Signature-256; "
+            "the endpoint answers 404 while it is unset."
+        ),
+    )
+    webhook_classify_tasks: str = Field(
+        default="type",
+        description=(
+            "Comma-separated tasks a classify job runs for each issue a webhook stores (with "
+            "notifications); empty: store only."
+        ),
+    )
+    jira_url: str | None = Field(
+        default=None,
+        description="Base URL of the Jira that `sync` reads, e.g. https://issues.apache.org/jira.",
+    )
+    jira_jql: str | None = Field(
+        default=None, description="JQL filter of the issues `sync` reads from Jira, e.g. 'project = HIVE'."
+    )
+    jira_user: str | None = Field(
+        default=None, description="Jira user (Cloud: the account e-mail) for basic auth with jira_token."
+    )
+    jira_token: str | None = Field(
+        default=None,
+        description="Jira API token (with jira_user) or personal access token (alone, sent as Bearer).",
+    )
 
     @property
     def models_dir(self) -> Path:

@@ -7,6 +7,7 @@ from typing import Any
 
 from bugsift.learn.persist import load_model, save_model
 from bugsift.learn.targets import load_dataset
+from bugsift.learn.tasks import keep_evaluation
 from bugsift.learn.training import Evaluation, evaluate_dataset, fit_model, model_params
 from bugsift.settings import Settings
 from bugsift.store.db import Database
@@ -55,6 +56,7 @@ def train_task(
         version = next_version(session, task, dataset.label_name, mode)
         path = settings.models_dir / f"{task}-{dataset.label_name}-{mode}-v{version}.skops"
         save_model(model, path)
+        keep_evaluation(path, evaluation.as_dict())  # for the dashboard's validation report
         row = register_model(
             session,
             task=task,

@@ -7,9 +7,12 @@ families (component, files, duplicates) add a handler class in their own module 
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import import_module
+from pathlib import Path
 from typing import Any, Protocol
 
 from bugsift.settings import Settings
@@ -91,4 +94,54 @@ def get_task(name: str) -> TaskHandler:
         raise ValueError(f"unknown task {name!r}; tasks: {', '.join(TASKS)}")
     module, class_name = TASKS[name]
     handler: TaskHandler = getattr(import_module(module), class_name)(name)
-    return handler
+    return _KeepsEvaluation(handler)
+
+
+def evaluation_path(model_path: str | Path) -> Path:
+    """Where a model's held-out evaluation is kept: beside its file (``<model>.evaluation.json``)."""
+    return Path(model_path).with_suffix(".evaluation.json")
+
+
+def report_path(model_path: str | Path) -> Path:
+    """Where the HTML validation report drawn from that evaluation is kept (``<model>.report.html``)."""
+    return Path(model_path).with_suffix(".report.html")
+
+
+def keep_evaluation(model_path: str | Path, evaluation: dict[str, Any]) -> Path:
+    """Write the evaluation a model was trained with beside its file.
+
+    The registry row keeps the headline metrics only; this file keeps the held-out predictions the HTML
+    validation report is drawn from, so the dashboard can show each version's own report. A report
+    drawn for an earlier file of the same name (a database started afresh) is removed.
+    """
+    path = evaluation_path(model_path)
+    path.write_text(json.dumps(evaluation, default=str), encoding="utf-8")
+    report_path(model_path).unlink(missing_ok=True)
+    return path
+
+
+class _KeepsEvaluation:
+    """A task handler whose ``train`` also keeps the evaluation beside the new model file."""
+
+    def __init__(self, handler: TaskHandler) -> None:
+        self.handler = handler
+        self.name = handler.name
+        self.help = handler.help
+
+    def train(self, database: Database, settings: Settings, options: TaskOptions) -> TrainOutcome:
+        started = time.time()
+        outcome = self.handler.train(database, settings, options)
+        path = getattr(outcome.model, "path", None)
+        kept = evaluation_path(path) if path else None
+        if path and not (kept and kept.exists() and kept.stat().st_mtime >= started - 1):
+            keep_evaluation(path, outcome.evaluation)  # the kind tasks have kept theirs already
+        return outcome
+
+    def evaluate(self, database: Database, settings: Settings, options: TaskOptions) -> EvaluationOutcome:
+        return self.handler.evaluate(database, settings, options)
+
+    def predictor(self, database: Database, options: TaskOptions) -> Predictor:
+        return self.handler.predictor(database, options)
+
+    def __getattr__(self, name: str) -> Any:  # anything else a handler offers
+        return getattr(self.handler, name)

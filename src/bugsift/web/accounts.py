@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -59,6 +59,8 @@ def create_token(
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown or not scopes:
         raise ValueError(f"scopes must be some of {', '.join(SCOPES)}; got {scopes}")
+    if "jobs" in scopes and user.role != "admin":  # checked again on each call: roles change
+        raise ValueError(f"the jobs scope is for admins; {user.username} is a {user.role}")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiTokenRow(
         user_id=user.id, name=name, prefix=secret[:10], token_hash=_digest(secret), scopes=list(scopes)
@@ -87,3 +89,66 @@ def revoke_token(session: Session, token_id: int) -> bool:
         return False
     row.revoked_at = utcnow()
     return True
+
+
+def get_user(session: Session, username: str) -> UserRow:
+    """The user with this name, or a ValueError naming it (for the CLI's messages)."""
+    user = session.scalar(select(UserRow).where(UserRow.username == username))
+    if user is None:
+        raise ValueError(f"no user {username!r}")
+    return user
+
+
+def list_users(session: Session) -> list[UserRow]:
+    return list(session.scalars(select(UserRow).order_by(UserRow.username)))
+
+
+def set_role(session: Session, username: str, role: str) -> UserRow:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    user = get_user(session, username)
+    if role != "admin":
+        _keep_an_admin(session, user)
+    user.role = role
+    return user
+
+
+def _keep_an_admin(session: Session, user: UserRow) -> None:
+    """Refuse to demote or remove the last active admin (nobody could queue jobs or fix roles on the web)."""
+    if user.role != "admin" or not user.active:
+        return
+    others = session.scalar(
+        select(func.count(UserRow.id)).where(
+            UserRow.role == "admin", UserRow.active.is_(True), UserRow.id != user.id
+        )
+    )
+    if not others:
+        raise ValueError(f"{user.username} is the last admin: make another admin first")
+
+
+def set_password(session: Session, username: str, password: str) -> UserRow:
+    if len(password) < 8:
+        raise ValueError("a password needs at least 8 characters")
+    user = get_user(session, username)
+    user.password_hash = generate_password_hash(password)
+    return user
+
+
+def remove_user(session: Session, username: str) -> int:
+    """Delete a user and their tokens; returns how many tokens went with them. Audit rows keep the name."""
+    user = get_user(session, username)
+    _keep_an_admin(session, user)
+    tokens = len(user.tokens)
+    session.delete(user)
+    session.flush()
+    return tokens
+
+
+def list_tokens(session: Session, username: str | None = None, revoked: bool = False) -> list[ApiTokenRow]:
+    """Tokens, newest first; revoked ones only when asked for."""
+    query = select(ApiTokenRow).join(UserRow).order_by(ApiTokenRow.id.desc())
+    if username is not None:
+        query = query.where(UserRow.username == username)
+    if not revoked:
+        query = query.where(ApiTokenRow.revoked_at.is_(None))
+    return list(session.scalars(query))

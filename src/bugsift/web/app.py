@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     limiter.init_app(app)
     auth.init_app(app)
 
-    from bugsift.web.blueprints import api, dashboard, submit, triage
+    from bugsift.web.blueprints import api, dashboard, submit, triage, webhooks
     from bugsift.web.blueprints import auth as auth_views
 
     app.register_blueprint(api.bp, url_prefix="/api/v1")
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.register_blueprint(triage.bp, url_prefix="/triage")
     app.register_blueprint(dashboard.bp, url_prefix="/dashboard")
     app.register_blueprint(auth_views.bp)
+    app.register_blueprint(webhooks.bp, url_prefix="/webhooks")  # HMAC-signed, CSRF-exempt
 
     @app.before_request
     def _limit_size() -> ResponseReturnValue | None:

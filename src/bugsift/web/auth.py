@@ -77,6 +77,7 @@ def token_required(scope: str) -> Callable[[F], F]:
                 if scope not in token.scopes:
                     abort(403, f"this token lacks the {scope!r} scope")
                 g.api_user = token.user.username
+                g.api_role = token.user.role
             return view(*args, **kwargs)
 
         return wrapped  # type: ignore[return-value]

@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 from bugsift.settings import Settings
 from bugsift.store.db import Database, open_database
 from bugsift.web.predictors import PredictorCache
+from bugsift.web.suggestcache import SuggestionCache
 
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
@@ -22,11 +23,13 @@ class Store:
         self.settings: Settings | None = None
         self.database: Database | None = None
         self.predictors: PredictorCache | None = None
+        self.suggestions: SuggestionCache | None = None
 
     def init_app(self, app: Flask, settings: Settings, database: Database | None = None) -> None:
         self.settings = settings
         self.database = database or open_database(settings)
         self.predictors = PredictorCache(self.database)
+        self.suggestions = SuggestionCache(settings.web_suggest_cache_size)
         app.extensions["bugsift"] = self
 
 
@@ -44,6 +47,12 @@ def database() -> Database:
 
 def predictors() -> PredictorCache:
     cache = store().predictors
+    assert cache is not None
+    return cache
+
+
+def suggestion_cache() -> SuggestionCache:
+    cache = store().suggestions
     assert cache is not None
     return cache
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField, SubmitField, TextAreaField
+from wtforms import HiddenField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 
@@ -40,3 +40,12 @@ class LabelForm(FlaskForm):
 
 class PlainForm(FlaskForm):
     """A form with nothing but its CSRF token (logout)."""
+
+
+class JobForm(FlaskForm):
+    """An admin queues a train or classify job for a model task from the dashboard."""
+
+    job = SelectField("Job", choices=["train", "classify"])
+    task = SelectField("Task", choices=[])  # the model tasks, filled in by the view
+    label = StringField("Label set (optional)", validators=[Optional(), Length(max=100)])
+    submit = SubmitField("Queue")

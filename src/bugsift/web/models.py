@@ -12,11 +12,9 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bugsift.store.models import Base, JSONType, UTCDateTime, utcnow
+from bugsift.web.roles import ROLES, SCOPES
 
-ROLES = ("viewer", "triager", "admin")
-"""Each role can do what the ones before it can: viewers see the dashboard, triagers correct."""
-SCOPES = ("predict", "read", "label")
-"""What an API token may do: call the predict endpoints, read reports and models, add human labels."""
+__all__ = ["ROLES", "SCOPES", "ApiTokenRow", "AuditRow", "UserRow"]
 
 
 class UserRow(Base):

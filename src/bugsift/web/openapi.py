@@ -43,6 +43,28 @@ _PREDICTION = {
 }
 
 
+_JOB = {
+    "type": "object",
+    "required": ["id", "task", "args", "state", "progress", "attempts", "last_log", "result", "error"],
+    "properties": {
+        "id": {"type": "integer"},
+        "task": {"type": "string"},
+        "args": {"type": "object"},
+        "state": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "progress": {"type": "object", "description": "e.g. {done, total}"},
+        "attempts": {"type": "integer"},
+        "last_log": {"type": "string"},
+        "result": {"type": "object", "nullable": True},
+        "error": {"type": "string", "nullable": True},
+        "worker": {"type": "string", "nullable": True},
+        "created_at": {"type": "string", "format": "date-time"},
+        "started_at": {"type": "string", "format": "date-time", "nullable": True},
+        "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+        "log": {"type": "string", "description": "The whole log (one job only)."},
+    },
+}
+
+
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -146,6 +168,69 @@ def document() -> dict[str, Any]:
                         "403": _ERROR,
                         "404": _ERROR,
                     },
+                }
+            },
+            "/jobs": {
+                "get": {
+                    "summary": "The newest background jobs, newest first (scope read)",
+                    "security": bearer,
+                    "parameters": [
+                        {
+                            "name": "state",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json({"type": "array", "items": _JOB}),
+                        "400": _ERROR,
+                        "401": _ERROR,
+                        "403": _ERROR,
+                    },
+                },
+                "post": {
+                    "summary": "Queue a train, classify or sync job (scope jobs, a token of an admin)",
+                    "security": bearer,
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["task"],
+                                    "properties": {
+                                        "task": {"type": "string", "enum": ["train", "classify", "sync"]},
+                                        "args": {
+                                            "type": "object",
+                                            "description": 'The job\'s arguments: {"task": "defect"}',
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": _json(_JOB, "Queued; the Location header names the job"),
+                        "400": _ERROR,
+                        "401": _ERROR,
+                        "403": _ERROR,
+                        "503": _ERROR,
+                    },
+                },
+            },
+            "/jobs/{job_id}": {
+                "get": {
+                    "summary": "One job with its whole log (scope read)",
+                    "security": bearer,
+                    "parameters": [
+                        {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                    ],
+                    "responses": {"200": _json(_JOB), "401": _ERROR, "403": _ERROR, "404": _ERROR},
                 }
             },
         },

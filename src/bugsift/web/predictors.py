@@ -12,6 +12,7 @@ from sqlalchemy import select
 from bugsift.learn.tasks import TASKS, Predictor, TaskOptions, get_task
 from bugsift.store.db import Database
 from bugsift.store.models import ModelRow
+from bugsift.web.batcher import MicroBatcher
 
 ACTIVE_TTL_SECONDS = 5.0
 """How long the list of active models is trusted before the registry is asked again (new versions)."""
@@ -31,6 +32,8 @@ class ActiveModel:
 class Loaded:
     model: ActiveModel
     predictor: Predictor
+    batcher: MicroBatcher
+    """Single-report predictions of concurrent requests, predicted together (the suggest endpoint)."""
 
 
 def _options(model: ActiveModel) -> TaskOptions:
@@ -85,7 +88,7 @@ class PredictorCache:
             loaded = self._loaded.get(model.id)
             if loaded is None:
                 predictor = get_task(task).predictor(self.database, _options(model))
-                loaded = Loaded(model, predictor)
+                loaded = Loaded(model, predictor, MicroBatcher(predictor.predict, name=model.version_name))
                 self._loaded[model.id] = loaded
         return loaded
 

@@ -15,6 +15,7 @@ from bugsift.store.labels import upsert_labels
 from bugsift.store.models import ReportRow, utcnow
 from bugsift.store.reports import upsert_reports
 from bugsift.web.predictors import PredictorCache
+from bugsift.web.suggestcache import SuggestionCache, normalise, report_key
 
 WEB_TRACKER = "web"
 MAX_BATCH = 100
@@ -29,6 +30,10 @@ LABEL_NAMES = {
     "files": "files",
 }
 """Label name under which each task's prediction is stored (and a human correction of it)."""
+
+
+PREDICT_TIMEOUT_S = 60.0
+"""Longest a suggestion waits for its model (a stuck model gives a 500 instead of a hung thread)."""
 
 
 class InputError(ValueError):
@@ -49,7 +54,7 @@ def parse_report(data: Any, where: str = "body") -> Report:
         limit = MAX_FIELD_CHARS.get(name, 500)
         if len(value) > limit:
             raise InputError(f"{where}.{name}: longer than {limit} characters")
-        values[name] = value.strip()
+        values[name] = normalise(value)
     if not values.get("title") and not values.get("description"):
         raise InputError(f"{where}: give a title or a description (both are missing or empty)")
     report_id = data.get("id")
@@ -102,23 +107,48 @@ def parse_payload(payload: Any) -> tuple[list[Report], bool]:
 
 
 def predict(cache: PredictorCache, task: str, reports: Sequence[Report], top_k: int) -> list[dict[str, Any]]:
-    """Predictions of one task in the predict contract's shape, each with the model version that made it."""
+    """Predictions of one task in the predict contract's shape, each with the model version that made it.
+
+    A single report joins the model's micro-batch (concurrent API calls share one ``predict``); a list is
+    a batch already.
+    """
     loaded = cache.get(task)
     if loaded is None:
         raise LookupError(f"no trained model for {task}: run `bugsift train {task}` first")
-    results = loaded.predictor.predict(list(reports), top_k)
+    if len(reports) == 1:
+        results = [loaded.batcher.predict(reports[0], top_k, PREDICT_TIMEOUT_S)]
+    else:
+        results = loaded.predictor.predict(list(reports), top_k)
     for result in results:
         result["model_version"] = loaded.model.version_name
     return results
 
 
-def suggest(cache: PredictorCache, report: Report, tasks: Sequence[str], top_k: int) -> dict[str, dict]:
-    """Predictions of every task in ``tasks`` that has an active model; the others are left out."""
-    out: dict[str, dict] = {}
-    for task in tasks:
-        if cache.get(task) is None:
-            continue
-        out[task] = predict(cache, task, [report], top_k)[0]
+def suggest(
+    cache: PredictorCache,
+    report: Report,
+    tasks: Sequence[str],
+    top_k: int,
+    memo: SuggestionCache | None = None,
+) -> dict[str, dict]:
+    """Predictions of every task in ``tasks`` that has an active model; the others are left out.
+
+    Each goes through its model's micro-batcher (concurrent requests share one ``predict`` call), all
+    tasks at once. With ``memo``, a report already answered by the same models comes from memory.
+    """
+    loaded = {task: found for task in tasks if (found := cache.get(task)) is not None}
+    key = (
+        report_key(report, [(t, m.model.id) for t, m in loaded.items()], top_k) if memo is not None else None
+    )
+    if memo is not None and (known := memo.get(key)) is not None:
+        return known
+    pending = {task: (m.model.version_name, m.batcher.submit(report, top_k)) for task, m in loaded.items()}
+    out = {
+        task: {**future.result(PREDICT_TIMEOUT_S), "model_version": version}
+        for task, (version, future) in pending.items()
+    }
+    if memo is not None:
+        memo.put(key, out)
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
@@ -10,11 +11,12 @@ from sqlalchemy import select, text
 
 from bugsift.learn.tasks import TASKS
 from bugsift.store.models import LabelRow, ReportRow
-from bugsift.web import openapi, queue, stats, suggest
+from bugsift.web import accounts, joblist, openapi, queue, stats, suggest
 from bugsift.web.auth import token_required
-from bugsift.web.extensions import database, predictors
+from bugsift.web.extensions import database, predictors, settings
 
 bp = Blueprint("api", __name__)
+log = logging.getLogger(__name__)
 
 
 def json_body() -> Any:
@@ -148,6 +150,47 @@ def add_label(report_id: int) -> ResponseReturnValue:
             "model_version": audit.model_version,
         }
     return jsonify(body), 201
+
+
+@bp.get("/jobs")
+@token_required("read")
+def jobs() -> ResponseReturnValue:
+    text_limit = request.args.get("limit", "50")
+    if not text_limit.isdigit():
+        abort(400, f"limit must be a positive integer, not {text_limit!r}")
+    limit = int(text_limit)
+    try:
+        return jsonify(joblist.recent(database(), request.args.get("state") or None, limit))
+    except ValueError as error:
+        abort(400, str(error))
+
+
+@bp.get("/jobs/<int:job_id>")
+@token_required("read")
+def job(job_id: int) -> ResponseReturnValue:
+    found = joblist.one(database(), job_id)
+    if found is None:
+        abort(404, f"no job with id {job_id}")
+    return jsonify(found)
+
+
+@bp.post("/jobs")
+@token_required("jobs")
+def queue_job() -> ResponseReturnValue:
+    if not accounts.role_allows(g.api_role, "admin"):
+        abort(403, "queueing jobs needs a token of an admin")
+    payload = json_body()
+    if not isinstance(payload, dict) or not isinstance(payload.get("task"), str):
+        abort(400, 'send a JSON object: {"task": "train", "args": {"task": "defect"}}')
+    try:
+        job_id = joblist.queue(settings(), payload["task"], payload.get("args") or {})
+    except ValueError as error:
+        abort(400, str(error))
+    except Exception as error:  # the broker (Redis, RabbitMQ) or the queue file is unreachable
+        log.exception("could not queue a %s job", payload["task"])
+        abort(503, f"the job queue is unavailable ({error.__class__.__name__}); try again later")
+    found = joblist.one(database(), job_id)
+    return jsonify(found), 202, {"Location": f"/api/v1/jobs/{job_id}"}
 
 
 def _label(label: LabelRow) -> dict[str, Any]:

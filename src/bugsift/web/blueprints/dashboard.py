@@ -1,19 +1,25 @@
-"""The dashboard: data per tracker, label sources, model versions with metrics and reports, drift."""
+"""The dashboard: data per tracker, label sources, model versions with thresholds and reports, drift, jobs."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, make_response, render_template
+import logging
+
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
+from bugsift.learn.tasks import TASKS
 from bugsift.store.models import ModelRow
-from bugsift.web import stats
+from bugsift.web import joblist, model_reports, stats
 from bugsift.web.auth import role_required
-from bugsift.web.extensions import database, predictors
+from bugsift.web.extensions import database, predictors, settings
+from bugsift.web.forms import JobForm
 
 bp = Blueprint("dashboard", __name__)
+log = logging.getLogger(__name__)
 
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 """The rendered validation report: inline styles and embedded PNGs, no script at all."""
+JOBS_SHOWN = 20
 
 
 @bp.get("/")
@@ -26,24 +32,53 @@ def index() -> ResponseReturnValue:
             labels=stats.label_counts(session),
             models=stats.model_versions(session),
             metrics=stats.headline_metrics,
+            thresholds=stats.thresholds,
+            coverage=stats.coverage,
+            has_report=model_reports.has_report,
             active={m.id for m in predictors().active().values()},
             drift=stats.drift(session),
+            jobs=joblist.recent(database(), limit=JOBS_SHOWN),
+            job_form=_job_form(),
         )
 
 
-@bp.get("/models/<int:model_id>/report")
-@role_required("viewer")
-def model_report(model_id: int) -> ResponseReturnValue:
-    from bugsift.report import find_previous, render_report
+def _job_form() -> JobForm:
+    form = JobForm()
+    form.task.choices = list(TASKS)
+    return form
 
+
+@bp.post("/jobs")
+@role_required("admin")
+def queue_job() -> ResponseReturnValue:
+    form = _job_form()
+    if not form.validate_on_submit():
+        abort(400, "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items()))
+    args = {"task": form.task.data}
+    if (form.label.data or "").strip():
+        args["label"] = form.label.data.strip()
+    try:
+        job_id = joblist.queue(settings(), form.job.data, args)
+    except ValueError as error:
+        abort(400, str(error))
+    except Exception as error:  # the broker (Redis, RabbitMQ) or the queue file is unreachable
+        log.exception("could not queue a %s job", form.job.data)
+        abort(503, f"the job queue is unavailable ({error.__class__.__name__}); try again later")
+    flash(f"Queued job {job_id}: {form.job.data} {form.task.data} (a worker runs it: `bugsift worker`)")
+    return redirect(url_for("dashboard.index") + "#jobs")
+
+
+@bp.get("/models/<int:model_id>/report")
+@role_required("triager")
+def model_report(model_id: int) -> ResponseReturnValue:
+    """The version's own validation report (rendered once from the evaluation kept beside the model)."""
     with database().session() as session:
         row = session.get(ModelRow, model_id)
         if row is None:
             abort(404, f"no model with id {model_id}")
-        evaluation = (row.data or {}).get("evaluation")
-        if not evaluation:
-            abort(404, "this model version kept no evaluation to render; see `bugsift evaluate --report`")
-        previous = find_previous(session, row.task, row.label, row.mode, before=row.version)
-    response = make_response(render_report(evaluation, row.task, previous))
+        html = model_reports.report_html(session, row)
+    if html is None:
+        abort(404, "this model version kept no evaluation to render; see `bugsift evaluate --report`")
+    response = make_response(html)
     response.headers["Content-Security-Policy"] = REPORT_CSP
     return response

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bugsift.store.models import LabelRow, ReportRow
 from bugsift.web import suggest
-from bugsift.web.extensions import database, limiter, predictors
+from bugsift.web.extensions import database, limiter, predictors, suggestion_cache
 from bugsift.web.forms import ReportForm
 
 bp = Blueprint("submit", __name__)
@@ -35,7 +35,11 @@ def form() -> ResponseReturnValue:
         if g.get("user"):
             report.reporter = g.user["username"]
         suggestions = suggest.suggest(
-            predictors(), report, current_app.config["SUGGEST_TASKS"], current_app.config["TOP_K"]
+            predictors(),
+            report,
+            current_app.config["SUGGEST_TASKS"],
+            current_app.config["TOP_K"],
+            suggestion_cache(),
         )
         if report_form.submit.data:
             _, external_id = suggest.store_submission(database(), report, suggestions)
@@ -57,7 +61,11 @@ def suggest_json() -> ResponseReturnValue:
     except suggest.InputError as error:
         abort(400, str(error))
     answer = suggest.suggest(
-        predictors(), report, current_app.config["SUGGEST_TASKS"], current_app.config["TOP_K"]
+        predictors(),
+        report,
+        current_app.config["SUGGEST_TASKS"],
+        current_app.config["TOP_K"],
+        suggestion_cache(),
     )
     for result in answer.values():
         result["words"] = suggest.feature_words(result.get("explanation"))

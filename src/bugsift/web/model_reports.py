@@ -1,0 +1,71 @@
+"""Each model version's own HTML validation report, drawn from the evaluation kept beside its model file.
+
+Training writes ``<model>.evaluation.json`` (`bugsift.learn.tasks.keep_evaluation`); the first request for
+a version's report renders it (a few seconds of matplotlib) and keeps ``<model>.report.html`` beside it,
+so later requests only read a file. A version is immutable, and so is the version it is compared with
+(the newest one below it), so the kept file never goes stale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bugsift.learn.tasks import evaluation_path, report_path
+from bugsift.store.models import ModelRow
+
+_render_lock = threading.Lock()  # one rendering at a time: matplotlib is slow and not thread-safe
+
+
+def has_report(row: ModelRow) -> bool:
+    """Whether this version kept what its report is drawn from."""
+    return bool((row.data or {}).get("evaluation")) or evaluation_path(row.path).is_file()
+
+
+def evaluation_of(row: ModelRow) -> dict[str, Any] | None:
+    """The held-out evaluation of a version: in its registry row (older rows) or in the file beside it."""
+    kept = (row.data or {}).get("evaluation")
+    if kept:
+        return dict(kept)
+    path = evaluation_path(row.path)
+    if not path.is_file():
+        return None
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def _fresh(cached: Path, row: ModelRow) -> bool:
+    """A kept report drawn from the evaluation there is now (not from an older file of the same name)."""
+    if not cached.is_file():
+        return False
+    evaluation = evaluation_path(row.path)
+    return not evaluation.is_file() or cached.stat().st_mtime >= evaluation.stat().st_mtime
+
+
+def report_html(session: Session, row: ModelRow) -> str | None:
+    """The rendered report of a version (kept beside the model after the first time), or None."""
+    cached = report_path(row.path)
+    if _fresh(cached, row):
+        return cached.read_text(encoding="utf-8")
+    with _render_lock:
+        if _fresh(cached, row):  # another request rendered it while this one waited
+            return cached.read_text(encoding="utf-8")
+        evaluation = evaluation_of(row)
+        if evaluation is None:
+            return None
+        from bugsift.report import find_previous, render_report
+
+        previous = find_previous(session, row.task, row.label, row.mode, before=row.version)
+        html = render_report(evaluation, row.task, previous)
+        try:
+            partial = cached.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(html, encoding="utf-8")
+            partial.replace(cached)
+        except OSError:  # a read-only models folder: serve it anyway, render again next time
+            pass
+    return html
