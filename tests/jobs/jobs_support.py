@@ -11,9 +11,11 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler
 from itertools import islice
 from pathlib import Path
 
+import jobs_stub
 import pytest
 
 from bugsift.jobs import core
@@ -169,3 +171,27 @@ def _dispose_databases() -> Iterator[None]:
     for database in core._databases.values():
         database.dispose()
     core._databases.clear()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def stub_task() -> Iterator[None]:
+    """The stand-in model task, registered only while the job tests run (the registry is global)."""
+    jobs_stub.register()
+    yield
+    jobs_stub.unregister()
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """Base of the tests' fake tracker APIs: quiet, and one way to send a JSON answer."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)

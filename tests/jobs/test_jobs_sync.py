@@ -7,12 +7,12 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from jobs_support import full_bugs, job_settings
+from jobs_support import JsonHandler, full_bugs, job_settings
 from sqlalchemy import func, select
 
 from bugsift.jobs.core import database_for, get_job, run_job, submit
@@ -30,20 +30,8 @@ class FakeBugzilla(ThreadingHTTPServer):
         self.faults: dict[int, list[str]] = {}  # offset -> faults to play, in order ("429", "500", "junk")
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     server: FakeBugzilla
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_GET(self) -> None:
         url = urlparse(self.path)

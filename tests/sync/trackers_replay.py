@@ -21,12 +21,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from itertools import islice
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from jobs_support import SHARED_DATA, missing_dependency
+from jobs_support import SHARED_DATA, JsonHandler, missing_dependency
 
 REPO = "facebook/react"
 
@@ -115,23 +115,11 @@ class ReplayServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     server: ReplayServer
-
-    def log_message(self, *args: object) -> None:
-        pass
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         return formatdate(self.server.now, usegmt=True)
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def _fault(self, page: str) -> bool:
         faults = self.server.faults.get(page)

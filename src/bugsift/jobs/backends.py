@@ -7,6 +7,8 @@ Both carry only a job id and call `run_job`; a retry asks the queue to deliver t
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import threading
 from functools import lru_cache
 from typing import Any, Protocol
@@ -178,6 +180,9 @@ class CeleryBackend:
                     "--loglevel=INFO",
                     f"--concurrency={concurrency}",
                     f"--queues={self.settings.jobs_queue}",
+                    # A node name of its own: two workers named celery@host on one broker fight over
+                    # the exclusive pidbox queue (RabbitMQ answers RESOURCE_LOCKED to the second).
+                    f"--hostname=bugsift-{os.getpid()}@{socket.gethostname()}",
                     "--without-gossip",
                     "--without-mingle",
                     "--without-heartbeat",
