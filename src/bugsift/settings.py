@@ -130,6 +130,17 @@ class Settings(BaseSettings):
     classify_batch_size: int = Field(
         default=500, description="Reports predicted and stored per transaction by the classify job."
     )
+    train_after_corrections: int = Field(
+        default=50,
+        description=(
+            "A worker queues a train job for an active model once this many human labels of its label set "
+            "were added or corrected since its newest version was trained (0: never)."
+        ),
+    )
+    train_every_hours: float = Field(
+        default=0.0,
+        description="A worker queues a train job for an active model older than this many hours (0: never).",
+    )
     notify_min_probability: float = Field(
         default=0.0,
         description=(

@@ -37,10 +37,15 @@ def get_backend(settings: Settings) -> Backend:
 
 
 def _sweep_orphans(settings: Settings, stop: threading.Event) -> None:
-    """Requeue jobs of dead workers now and every half lease, until the worker stops."""
+    """Requeue jobs of dead workers now and every half lease, and queue the retraining that is due,
+    until the worker stops."""
+    from bugsift.jobs.retrain import queue_due_trainings
+
     while True:
         with contextlib.suppress(Exception):  # the database may be briefly unavailable: next round
             requeue_orphans(settings)
+        with contextlib.suppress(Exception):
+            queue_due_trainings(settings)
         if stop.wait(max(1.0, settings.jobs_lease_s / 2)):
             return
 
