@@ -57,6 +57,8 @@ class KindPredictor:
 
 
 class KindTask:
+    keeps_evaluation = True  # lifecycle.train_task keeps it (the demo trains through that directly)
+
     def __init__(self, name: str) -> None:
         self.name = name
         self.help = HELP[name]

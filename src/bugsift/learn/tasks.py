@@ -8,7 +8,6 @@ families (component, files, duplicates) add a handler class in their own module 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import import_module
@@ -121,7 +120,8 @@ def keep_evaluation(model_path: str | Path, evaluation: dict[str, Any]) -> Path:
 
 
 class _KeepsEvaluation:
-    """A task handler whose ``train`` also keeps the evaluation beside the new model file."""
+    """A task handler whose ``train`` also keeps the evaluation beside the new model file (unless the
+    handler says ``keeps_evaluation = True``: it writes the file itself)."""
 
     def __init__(self, handler: TaskHandler) -> None:
         self.handler = handler
@@ -129,12 +129,10 @@ class _KeepsEvaluation:
         self.help = handler.help
 
     def train(self, database: Database, settings: Settings, options: TaskOptions) -> TrainOutcome:
-        started = time.time()
         outcome = self.handler.train(database, settings, options)
         path = getattr(outcome.model, "path", None)
-        kept = evaluation_path(path) if path else None
-        if path and not (kept and kept.exists() and kept.stat().st_mtime >= started - 1):
-            keep_evaluation(path, outcome.evaluation)  # the kind tasks have kept theirs already
+        if path and not getattr(self.handler, "keeps_evaluation", False):
+            keep_evaluation(path, outcome.evaluation)
         return outcome
 
     def evaluate(self, database: Database, settings: Settings, options: TaskOptions) -> EvaluationOutcome:
