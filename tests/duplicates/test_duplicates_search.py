@@ -159,4 +159,4 @@ def test_ranker_round_trips_through_skops(tmp_path, monkeypatch: pytest.MonkeyPa
     ranker.fit(X, rng.integers(0, 2, 200))
     loaded = load_ranker(save_ranker(ranker, tmp_path / "r.skops"))
     assert np.allclose(loaded.predict_proba(X), ranker.predict_proba(X))
-    assert loaded.vocabulary_ == ranker.vocabulary_
+    assert loaded.vectorizer_.vocabulary_ == ranker.vectorizer_.vocabulary_

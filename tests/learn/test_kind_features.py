@@ -79,3 +79,18 @@ def test_backlog_reads_release_flags_filing_does_not(mozilla) -> None:
 def test_auto_char_range_follows_the_training_set_size(mozilla) -> None:
     small = ReportFeatures(char_ngrams="auto", char_weight=1.0).fit(mozilla[:100])
     assert small.char_vectorizer_.ngram_range == (2, 5)
+
+
+def test_vocabulary_file_stays_small_and_round_trips(tmp_path) -> None:
+    from bugsift.learn.persist import load_model, save_model
+
+    docs = ["x" * 400 + " ünïcödé 名前 crash", "tab crash again", "a\tb c"] + [
+        f"word{i} crash" for i in range(3000)
+    ]
+    vectorizer = CompactTfidfVectorizer(token_pattern=r"\S+").fit(docs)
+    path = save_model(vectorizer, tmp_path / "v.skops")
+    # A fixed-width str array would hold 4 x 400 bytes per term (about 5 MB here).
+    assert path.stat().st_size < 200_000
+    loaded = load_model(path)
+    assert loaded.vocabulary_ == vectorizer.vocabulary_ and "名前" in loaded.vocabulary_
+    assert abs(loaded.transform(docs[:50]) - vectorizer.transform(docs[:50])).max() == 0

@@ -56,9 +56,8 @@ class DuplicateRanker:
     def fit_text(self, docs: Sequence[Doc]) -> DuplicateRanker:
         self.vectorizer_: TfidfVectorizer = make_vectorizer().fit([d.text for d in docs])
         self.idf_: np.ndarray = self.vectorizer_.idf_.astype(np.float64)
-        self.vocabulary_: dict[str, int] = dict(self.vectorizer_.vocabulary_)
         self.max_idf_ = float(self.idf_.max())
-        self.stem_share_: np.ndarray = stem_shares(self.vocabulary_, self.idf_)
+        self.stem_share_: np.ndarray = stem_shares(self.vectorizer_.vocabulary_, self.idf_)
         return self
 
     def vectors(self, docs: Sequence[Doc]) -> Vectors:
@@ -88,7 +87,7 @@ class DuplicateRanker:
         return chosen
 
     def _share(self, term: str) -> float:
-        index = self.vocabulary_.get(term)
+        index = self.vectorizer_.vocabulary_.get(term)  # one copy: skops stores a dict slowly
         if index is None:
             return 0.0
         stem_share = getattr(self, "stem_share_", None)  # models saved before stems were counted
