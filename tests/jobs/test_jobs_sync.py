@@ -4,7 +4,6 @@ Retry-After, a 500, and a malformed page."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
@@ -12,7 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from jobs_support import JsonHandler, full_bugs, job_settings
+from jobs_support import JsonHandler, full_bugs, job_settings, serving_in_thread
 from sqlalchemy import func, select
 
 from bugsift.jobs.core import database_for, get_job, run_job, submit
@@ -57,15 +56,8 @@ class Handler(JsonHandler):
 
 @pytest.fixture
 def bugzilla() -> Iterator[FakeBugzilla]:
-    server = FakeBugzilla(full_bugs(25))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving_in_thread(FakeBugzilla(full_bugs(25))) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def count_reports(settings) -> int:

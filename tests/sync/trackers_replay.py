@@ -15,7 +15,6 @@ import json
 import lzma
 import re
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ from itertools import islice
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from jobs_support import SHARED_DATA, JsonHandler, missing_dependency
+from jobs_support import SHARED_DATA, JsonHandler, missing_dependency, serving_in_thread
 
 REPO = "facebook/react"
 
@@ -198,12 +197,5 @@ class Handler(JsonHandler):
 
 @contextmanager
 def serving(records: list[dict[str, Any]]) -> Iterator[ReplayServer]:
-    server = ReplayServer(records)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving_in_thread(ReplayServer(records)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
