@@ -27,10 +27,6 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _key(task: str, label: str, mode: str) -> tuple[str, str, str]:
-    return task, label, mode
-
-
 def _train_jobs_under_way(session: Session, now: datetime) -> set[tuple[str, str, str]]:
     rows = session.scalars(
         select(JobRow).where(
@@ -41,7 +37,7 @@ def _train_jobs_under_way(session: Session, now: datetime) -> set[tuple[str, str
     keys = set()
     for row in rows:
         args = row.args or {}
-        keys.add(_key(str(args.get("task")), str(args.get("label")), str(args.get("mode"))))
+        keys.add((str(args.get("task")), str(args.get("label")), str(args.get("mode"))))
     return keys
 
 
@@ -53,7 +49,7 @@ def due_trainings(session: Session, settings: Settings, now: datetime | None = N
     under_way = _train_jobs_under_way(session, now)
     due = []
     for model in session.scalars(select(ModelRow).where(ModelRow.active)):
-        key = _key(model.task, model.label, model.mode)
+        key = (model.task, model.label, model.mode)
         if key in under_way:
             continue
         newest = session.scalar(
