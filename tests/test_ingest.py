@@ -154,3 +154,17 @@ def test_a_label_file_without_the_column_names_it(database: Database, tmp_path: 
     path.write_text("bug,verdict\n1,True\n")
     with pytest.raises(ValueError, match=r"labels.csv: cannot tell which column is the id"):
         import_labels(database, path, "is_bug")
+
+
+def test_an_import_refreshes_the_planner_statistics(database: Database, mozilla_slice: Path) -> None:
+    import_reports(database, "bugzilla", [mozilla_slice])
+    with database.engine.connect() as connection:
+        if database.engine.dialect.name == "postgresql":
+            analysed = connection.exec_driver_sql(
+                "SELECT n_live_tup, last_analyze FROM pg_stat_user_tables WHERE relname = 'reports'"
+            ).one()
+            assert analysed.last_analyze is not None
+        else:
+            # SQLite keeps its statistics in sqlite_stat1, one row per analysed index.
+            rows = connection.exec_driver_sql("SELECT tbl FROM sqlite_stat1").scalars().all()
+            assert "reports" in rows

@@ -62,6 +62,8 @@ def import_reports(
                 summary.counts.add(upsert_reports(session, reports))
             if progress:
                 progress(len(batch))
+    if summary.counts.imported or summary.counts.updated:
+        database.refresh_statistics()
     return summary
 
 

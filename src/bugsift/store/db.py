@@ -62,6 +62,18 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
+    def refresh_statistics(self) -> None:
+        """Let the query planner see the rows a bulk write added.
+
+        PostgreSQL plans the duplicate search from table statistics; until autovacuum gets round to a
+        freshly imported table it guesses, and picks sequential scans. SQLite samples at most 1,000 rows
+        per index (`analysis_limit`) so that this stays well under a second on a large store.
+        """
+        with self.engine.begin() as connection:
+            if self.engine.dialect.name == "sqlite":
+                connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
+            connection.exec_driver_sql("ANALYZE")
+
     def dispose(self) -> None:
         self.engine.dispose()
 
