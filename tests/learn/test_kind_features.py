@@ -94,3 +94,50 @@ def test_vocabulary_file_stays_small_and_round_trips(tmp_path) -> None:
     loaded = load_model(path)
     assert loaded.vocabulary_ == vectorizer.vocabulary_ and "名前" in loaded.vocabulary_
     assert abs(loaded.transform(docs[:50]) - vectorizer.transform(docs[:50])).max() == 0
+
+
+def _jira(key: str, day: int, versions: list[str], project: str = "HIVE") -> Report:
+    return Report(
+        tracker="jira",
+        external_id=key,
+        title=f"query {key} fails",
+        description="select fails",
+        project=project,
+        created_at=datetime(2018, 1, day, tzinfo=UTC),
+        extra={"versions": versions},
+    )
+
+
+def test_version_lag_compares_with_the_newest_version_named_before() -> None:
+    train = [
+        _jira("H-1", 1, ["1.2.0"]),
+        _jira("H-2", 2, ["2.1.0-beta"]),
+        _jira("H-3", 3, []),
+        _jira("H-4", 4, ["2.3.1", "2.2.0"]),
+    ]
+    features = ReportFeatures(char_ngrams=None).fit(train)
+    assert features.version_newest_["HIVE"].tolist() == [[1, 2, 0], [2, 1, 0], [2, 3, 1]]
+
+    # (the fields a report gets, before the field vectorizer keeps only the ones seen in training)
+    def fields(report: Report) -> set[str]:
+        found: dict[str, float] = {}
+        features._version_fields(report, set(), features.version_times_, found)
+        return {f"field:{name}" for name in found if name.startswith("version")}
+
+    assert "field:version_lag=newer" in features.get_feature_names_out()
+
+    # filed after all of the training reports: the newest named version is 2.3.1
+    assert fields(_jira("H-5", 9, ["2.3.0"])) == {"field:version_lag=same_line"}
+    assert fields(_jira("H-6", 9, ["2.1.0"])) == {"field:version_lag=near"}
+    assert fields(_jira("H-7", 9, ["1.2.0"])) == {"field:version_lag=behind"}
+    assert fields(_jira("H-8", 9, ["3.0.0-alpha1"])) == {"field:version_lag=newer"}
+    assert fields(_jira("H-9", 9, [])) == {"field:version_none"}
+    # a feature-branch version named after an issue is not a release number
+    assert fields(_jira("H-11", 9, ["HADOOP-13345"])) == {"field:version_none"}
+    # at filing time only earlier reports count: on day 2 the newest was 1.2.0
+    assert fields(_jira("H-10", 2, ["1.2.0"])) == {"field:version_lag=same_line"}
+    # no earlier report of the project named a version: no lag
+    assert fields(_jira("Y-1", 9, ["2.3.0"], project="YARN")) == set()
+    # nothing to compare with (no versions in training, e.g. GitHub): no version fields at all
+    plain = ReportFeatures(char_ngrams=None).fit([_jira("H-1", 1, []), _jira("H-2", 2, [])])
+    assert not any(n.startswith("field:version") for n in plain.get_feature_names_out())

@@ -8,7 +8,9 @@ which word or field drove a prediction:
 ``word:``    TF-IDF word uni/bigrams of the description (first comment)
 ``comments:`` backlog mode: TF-IDF word uni/bigrams of the later comments, own vocabulary and weight
 ``chars:``   optional TF-IDF char_wb n-grams of title + start of the description
-``field:``   one-hot reporter fields (``field:priority=Major``) and a few counts / flags
+``field:``   one-hot reporter fields (``field:priority=Major``) and a few counts / flags, among them
+            how far the affected version lags the newest one named earlier in the project
+            (``field:version_lag=behind``; the history is kept from the training reports)
 
 Two modes decide which information may be used:
 
@@ -103,6 +105,10 @@ _LONG_NUMBER = re.compile(r"\b\d{5,}\b")
 _PATH = re.compile(r"(?:[A-Za-z]:[\\/]|[\\/])[\w.$-]+(?:[\\/][\w.$-]+){2,}")
 _SPACE = re.compile(r"[ \t]{2,}|\t")  # single spaces need no replacing
 _WHITEBOARD_TAG = re.compile(r"\[([^\]\s:]{1,40})")
+# Affected-version numbers: the first three numbers of a version name ("2.1.1-beta" -> (2, 1, 1)).
+_VERSION_NUMBER = re.compile(r"\d+")
+# Jira names feature-branch versions after an issue ("HADOOP-13345"): not a release number.
+_ISSUE_KEY_VERSION = re.compile(r"[A-Z][A-Z0-9_]*-\d+")
 
 # Training-set size up to which the slow but helpful full char n-gram block is used ("auto" settings).
 AUTO_SMALL_N = 5000
@@ -158,6 +164,64 @@ def _as_list(value: Any) -> list[str]:
 
 def _log_count(n: int) -> float:
     return math.log1p(max(n, 0))
+
+
+def version_key(name: str) -> tuple[int, ...] | None:
+    """The first three numbers of a version name, zero-padded (``"2.1.1-beta"`` -> ``(2, 1, 1)``);
+    None for a name without numbers or named after an issue key."""
+    if _ISSUE_KEY_VERSION.fullmatch(name.strip()):
+        return None
+    numbers = [int(x) for x in _VERSION_NUMBER.findall(name)[:3]]
+    return tuple(numbers + [0] * (3 - len(numbers))) if numbers else None
+
+
+def _affected_versions(r: Report, ex: set[str]) -> list[tuple[int, ...]]:
+    """The numbered versions a report was filed against (Jira affects-versions, Bugzilla version)."""
+    extra = r.extra or {}
+    names = [v for k in ("versions", "version") if k not in ex for v in _as_list(extra.get(k))]
+    return [key for key in map(version_key, names) if key is not None]
+
+
+def version_history(
+    reports: Iterable[Report], ex: set[str]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per project: the sorted filing times (epoch seconds) of the reports that name a version, and
+    the newest version named up to each of them (running maximum, one (major, minor, patch) row)."""
+    dated: dict[str, list[tuple[float, tuple[int, ...]]]] = {}
+    for r in reports:
+        versions = _affected_versions(r, ex)
+        if versions and r.created_at is not None:
+            dated.setdefault(r.project or "", []).append((r.created_at.timestamp(), max(versions)))
+    times, newest = {}, {}
+    for project, items in dated.items():
+        items.sort()
+        running, best = [], items[0][1]
+        for _, version in items:  # versions compare as tuples: 2.1.0 < 2.10.0 < 3.0.0
+            best = max(best, version)
+            running.append(best)
+        times[project] = np.array([t for t, _ in items], dtype=np.float64)
+        newest[project] = np.array(running, dtype=np.int64).reshape(-1, 3)
+    return times, newest
+
+
+def _version_lag(
+    r: Report, versions: list[tuple[int, ...]], times: dict[str, np.ndarray], newest: dict[str, np.ndarray]
+) -> str | None:
+    """How far the report's newest affected version lags the newest one named in its project before it
+    was filed: newer / same_line (same major.minor) / near (<= 2 minors behind) / behind; None = no
+    earlier report of the project named a version."""
+    stamps = times.get(r.project or "")
+    if stamps is None:
+        return None
+    k = len(stamps) if r.created_at is None else int(np.searchsorted(stamps, r.created_at.timestamp()))
+    if not k:
+        return None
+    latest, mine = tuple(newest[r.project or ""][k - 1].tolist()), max(versions)
+    if mine > latest:
+        return "newer"
+    if mine[:2] == latest[:2]:
+        return "same_line"
+    return "near" if mine[0] == latest[0] and latest[1] - mine[1] <= 2 else "behind"
 
 
 def _release_flags(raw: dict[str, Any], f: dict[str, float]) -> None:
@@ -272,6 +336,7 @@ class ReportFeatures(TransformerMixin, BaseEstimator):
         backlog = self.mode == "backlog"
         separate = self.comments_weight is not None
         hour = getattr(self, "filing_hour_", False) and "created_at" not in ex
+        version_times = getattr(self, "version_times_", None)  # absent from models saved before
         titles, bodies, fields, comment_texts = [], [], [], []
         for r in reports:
             title = self._title(r, ex)
@@ -323,6 +388,8 @@ class ReportFeatures(TransformerMixin, BaseEstimator):
                     continue
                 for v in _as_list(extra.get(k)):
                     f[f"{k}={v}"] = 1.0
+            if version_times:  # the version lag, where the training reports named versions
+                self._version_fields(r, ex, version_times, f)
             if "description" not in ex:
                 f["has_description"] = 1.0 if raw_desc.strip() else 0.0
                 f["log_description_chars"] = _log_count(len(raw_desc)) / 10.0
@@ -373,6 +440,21 @@ class ReportFeatures(TransformerMixin, BaseEstimator):
             fields.append(f)
         return titles, bodies, fields, comment_texts
 
+    def _version_fields(
+        self, r: Report, ex: set[str], version_times: dict[str, np.ndarray], f: dict[str, float]
+    ) -> None:
+        """``version_lag=...`` (see `_version_lag`), ``version_none``, ``log_versions``: the affected
+        version itself is project-specific and soon unseen; how old it is generalises (Jira
+        validation carves: +0.002 AUC each, on top of the one-hot versions)."""
+        versions = _affected_versions(r, ex)
+        if not versions:
+            f["version_none"] = 1.0
+            return
+        f["log_versions"] = _log_count(len(versions)) / 2.0
+        lag = _version_lag(r, versions, version_times, self.version_newest_)
+        if lag:
+            f[f"version_lag={lag}"] = 1.0
+
     # -- sklearn API --------------------------------------------------------------------------------
     def _word_vectorizer(self, max_features: int | None) -> TfidfVectorizer:
         return TfidfVectorizer(
@@ -391,6 +473,7 @@ class ReportFeatures(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X: Sequence[Report], y: Any = None, **fit_params: Any) -> sp.csr_matrix:
         self.filing_hour_ = len(X) > AUTO_SMALL_N if self.filing_hour == "auto" else bool(self.filing_hour)
+        self.version_times_, self.version_newest_ = version_history(X, self._excluded()[0])
         titles, bodies, fields, comments = self._texts(X)
         if self.char_body_chars == "auto":
             self.char_body_chars_ = 1500 if len(titles) <= AUTO_SMALL_N else 300
