@@ -15,12 +15,30 @@ import os
 from pathlib import Path
 
 from bugsift.localize.candidates import load_candidates
-from bugsift.localize.replay import ReplayConfig, replay
+from bugsift.localize.replay import ReplayConfig, ReplayResult, ranking_metrics, replay
 from bugsift.localize.task import format_results
 from bugsift.sources import read_reports
 
 DATA = Path(os.environ.get("BUGSIFT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PROJECTS = ("AspectJ", "SWT", "Birt", "Eclipse_Platform_UI")
+
+
+def print_halves(results: list[ReplayResult]) -> None:
+    """MAP of the older and the newer half of each project's evaluated reports (in filing order): settings
+    are chosen on the older half, the newer half is only looked at for the final choice."""
+    for name, plain in (("model", False), ("plain", True)):
+        halves = []
+        for r in results:
+            half = len(r.outcomes) // 2
+            ranks = [o.plain_ranks if plain else o.ranks for o in r.outcomes]
+            halves.append((ranking_metrics(ranks[:half])["map"], ranking_metrics(ranks[half:])["map"]))
+        cells = " ".join(
+            f"{r.project[:12]:>12s} {old:.3f}/{new:.3f}"
+            for r, (old, new) in zip(results, halves, strict=True)
+        )
+        older = sum(h[0] for h in halves) / len(halves)
+        newer = sum(h[1] for h in halves) / len(halves)
+        print(f"MAP older/newer half {name:6s} {cells}  average {older:.3f}/{newer:.3f}")
 
 
 def main() -> None:
@@ -47,6 +65,7 @@ def main() -> None:
             flush=True,
         )
     print(format_results(results))
+    print_halves(results)
     for name, plain in (("model", False), ("plain", True)):
         ms = [r.metrics(plain=plain) for r in results]
         avg = {k: sum(m[k] for m in ms) / len(ms) for k in ("top1", "top5", "top10", "map", "mrr")}

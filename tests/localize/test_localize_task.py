@@ -51,6 +51,11 @@ def test_localize_predict_contract_and_saved_model(
     # without a candidate list: the files the model saw fixed
     [out] = FilesPredictor(loaded).predict([Report(tracker="x", external_id="A-1", title="ajc crash")], 3)
     assert out["id"] == "A-1" and len(out["candidates"]) == 3
+    # a model whose ranker learnt other feature columns is refused when it loads, with what to do
+    state = model.__getstate__()
+    state["feature_names"] = state["feature_names"][:-1]
+    with pytest.raises(ValueError, match="train it again: bugsift train files"):
+        type(model).__new__(type(model)).__setstate__(state)
 
 
 def test_localize_files_task_through_the_store(

@@ -2,11 +2,15 @@
 
 Columns (`FEATURES`):
 
-* similar past reports (`history`): ``cf_top`` sum of the similarities of the 50 most similar past reports
-  whose fix touched the file (the plain baseline's score), relative to the best candidate (``cf_top_rel``),
-  divided by the number of files each fix touched (``cf_top_norm``); ``cf_max`` / ``cf_mean`` the
-  best / mean similarity over all past reports that touched it; ``dir_top`` the same evidence for the
-  other files of its folder;
+* similar past reports (`history`, BM25 scores scaled so the best past report scores 1): ``cf_top`` sum
+  of the scores of the 50 most similar past reports whose fix touched the file (the plain baseline's
+  score), relative to the best candidate (``cf_top_rel``), divided by the number of files each fix touched
+  (``cf_top_norm``); ``cf_max`` / ``cf_mean`` the best / mean score over all past reports that touched it;
+  ``dir_top`` the same evidence for the other files of its folder;
+* the file's profile (``profile_sim``, ``profile_sim_rel``): cosine of the report with the sum of the
+  TF-IDF vectors of all past reports whose fix touched the file, which catches vocabulary spread over many
+  small reports; ``path_history``: the same kind of evidence through the file's path words, for files
+  never fixed themselves (`path_history`);
 * fix history: ``log_count`` how often it was fixed, ``recency`` 1 / (1 + months since its last fix),
   ``recent_count`` fixes in the last year;
 * names (`mentions`): the file's path words and class-name words vs. the report (``path_sim``,
@@ -15,6 +19,8 @@ Columns (`FEATURES`):
 * ``is_test``: test code is fixed less often than it is mentioned;
 * with ``--repo`` (`source_text`): cosine of the report with the file's contents at that version and the
   file's length (long files hold more bugs, as BugLocator's rVSM); 0 otherwise.
+
+The columns of `PER_REPORT_MAX` are divided by their largest value among the report's candidates.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ FEATURES: tuple[str, ...] = (
     "cf_max",
     "cf_mean",
     "dir_top",
+    "profile_sim",
+    "profile_sim_rel",
+    "path_history",
     "log_count",
     "recency",
     "recent_count",
@@ -50,6 +59,17 @@ FEATURES: tuple[str, ...] = (
     "source_len",
 )
 COLUMN = {name: k for k, name in enumerate(FEATURES)}
+# divided by their largest value among the report's candidates: a linear ranker compares files within one
+# report, and raw levels vary a lot between reports (long reports, busy periods)
+PER_REPORT_MAX = (
+    "cf_top_norm",
+    "cf_max",
+    "cf_mean",
+    "dir_top",
+    "log_count",
+    "recent_count",
+    "name_sim_title",
+)
 
 
 class FileTable:
@@ -140,7 +160,8 @@ def build_features(
     history.grow_files(len(table))
     out = np.zeros((len(candidates), len(FEATURES)))
     sims = history.similarities(query.vector, n_past)
-    evidence = history.file_evidence(sims, n_past, query.time)
+    scores = history.retrieval_scores(query.vector, n_past)
+    evidence = history.file_evidence(scores, n_past, query.time, cosine=sims)
     c = candidates
     cf_top = evidence["cf_top"][c]
     out[:, COLUMN["cf_top"]] = cf_top
@@ -152,6 +173,10 @@ def build_features(
         table.dir_ids[: len(evidence["cf_top"])], weights=evidence["cf_top"], minlength=len(table.dirs)
     )
     out[:, COLUMN["dir_top"]] = np.log1p(np.maximum(by_dir[table.dir_ids[c]] - cf_top, 0))
+    out[:, COLUMN["path_history"]] = path_history(table, evidence, c)
+    profile = evidence["profile"][c]
+    out[:, COLUMN["profile_sim"]] = profile
+    out[:, COLUMN["profile_sim_rel"]] = _relative(profile)
     out[:, COLUMN["log_count"]] = np.log1p(evidence["count"][c])
     out[:, COLUMN["recency"]] = 1.0 / (1.0 + evidence["days_since"][c] / 30.0)
     out[:, COLUMN["recent_count"]] = np.log1p(evidence["recent_count"][c])
@@ -169,10 +194,24 @@ def build_features(
         out[:, COLUMN["source_sim"]] = source_sim
         out[:, COLUMN["source_sim_rel"]] = _relative(source_sim)
         out[:, COLUMN["source_len"]] = source_len
+    for name in PER_REPORT_MAX:
+        out[:, COLUMN[name]] = _relative(out[:, COLUMN[name]])
     return out, sims
 
 
-def baseline_scores(features: np.ndarray) -> np.ndarray:
-    """The plain ranking: files of the 50 most similar past reports, plus 1 per mentioned class name."""
+def path_history(table: FileTable, evidence: dict[str, np.ndarray], candidates: np.ndarray) -> np.ndarray:
+    """Per candidate: for each of its path words, the mean similarity of the past reports whose fixed files
+    carry that word, combined by the file's weighted path-word vector. Evidence for files never fixed
+    themselves, from the history of their package and name words."""
+    words = table.path_counts[: len(evidence["cf_sum"])].T
+    summed = words @ evidence["cf_sum"]
+    seen = words @ evidence["count"]
+    mean = np.divide(summed, seen, out=np.zeros(len(summed)), where=seen > 0)
+    return np.asarray(table.path_vectors[candidates] @ mean).ravel()
+
+
+def baseline_scores(features: np.ndarray, similar: np.ndarray) -> np.ndarray:
+    """The plain ranking: ``similar``, the candidates' summed cosine similarities of the 50 most similar
+    past reports whose fix touched them (`History.top_sum`), plus 1 per mentioned class name."""
     mentioned = features[:, [COLUMN["mention_summary"], COLUMN["mention_description"]]].max(axis=1) > 0
-    return features[:, COLUMN["cf_top"]] + mentioned
+    return similar + mentioned

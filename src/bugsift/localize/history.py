@@ -15,6 +15,9 @@ from bugsift.localize.textspace import TextSpace
 
 TOP_SIMILAR = 50
 DAY = 86_400.0
+PROFILE_REBUILD = 400
+BM25_K1 = 1.2
+BM25_B = 0.75
 
 
 class History:
@@ -41,12 +44,38 @@ class History:
         self.files.data[:] = 1.0
         self.n_fixed = np.maximum(np.diff(self.files.indptr), 1)
         self.vectors = self.counts
+        self.bm25 = self.counts
+        self._profile: tuple[int, sp.csr_matrix, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.fix_times)
 
-    def reweigh(self, space: TextSpace) -> None:
+    def reweigh(self, space: TextSpace, n: int | None = None) -> None:
+        """Word weights of the past reports: TF-IDF vectors and BM25 weights (``n``: how many reports
+        existed at this moment, for BM25's mean report length; all by default)."""
         self.vectors = space.weigh(self.counts)
+        self.bm25 = _bm25_weights(self.counts, np.asarray(space.idf, dtype=float), n)
+        self._profile = None
+
+    def profile_norms(self, n: int) -> np.ndarray:
+        """Per file, the length of its "profile": the sum of the vectors of the first ``n`` past reports
+        whose fix touched it. Its dot product with a query is the file's summed similarity, so only this
+        length is needed for the profile's cosine. Kept incrementally: the sum is rebuilt at a reweigh (or
+        when ``n`` moves back or far) and otherwise only the files of the newly fixed reports change."""
+        if self._profile is None or n < self._profile[0] or n - self._profile[0] > PROFILE_REBUILD:
+            base = sp.csr_matrix(self.files[:n].T @ self.vectors[:n])
+            self._profile = (n, base, np.asarray(base.multiply(base).sum(axis=1)).ravel())
+        start, base, norms = self._profile
+        norms = _padded(norms, self.files.shape[1])
+        if n > start:
+            delta = sp.csr_matrix(self.files[start:n].T @ self.vectors[start:n])
+            touched = np.flatnonzero(np.diff(delta.indptr))
+            rows = delta[touched]
+            if base.shape[0]:
+                base_rows = base[touched[touched < base.shape[0]]]
+                rows = rows + _padded_rows(base_rows, len(touched), touched < base.shape[0])
+            norms[touched] = np.asarray(rows.multiply(rows).sum(axis=1)).ravel()
+        return np.sqrt(norms)
 
     def grow_files(self, n_files: int) -> None:
         if n_files > self.files.shape[1]:
@@ -62,10 +91,36 @@ class History:
             return np.zeros(0)
         return np.asarray((self.vectors[:n] @ query.T).todense()).ravel()
 
+    def retrieval_scores(self, query: sp.csr_matrix, n: int) -> np.ndarray:
+        """BM25 scores of the first ``n`` past reports for the query's words, scaled so the best is 1: they
+        pick the nearest past reports better than the cosine (long reports no longer dilute their words)."""
+        if n == 0:
+            return np.zeros(0)
+        present = sp.csr_matrix(query, copy=True)
+        present.data[:] = 1.0
+        scores = np.asarray((self.bm25[:n] @ present.T).todense()).ravel()
+        top = scores.max()
+        return scores / top if top > 0 else scores
+
+    def top_sum(self, sims: np.ndarray, n: int, k: int = TOP_SIMILAR) -> np.ndarray:
+        """Per file: the sum of ``sims`` of the ``k`` best of the first ``n`` past reports that touched it."""
+        if n == 0:
+            return np.zeros(self.files.shape[1])
+        top = np.argpartition(-sims, k)[:k] if n > k else np.arange(n)
+        top_sims = np.zeros(n)
+        top_sims[top] = sims[top]
+        return self.files[:n].T @ top_sims
+
     def file_evidence(
-        self, sims: np.ndarray, n: int, now: float, k: int = TOP_SIMILAR
+        self,
+        sims: np.ndarray,
+        n: int,
+        now: float,
+        k: int = TOP_SIMILAR,
+        cosine: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        """Per file (all files of the table): evidence from the first ``n`` past reports."""
+        """Per file (all files of the table): evidence from the first ``n`` past reports, given their
+        scores ``sims`` (and their cosine similarities for the profile, ``sims`` if not given)."""
         n_files = self.files.shape[1]
         if n == 0:
             zeros = np.zeros(n_files)
@@ -75,8 +130,10 @@ class History:
                 "cf_max": zeros,
                 "cf_mean": zeros,
                 "count": zeros,
+                "cf_sum": zeros,
                 "days_since": np.full(n_files, np.inf),
                 "recent_count": zeros,
+                "profile": zeros,
             }
         fixed = self.files[:n]
         top = np.argpartition(-sims, k)[:k] if n > k else np.arange(n)
@@ -92,14 +149,18 @@ class History:
         last = np.full(n_files, -np.inf)
         np.maximum.at(last, fixed.indices, self.fix_times[:n][row_of])
         recent = fixed[self.upto(now - 365 * DAY) : n]
+        norms = self.profile_norms(n)
+        profile_sum = cf_sum if cosine is None else fixed.T @ cosine
         return {
             "cf_top": cf_top,
             "cf_top_norm": cf_top_norm,
             "cf_max": cf_max,
             "cf_mean": np.divide(cf_sum, count, out=np.zeros(n_files), where=count > 0),
             "count": count,
+            "cf_sum": cf_sum,
             "days_since": (now - last) / DAY,
             "recent_count": np.asarray(recent.sum(axis=0)).ravel(),
+            "profile": np.divide(profile_sum, norms, out=np.zeros(n_files), where=norms > 0),
         }
 
     def similar_reports(self, sims: np.ndarray, file_id: int, limit: int = 3) -> list[tuple[str, float]]:
@@ -110,3 +171,31 @@ class History:
         column = self.files[:n, [file_id]].tocoo().row
         best = column[np.argsort(-sims[column])][:limit]
         return [(self.report_ids[i], float(sims[i])) for i in best if sims[i] > 0]
+
+
+def _padded(values: np.ndarray, size: int) -> np.ndarray:
+    out = np.zeros(size)
+    out[: len(values)] = values[:size]
+    return out
+
+
+def _padded_rows(rows: sp.csr_matrix, n: int, present: np.ndarray) -> sp.csr_matrix:
+    """``rows`` placed at the ``present`` positions of an ``n``-row matrix (zeros elsewhere)."""
+    place = sp.csr_matrix(
+        (np.ones(int(present.sum())), (np.flatnonzero(present), np.arange(int(present.sum())))),
+        shape=(n, rows.shape[0]),
+    )
+    return sp.csr_matrix(place @ rows)
+
+
+def _bm25_weights(counts: sp.csr_matrix, idf: np.ndarray, n: int | None) -> sp.csr_matrix:
+    """Per report and word: idf x tf (k1 + 1) / (tf + k1 (1 - b + b length / mean length))."""
+    weights = sp.csr_matrix(counts, dtype=np.float64, copy=True)
+    idf = np.concatenate([idf, np.ones(max(weights.shape[1] - len(idf), 0))])
+    length = np.asarray(weights.sum(axis=1)).ravel()
+    known = length[:n] if n else length
+    mean = max(float(known.mean()), 1.0) if len(known) else 1.0
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * length / mean)
+    rows = np.repeat(np.arange(weights.shape[0]), np.diff(weights.indptr))
+    weights.data = weights.data * (BM25_K1 + 1) / (weights.data + norm[rows]) * idf[weights.indices]
+    return weights

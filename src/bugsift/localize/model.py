@@ -14,7 +14,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from bugsift.localize.features import COLUMN, FileTable, Query, baseline_scores, build_features
+from bugsift.localize.features import (
+    COLUMN,
+    FEATURES,
+    FileTable,
+    Query,
+    baseline_scores,
+    build_features,
+)
 from bugsift.localize.history import History
 from bugsift.localize.mentions import extract_mentions
 from bugsift.localize.ranker import FileRanker
@@ -36,6 +43,7 @@ _STATE = (
     "platt",
     "threshold",
     "metrics",
+    "feature_names",
 )
 
 
@@ -53,6 +61,7 @@ class FileLocalizer:
         self.platt = [1.0, 0.0]
         self.threshold = 0.5
         self.metrics: dict[str, Any] = {}
+        self.feature_names = list(FEATURES)  # the ranker's columns, checked when a saved model loads
 
     # --- persistence ---------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
@@ -60,6 +69,12 @@ class FileLocalizer:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        saved = list(state.get("feature_names") or [])
+        if self.ranker is not None and saved != list(FEATURES):
+            raise ValueError(
+                f"this files model (project {self.project!r}) was trained by an older bugsift with "
+                f"other ranking features; train it again: bugsift train files"
+            )
 
     def _ready(self) -> None:
         if getattr(self, "_table", None) is not None:
@@ -116,7 +131,10 @@ class FileLocalizer:
         n_past = history.upto(now)
         evidence = None if source is None else source(report, [table.paths[i] for i in candidates])
         features, sims = build_features(query, candidates, table, history, n_past, evidence)
-        scores = self.ranker.score(features) if self.ranker is not None else baseline_scores(features)
+        if self.ranker is not None:
+            scores = self.ranker.score(features)
+        else:
+            scores = baseline_scores(features, history.top_sum(sims, n_past)[candidates])
         order = np.argsort(-scores, kind="stable")[: max(top_k, 1)]
         proba = self.probability(scores[order])
         best = order[0]

@@ -62,9 +62,10 @@ def report_fix_time(report: Report, candidates: CandidateSource | None = None) -
 
 
 def report_text(report: Report) -> tuple[list[str], list[str]]:
-    """Tokens of the whole report (summary and description) and of the summary alone."""
+    """Tokens of the whole report (summary counted twice: it names the problem, the description adds
+    noise such as logs and steps) and of the summary alone."""
     title = text_tokens(report.title or "")
-    return title + text_tokens(report.description or ""), title
+    return title + title + text_tokens(report.description or ""), title
 
 
 def ranks_of(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
@@ -174,7 +175,7 @@ class _Replayer:
     def refresh(self, k: int, now: float, n_past: int) -> None:
         """New word weights from reports filed before ``now``; a new ranker from reports fixed before it."""
         self.space.fit_idf(self.counts[:k])
-        self.history.reweigh(self.space)
+        self.history.reweigh(self.space, n_past)
         self.table.reweigh()
         usable = [(x, y, w) for fixed_at, x, y, w in self.samples if fixed_at < now]
         if len(usable) >= self.config.min_train_reports:
@@ -235,8 +236,8 @@ class _Replayer:
         source = None
         if self.source is not None:
             source = self.source(report, [self.table.paths[i] for i in candidates])
-        features, _ = build_features(query, candidates, self.table, self.history, n_past, source)
-        plain = baseline_scores(features)
+        features, sims = build_features(query, candidates, self.table, self.history, n_past, source)
+        plain = baseline_scores(features, self.history.top_sum(sims, n_past)[candidates])
         scores = self.ranker.score(features) if self.ranker is not None else plain
         ranks = ranks_of(scores, positive)
         top = np.argsort(-scores, kind="stable")[:10]
