@@ -44,7 +44,7 @@ def ensure_installed(extra: str) -> None:
 
 
 def demo(args: list[str]) -> None:
-    ensure_installed("")
+    ensure_installed("embeddings")
     env = {**os.environ, "BUGSIFT_HOME": os.environ.get("BUGSIFT_HOME", str(ROOT / ".bugsift" / "demo"))}
     run(BIN / "bugsift", "demo", "--data", SHARED_DATA, "--serve", *args, env=env)
 

@@ -99,8 +99,8 @@ def _norm(text: str) -> str:
     return re.sub(r"\W+", " ", text.lower()).strip()[:300]
 
 
-def github(data: Path, seeds: list[int]) -> None:
-    print("\n== GitHub issues, NLBSE'24 protocol (5-fold CV per repo, mean macro-F1 over 5 repos) ==")
+def nlbse_issues(data: Path) -> tuple[list[Report], list[Report]]:
+    """The NLBSE'24 issues, and the TicketTagger issues that repeat none of them nor each other."""
     issues = reports("github", data / "github-issues" / "nlbse24_train.csv")
     seen = {_norm(r.title + " " + r.description) for r in issues} | {_norm(r.description) for r in issues}
     extra: list[Report] = []
@@ -114,6 +114,12 @@ def github(data: Path, seeds: list[int]) -> None:
             seen.add(key)
             label = {"enhancement": "feature"}.get(d["label"], d["label"])
             extra.append(Report(tracker="github", external_id=f"tt{i}", description=text, type=label))
+    return issues, extra
+
+
+def github(data: Path, seeds: list[int]) -> None:
+    print("\n== GitHub issues, NLBSE'24 protocol (5-fold CV per repo, mean macro-F1 over 5 repos) ==")
+    issues, extra = nlbse_issues(data)
     print(f"  {len(issues)} issues; {len(extra)} TicketTagger issues kept as extra training data")
     repos = sorted({r.project for r in issues})
     variants = {
@@ -158,6 +164,9 @@ def github(data: Path, seeds: list[int]) -> None:
 MOZILLA_VARIANTS = {
     "KindClassifier filing": {},
     "KindClassifier backlog": {"mode": "backlog"},
+    # as `bugsift train` builds them on 1,014 bugs when the embeddings extra is installed ("auto")
+    "KindClassifier filing+embeddings": {"embeddings": True},
+    "KindClassifier backlog+embeddings": {"mode": "backlog", "embeddings": True},
 }
 
 

@@ -20,6 +20,9 @@ from bugsift.settings import Settings
 from bugsift.store.db import Database, open_database
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Sentence embeddings encode ~10-40 reports/s: every test that trains a small kind model would pay for it.
+# Tests of that path ask for it explicitly (Settings(embeddings="on"), tests/learn/test_embeddings.py).
+os.environ.setdefault("BUGSIFT_EMBEDDINGS", "off")
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("BUGSIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
 POSTGRES_URL = os.environ.get(

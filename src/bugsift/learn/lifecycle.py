@@ -49,8 +49,9 @@ def train_task(
         test_fraction or settings.test_fraction,
         precision_target=settings.precision_target,
         seed=settings.random_seed,
+        embeddings=settings.embeddings,
     )
-    model = fit_model(dataset.reports, dataset.labels, task, mode)
+    model = fit_model(dataset.reports, dataset.labels, task, mode, settings.embeddings)
     settings.ensure_home()
     with database.session() as session:
         version = next_version(session, task, dataset.label_name, mode)
@@ -64,7 +65,12 @@ def train_task(
             mode=mode,
             version=version,
             path=path,
-            params={**model_params(task, mode), "tracker": tracker, "project": project},
+            params={
+                **model_params(task, mode, settings.embeddings),
+                "uses_embeddings": getattr(model, "embedding_model_", None) is not None,
+                "tracker": tracker,
+                "project": project,
+            },
             data={**evaluation.data, "n_fit": len(dataset.labels)},
             metrics={
                 "test": evaluation.metrics,

@@ -49,6 +49,7 @@ TRUSTED_TYPE_MODULES: tuple[str, ...] = (
     "bugsift.learn.component",
     "bugsift.localize.model",
     "bugsift.duplicates.ranker",
+    "bugsift.learn.embeddings",
 )
 
 

@@ -48,16 +48,27 @@ class Evaluation:
         return asdict(self)
 
 
-def model_params(task: str, mode: str) -> dict[str, Any]:
+# The `embeddings` setting (auto / on / off) as `KindClassifier`'s parameter.
+EMBEDDINGS_PARAM: dict[str, bool | str] = {"auto": "auto", "on": True, "off": False}
+
+
+def model_params(task: str, mode: str, embeddings: str = "off") -> dict[str, Any]:
     """The model's construction parameters for a task and mode (recorded in the registry)."""
-    return {"mode": mode, "exclude_fields": list(LABEL_DEFINING_FIELDS[task])}
+    if embeddings not in EMBEDDINGS_PARAM:
+        raise ValueError(f"embeddings must be one of {', '.join(EMBEDDINGS_PARAM)}, not {embeddings!r}")
+    return {
+        "mode": mode,
+        "exclude_fields": list(LABEL_DEFINING_FIELDS[task]),
+        "embeddings": EMBEDDINGS_PARAM[embeddings],
+    }
 
 
-def fit_model(reports: list[Report], labels: list[str], task: str, mode: str) -> Any:
-    params = model_params(task, mode)
-    return build_kind_model(mode=params["mode"], exclude_fields=tuple(params["exclude_fields"])).fit(
-        reports, labels
-    )
+def fit_model(
+    reports: list[Report], labels: list[str], task: str, mode: str, embeddings: str = "off"
+) -> Any:
+    params = model_params(task, mode, embeddings)
+    params["exclude_fields"] = tuple(params["exclude_fields"])
+    return build_kind_model(**params).fit(reports, labels)
 
 
 def _take(items: list[Any], idx: np.ndarray) -> list[Any]:
@@ -94,16 +105,19 @@ def _score_split(
     split: str,
     precision_target: float,
     seed: int,
+    embeddings: str = "off",
 ) -> tuple[np.ndarray, list[Any], dict[str, Any]]:
     """Fit on train, predict test; choose the threshold on a calibration part carved from train."""
     reports, labels = dataset.reports, dataset.labels
     fit_idx, calib_idx = _calibration_part(dataset, train_idx, split, seed)
-    calib_model = fit_model(_take(reports, fit_idx), _take(labels, fit_idx), dataset.task, mode)
+    calib_model = fit_model(
+        _take(reports, fit_idx), _take(labels, fit_idx), dataset.task, mode, embeddings
+    )
     calib_proba = calib_model.predict_proba(_take(reports, calib_idx))
     threshold = choose_threshold(
         _take(labels, calib_idx), calib_proba, list(calib_model.classes_), precision_target
     )
-    model = fit_model(_take(reports, train_idx), _take(labels, train_idx), dataset.task, mode)
+    model = fit_model(_take(reports, train_idx), _take(labels, train_idx), dataset.task, mode, embeddings)
     proba = model.predict_proba(_take(reports, test_idx))
     return proba, list(model.classes_), threshold
 
@@ -141,10 +155,12 @@ def evaluate_dataset(
     precision_target: float = 0.9,
     seed: int = 0,
     learning_curve: bool = False,
+    embeddings: str = "off",
 ) -> Evaluation:
     """Score a task on held-out data with the chosen protocol, beside the majority-class baseline.
 
     ``learning_curve`` also fits models on growing parts of the training data (five more fits).
+    ``embeddings`` is the setting of that name (auto / on / off).
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
@@ -163,7 +179,7 @@ def evaluate_dataset(
     probas, thresholds = [], []
     for train_idx, test_idx in parts:
         proba, classes, threshold = _score_split(
-            dataset, mode, train_idx, test_idx, split, precision_target, seed
+            dataset, mode, train_idx, test_idx, split, precision_target, seed, embeddings
         )
         probas.append(_aligned(proba, classes, all_classes))
         y_test.extend(_take(dataset.labels, test_idx))
@@ -198,7 +214,9 @@ def evaluate_dataset(
         at_threshold=_at_threshold(y_test, proba, all_classes, threshold["threshold"]),
         data=data,
         predictions=_predictions(dataset, test_order, y_test, proba, all_classes),
-        learning_curve=_learning_curve(dataset, mode, *parts[0], all_classes) if learning_curve else [],
+        learning_curve=(
+            _learning_curve(dataset, mode, *parts[0], all_classes, embeddings) if learning_curve else []
+        ),
     )
 
 
@@ -220,7 +238,12 @@ LEARNING_CURVE_FRACTIONS = (0.1, 0.25, 0.5, 0.75, 1.0)
 
 
 def _learning_curve(
-    dataset: Dataset, mode: str, train_idx: np.ndarray, test_idx: np.ndarray, classes: list[str]
+    dataset: Dataset,
+    mode: str,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    classes: list[str],
+    embeddings: str = "off",
 ) -> list[dict[str, Any]]:
     """Fit on the newest 10%, 25% ... of the training part and score each on the same test part."""
     by_age = sorted(
@@ -234,7 +257,7 @@ def _learning_curve(
         labels = _take(dataset.labels, part)
         if len(set(labels)) < 2:
             continue
-        model = fit_model(_take(dataset.reports, part), labels, dataset.task, mode)
+        model = fit_model(_take(dataset.reports, part), labels, dataset.task, mode, embeddings)
         proba = _aligned(model.predict_proba(test_reports), list(model.classes_), classes)
         scores = classification_metrics(y_test, proba, classes)
         points.append({"n_train": len(part), "accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]})
