@@ -95,7 +95,17 @@ class _EncodingCache:
                 self._items.popitem(last=False)
 
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
 _cache = _EncodingCache(CACHE_SIZE)
+
+
+def clear_cache() -> None:
+    """Forget every cached encoding (benchmarks measure uncached prediction with it)."""
+    _cache.clear()
 _encode_lock = threading.Lock()  # the shared network's max_seq_length is set per call
 
 
