@@ -103,9 +103,23 @@ def test_semicolon_delimited_with_bom(tmp_path: Path):
     assert (report.external_id, report.title, report.labels) == ("7", "Broken", {"is_bug": "False"})
 
 
-def test_json_given_as_csv_is_a_clear_error(tmp_path: Path):
-    path = tmp_path / "bugs.csv"
-    path.write_text('{"id": 1}\n')
+def test_flat_json_lines_are_read_with_the_same_names(tmp_path: Path, compact_rows: list[list[str]]):
+    from bugsift.sources.detect import detect_format
 
-    with pytest.raises(ValueError, match=r"bugs\.csv: not a CSV file \(found JSON"):
-        read_reports("csv", path)
+    rows = compact_rows[1:]
+    records = [
+        {"id": int(r[0]), "title": r[1], "body": r[2], "created_at": r[3], "is_bug": r[5]} for r in rows
+    ]
+    records[4] = {"id": 5, "title": "no body key"}
+    path = tmp_path / "new_reports.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+
+    assert detect_format(path) == "csv"
+    items = list(read_reports("csv", path))
+    reports = [i for i in items if isinstance(i, Report)]
+    [rejected] = [i for i in items if isinstance(i, Rejected)]
+    assert len(reports) == len(rows) - 1
+    assert (reports[0].external_id, reports[0].title) == (rows[0][0], rows[0][1])
+    assert reports[0].description == rows[0][2] and reports[0].created_at is not None
+    assert reports[0].labels == ({"is_bug": rows[0][5]} if rows[0][5] else {})
+    assert rejected.location.endswith(":5") and "missing required column 'body'" in rejected.reason

@@ -1,5 +1,5 @@
-"""Generic CSV importer: columns id, title, body (aliases summary, description), optional created_at
-and project, and any other column as a label.
+"""Generic importer: CSV columns, or the keys of JSON-lines records, id, title, body (aliases summary,
+description), optional created_at and project, and any other column as a label.
 
 Column names are matched without regard to case or surrounding spaces. A ``type`` column (or else a
 ``label`` column) also fills `Report.type`, as the label columns of the GitHub CSV do.
@@ -7,11 +7,21 @@ Column names are matched without regard to case or surrounding spaces. A ``type`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from bugsift.sources.base import RecordError, Rejected, Report
-from bugsift.sources.io import column_index, csv_header, guarded, iter_csv_rows, parse_datetime, sniff_kind
+from bugsift.sources.io import (
+    column_index,
+    csv_header,
+    guarded,
+    iter_csv_rows,
+    iter_json_records,
+    parse_datetime,
+    sniff_kind,
+)
 
 # Report field -> accepted column names, first match wins.
 REQUIRED = {"id": ("id",), "title": ("title", "summary"), "body": ("body", "description")}
@@ -19,10 +29,14 @@ OPTIONAL = {"created_at": ("created_at", "created", "creation_time"), "project":
 
 
 def read(path: Path, tracker: str = "csv") -> Iterator[Report | Rejected]:
-    """Read reports from a CSV file (plain, .gz or .xz); a missing required column is a ValueError."""
+    """Read reports from a CSV file (plain, .gz or .xz); a missing required column is a ValueError.
+
+    JSON lines (or a JSON list) of flat records with the same names as keys are read too; there a
+    record without a required key is rejected with its line, and the others go on.
+    """
     path = Path(path)
     if sniff_kind(path) == "json":
-        raise ValueError(f"{path}: not a CSV file (found JSON; expected columns id, title, body)")
+        return _read_json(path, tracker)
     header = csv_header(path)
     columns = map_columns(path, header)
     return (
@@ -30,6 +44,33 @@ def read(path: Path, tracker: str = "csv") -> Iterator[Report | Rejected]:
         for location, row in iter_csv_rows(path)
         for item in guarded(location, from_row, header, row, columns, tracker)
     )
+
+
+def _read_json(path: Path, tracker: str) -> Iterator[Report | Rejected]:
+    for item in iter_json_records(path):
+        if isinstance(item, Rejected):
+            yield item
+            continue
+        location, record = item
+        yield from guarded(location, _from_record, record, tracker)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _from_record(record: Any, tracker: str) -> Report:
+    """One JSON record, read as a CSV row whose header is the record's keys."""
+    if not isinstance(record, dict):
+        raise RecordError(f"expected a JSON object, found {type(record).__name__}")
+    header = [str(key) for key in record]
+    try:
+        columns = map_columns(Path("record"), header)
+    except ValueError as exc:
+        raise RecordError(str(exc).removeprefix("record: ")) from None
+    return from_row(header, [_cell(v) for v in record.values()], columns, tracker)
 
 
 def map_columns(path: Path, header: list[str]) -> dict[str, int]:

@@ -20,6 +20,12 @@ _CSV_SIGNS = (
 )
 
 
+def _generic_keys(keys: set[str]) -> bool:
+    lowered = {key.strip().lower() for key in keys}
+    has_text = bool(lowered & {"title", "summary"}) and bool(lowered & {"body", "description"})
+    return "id" in lowered and has_text
+
+
 def detect_format(path: Path) -> str:
     """Return bugzilla, github, jira or csv for a file, or raise ValueError saying what was seen."""
     kind = sniff_kind(path)
@@ -42,5 +48,7 @@ def detect_format(path: Path) -> str:
                 return fmt
         if {"label", "text"} <= keys:
             return "github"
+        if _generic_keys(keys):
+            return "csv"  # the generic importer reads flat JSON records with its column names too
         raise ValueError(f"{path}: cannot tell the format of a record with keys {sorted(keys)[:12]}")
     raise ValueError(f"{path}: no readable JSON record")
