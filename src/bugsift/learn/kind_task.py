@@ -95,4 +95,9 @@ class KindTask:
         return EvaluationOutcome(evaluation=evaluation.as_dict(), text=describe(evaluation))
 
     def predictor(self, database: Database, options: TaskOptions) -> KindPredictor:
-        return KindPredictor(load_active(database, self.name, options.label, options.mode))
+        loaded = load_active(database, self.name, options.label, options.mode)
+        if getattr(loaded.model, "embedding_model_", None) is not None:
+            from bugsift.learn.embeddings import load_encoder
+
+            load_encoder()  # now (the web server warms predictors at start-up), not on a first request
+        return KindPredictor(loaded)
