@@ -153,6 +153,19 @@ def test_persistence_round_trip_and_untrusted_types_refused(filing_model, split,
         load_model(bad)
 
 
+def test_style_fields_are_passed_on_and_saved(split, tmp_path: Path) -> None:
+    train, test = split
+    model = build_kind_model(style_fields=True, **FAST).fit(train, labels(train))
+    assert (
+        model.features_.style_fields_
+        and not build_kind_model(**FAST).fit(train, labels(train)).features_.style_fields_
+    )
+    assert "field:log_camel_case" in set(model.features_.get_feature_names_out())
+    path = save_model(model, tmp_path / "style.skops")
+    assert untrusted_types(path) == []
+    np.testing.assert_array_equal(load_model(path).predict_proba(test), model.predict_proba(test))
+
+
 class Smuggled:
     """A type no model file may contain."""
 

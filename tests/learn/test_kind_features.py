@@ -68,6 +68,29 @@ def test_report_shape_and_filing_hour_fields(mozilla) -> None:
         assert not any(n.startswith("field:filed_hour=") for n in features.get_feature_names_out())
 
 
+def test_style_fields_count_code_names_and_first_person_words(mozilla) -> None:
+    features = ReportFeatures(char_ngrams=None, style_fields=True).fit(mozilla[:200])
+    names = list(features.get_feature_names_out())
+    report = copy.deepcopy(mozilla[0])
+    report.filed = None  # else filing mode reads the filing-time title from the history
+    report.title = "NPE in DistributedFileSystem.close()"
+    report.description = "We see it when conf.get and getFileStatus() run; our DataNode logs it. I think"
+    value = dict(zip(names, features.transform([report]).toarray()[0], strict=True))
+    assert value["field:title_camel_case"] > 0 and value["field:title_identifier"] > 0
+    for name in ("log_camel_case", "log_dotted_names", "log_calls", "log_i_my", "log_we_our"):
+        assert value[f"field:{name}"] > 0, name
+    # real Mozilla reports: some name the code, some do not
+    camel = features.transform(mozilla[200:400])[:, names.index("field:log_camel_case")].toarray()
+    assert 0 < np.mean(camel > 0) < 1
+    plain = copy.deepcopy(report)
+    plain.title, plain.description = "Crash on start", "it crashes"
+    value = dict(zip(names, features.transform([plain]).toarray()[0], strict=True))
+    assert value["field:title_camel_case"] == 0 and value["field:log_calls"] == 0
+    # off by default ("auto") on small training sets
+    small = ReportFeatures(char_ngrams=None).fit(mozilla[:200])
+    assert "field:log_camel_case" not in set(small.get_feature_names_out())
+
+
 def test_backlog_reads_release_flags_filing_does_not(mozilla) -> None:
     backlog = ReportFeatures(mode="backlog", char_ngrams=None).fit(mozilla[:400])
     names = set(backlog.get_feature_names_out())
