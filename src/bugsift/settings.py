@@ -55,9 +55,10 @@ class Settings(BaseSettings):
     embeddings: Literal["auto", "on", "off"] = Field(
         default="auto",
         description=(
-            "Average the kind models with a sentence-embedding model (all-MiniLM-L6-v2, run locally; "
-            "needs the 'embeddings' extra). auto: when it is installed and a model trains on at most "
-            "5,000 reports (it encodes ~10-40 reports/s on 2 cores); on: always; off: never."
+            "Use a sentence-embedding model (all-MiniLM-L6-v2, run locally; needs the 'embeddings' "
+            "extra): kind models average it with the word model, the files ranker adds its similarity "
+            "columns. auto: when it is installed, and for kind models only up to 5,000 training reports "
+            "(it encodes ~10-40 reports/s on 2 cores); on: always; off: never."
         ),
     )
 

@@ -18,14 +18,18 @@ Columns (`FEATURES`):
   rank)) and qualified names;
 * ``is_test``: test code is fixed less often than it is mentioned;
 * with ``--repo`` (`source_text`): cosine of the report with the file's contents at that version and the
-  file's length (long files hold more bugs, as BugLocator's rVSM); 0 otherwise.
+  file's length (long files hold more bugs, as BugLocator's rVSM); 0 otherwise;
+* optionally (`EMBEDDING_FEATURES`, when the query carries a sentence embedding, see `embedding`): the
+  embedding cosine of the 50 nearest past reports that touched the file summed (``emb_top``, and relative),
+  the best one (``emb_max``), and the cosine with the embedding of the file's path words (``emb_path``,
+  and relative).
 
 The columns of `PER_REPORT_MAX` are divided by their largest value among the report's candidates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,7 +62,16 @@ FEATURES: tuple[str, ...] = (
     "source_sim_rel",
     "source_len",
 )
-COLUMN = {name: k for k, name in enumerate(FEATURES)}
+# with sentence embeddings (optional, `History.embedding_evidence`): similar-report evidence by the
+# embedding cosine instead of shared words, and the report vs. the file's path words; after `FEATURES`
+EMBEDDING_FEATURES: tuple[str, ...] = (
+    "emb_top",
+    "emb_top_rel",
+    "emb_max",
+    "emb_path",
+    "emb_path_rel",
+)
+COLUMN = {name: k for k, name in enumerate(FEATURES + EMBEDDING_FEATURES)}
 # divided by their largest value among the report's candidates: a linear ranker compares files within one
 # report, and raw levels vary a lot between reports (long reports, busy periods)
 PER_REPORT_MAX = (
@@ -82,6 +95,7 @@ class FileTable:
         self.dirs: dict[str, int] = {}
         self.dir_ids = np.zeros(0, dtype=np.int64)
         self.is_test = np.zeros(0)
+        self.path_embeddings = np.zeros((0, 0), dtype=np.float32)  # filled by `embed_paths` only
         self.names = NameIndex([])
         self.path_counts = sp.csr_matrix((0, len(space.vocabulary)))
         self.name_counts = sp.csr_matrix((0, len(space.vocabulary)))
@@ -120,6 +134,13 @@ class FileTable:
             )
         return np.fromiter((self.ids[p] for p in paths), dtype=np.int64, count=len(paths))
 
+    def embed_paths(self, encode: Callable[[Sequence[str]], np.ndarray]) -> None:
+        """Sentence embeddings of the paths that have none yet (``path_embeddings``, one row per id)."""
+        done = len(self.path_embeddings)
+        if done < len(self.paths):
+            new = np.asarray(encode(self.paths[done:]), dtype=np.float32)
+            self.path_embeddings = np.vstack([self.path_embeddings, new]) if done else new
+
     def reweigh(self) -> None:
         self.path_vectors = self.space.weigh(self.path_counts)
         self.name_vectors = self.space.weigh(self.name_counts)
@@ -141,6 +162,8 @@ class Query:
     title_vector: sp.csr_matrix
     mentions: Mentions
     time: float
+    embedding: np.ndarray | None = None
+    """The report's sentence embedding: when given, the rows also hold the `EMBEDDING_FEATURES` columns."""
 
 
 def _relative(values: np.ndarray) -> np.ndarray:
@@ -158,7 +181,8 @@ def build_features(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Feature rows of the candidates (ids into ``table``) and the similarities to the past reports."""
     history.grow_files(len(table))
-    out = np.zeros((len(candidates), len(FEATURES)))
+    width = len(FEATURES) + (len(EMBEDDING_FEATURES) if query.embedding is not None else 0)
+    out = np.zeros((len(candidates), width))
     sims = history.similarities(query.vector, n_past)
     scores = history.retrieval_scores(query.vector, n_past)
     evidence = history.file_evidence(scores, n_past, query.time, cosine=sims)
@@ -196,7 +220,29 @@ def build_features(
         out[:, COLUMN["source_len"]] = source_len
     for name in PER_REPORT_MAX:
         out[:, COLUMN[name]] = _relative(out[:, COLUMN[name]])
+    if query.embedding is not None:
+        embedding_features(out, query.embedding, c, table, history, n_past)
     return out, sims
+
+
+def embedding_features(
+    out: np.ndarray,
+    embedding: np.ndarray,
+    candidates: np.ndarray,
+    table: FileTable,
+    history: History,
+    n_past: int,
+) -> None:
+    """Fill the `EMBEDDING_FEATURES` columns of ``out`` (rows = ``candidates``)."""
+    evidence = history.embedding_evidence(embedding, n_past)
+    top = evidence["emb_top"][candidates]
+    out[:, COLUMN["emb_top"]] = top
+    out[:, COLUMN["emb_top_rel"]] = _relative(top)
+    out[:, COLUMN["emb_max"]] = evidence["emb_max"][candidates]
+    if len(table.path_embeddings) >= len(table.paths):
+        path = table.path_embeddings[candidates] @ np.asarray(embedding, dtype=np.float32)
+        out[:, COLUMN["emb_path"]] = path
+        out[:, COLUMN["emb_path_rel"]] = _relative(np.maximum(path, 0))
 
 
 def path_history(table: FileTable, evidence: dict[str, np.ndarray], candidates: np.ndarray) -> np.ndarray:

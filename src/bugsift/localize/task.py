@@ -23,6 +23,7 @@ from typing import Any
 
 from bugsift.learn.tasks import EvaluationOutcome, TaskOptions, TrainOutcome
 from bugsift.localize.candidates import CandidateSource, FixedBeforeCandidates, GitCandidates, load_candidates
+from bugsift.localize.embedding import SentenceEncoder, use_embeddings
 from bugsift.localize.gitlog import link_fixes, read_log
 from bugsift.localize.model import FileLocalizer, train_localizer
 from bugsift.localize.replay import ReplayConfig, ReplayResult, replay, report_fix_time
@@ -102,6 +103,11 @@ def _source(options: TaskOptions, candidates: CandidateSource, settings: Setting
     return SourceText(repo, candidates, cache_dir=cache)
 
 
+def _encoder(settings: Settings) -> SentenceEncoder | None:
+    """The sentence encoder for the embedding columns, when the ``embeddings`` setting allows it."""
+    return SentenceEncoder() if use_embeddings(settings.embeddings) else None
+
+
 def format_results(results: Sequence[ReplayResult]) -> str:
     lines = [
         f"{'project':22s} {'n':>5s} {'excl':>5s}  {'':6s} {'top1':>6s} {'top5':>6s} {'top10':>6s} "
@@ -130,9 +136,8 @@ class FilesTask:
         for project, reports in sorted(load_history(database, options).items()):
             candidates = candidate_source(options, project, reports)
             config = ReplayConfig(seed=settings.random_seed)
-            results.append(
-                replay(reports, candidates, config, _source(options, candidates, settings), project)
-            )
+            source = _source(options, candidates, settings)
+            results.append(replay(reports, candidates, config, source, project, _encoder(settings)))
         evaluation = {"task": TASK, "projects": [r.as_dict() for r in results]}
         return EvaluationOutcome(evaluation=evaluation, text=format_results(results))
 
@@ -151,6 +156,7 @@ class FilesTask:
                 _source(options, candidates, settings),
                 project,
                 settings.precision_target,
+                _encoder(settings),
             )
             localizers[project] = model
             results.append(result)
@@ -174,6 +180,7 @@ class FilesTask:
                     "project": options.project,
                     "candidates": _option(options, "candidates"),
                     "repo": _option(options, "repo"),
+                    "embeddings": any(m.uses_embeddings for m in localizers.values()),
                 },
                 data={
                     p: {"n_history": len(m.report_ids), "n_files": len(m.paths)}
@@ -194,8 +201,15 @@ class FilesTask:
 
         with database.session() as session:
             row = active_model(session, TASK)
+        model = load_model(row.path)
+        if any(m.uses_embeddings for m in model.localizers.values()):
+            from bugsift.learn.embeddings import load_encoder
+
+            for localizer in model.localizers.values():
+                localizer.require_embeddings()
+            load_encoder()  # now (the web server warms predictors at start-up), not on a first request
         return FilesPredictor(
-            load_model(row.path),
+            model,
             f"{TASK}:v{row.version}",
             _option(options, "candidates"),
             _option(options, "repo"),
