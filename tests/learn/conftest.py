@@ -54,3 +54,17 @@ def github(data_dir: Path) -> list[Report]:
     ]
     reports.sort(key=lambda r: r.created_at)
     return reports
+
+
+@pytest.fixture(scope="session")
+def two_projects(data_dir: Path) -> list[Report]:
+    """The 40 oldest NLBSE'24 issues of facebook/react and of microsoft/vscode each (project set)."""
+    out = []
+    for project in ("facebook/react", "microsoft/vscode"):
+        reports = [
+            r
+            for r in read_reports("github", data_dir / "github-issues" / "nlbse24_train.csv")
+            if isinstance(r, Report) and r.project == project
+        ]
+        out += sorted(reports, key=lambda r: r.created_at)[:40]
+    return out

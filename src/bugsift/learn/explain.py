@@ -61,11 +61,13 @@ def explain(model: Any, report: Report, n: int = 8, label: str | None = None) ->
     Returns ``[{"feature": "word:crash", "weight": 0.41}, ...]`` sorted by decreasing contribution;
     only features with a positive contribution are listed.
     """
-    names, rel, classes = _prepared(model)
-    x = model.features_.transform([report]).tocsr()
-    if label is None:
-        proba = model.model_.predict_proba(x)[0]
-        k = int(np.argmax(proba))
+    # a kind model pooled by project explains with the TF-IDF member of the report's project
+    member = model.member_for(report) if hasattr(model, "member_for") else model
+    names, rel, classes = _prepared(member)
+    x = member.features_.transform([report]).tocsr()
+    if label is None:  # the predicted class: the kind model's, embedding member included
+        proba = model.predict_proba([report])[0] if hasattr(model, "member_for") else None
+        k = int(np.argmax(member.model_.predict_proba(x)[0] if proba is None else proba))
     else:
         k = int(np.flatnonzero(classes == label)[0])
     idx = x.indices

@@ -6,6 +6,12 @@ computed once on the whole training set and the calibration folds refit only the
 vocabulary / IDF seen by a fold's calibration part is then not quite held out, which costs nothing
 measurable and saves two thirds of the training time.
 
+On small training sets (`AUTO_SMALL_N`) the model also averages in an `EmbeddingClassifier` and, when the
+reports come from several projects, pools them: each project with at least `POOL_MIN_REPORTS` reports
+gets its own pair of members (TF-IDF model + embedding model) trained on every report, the other
+projects' at weight `POOL_WEIGHT`; reports of other or no projects go to the pair trained with every
+weight 1. The TF-IDF features and the embeddings are computed once and shared by the pairs.
+
 Use `build_kind_model(**params)` for the defaults chosen on the benchmarks (see ``bench/kind_accuracy.py``).
 """
 
@@ -27,6 +33,14 @@ CALIBRATIONS = ("sigmoid", "isotonic", "none")
 # Share of the embedding model in the average (bench/nlbse_embeddings.py: 0.5 was as good as a share
 # chosen by inner CV on each fold's training part).
 EMBEDDING_SHARE = 0.5
+# Project pooling (bench/nlbse_embeddings.py, NLBSE'24 5-fold CV, mean macro-F1 over 5 repos x 3 seeds,
+# three embedding views, C = 1): each repo's model trained on its own issues alone 0.788; with the other
+# four repos' issues at weight 0.05 / 0.1 / 0.2: 0.799 / 0.799 / 0.794; at weight 1 (one model for
+# all, single view, seed 0) nothing was gained (0.773 against 0.774 unpooled).
+POOL_WEIGHT = 0.1
+# A project needs this many training reports for a pair of its own (not tuned): below it its own reports
+# are too few to steer a pair's fit, and every pair costs one more fit of both members.
+POOL_MIN_REPORTS = 30
 YEAR = 365.25 * 24 * 3600.0
 
 
@@ -54,12 +68,20 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
     calibration : "sigmoid" (default), "isotonic" or "none" (the logistic regression's own probabilities).
     cv : calibration folds.
     random_state : seed of the calibration fold shuffling.
-    embeddings : also fit an `EmbeddingClassifier` (all-MiniLM-L6-v2 sentence embeddings + logistic
-        regression, `bugsift.learn.embeddings`) and average its probabilities with this model's
+    embeddings : also fit an `EmbeddingClassifier` (all-MiniLM-L6-v2 sentence embeddings of the title
+        and of the description's first and last 254-token windows + logistic regression with C =
+        `EMBEDDING_C`, `bugsift.learn.embeddings`) and average its probabilities with this model's
         (weight `EMBEDDING_SHARE`). ``"auto"`` = when torch and the model package are installed and
         there are at most `AUTO_SMALL_N` training reports: there it helped (NLBSE'24 macro-F1 0.746 ->
-        0.770, Mozilla filing non-bug F1 0.851 -> 0.890 on validation folds), and encoding (~10-40
-        reports/s on 2 cores) stays affordable. Explanations still come from the TF-IDF model only.
+        0.770 with the first single-view version, Mozilla filing non-bug F1 0.851 -> 0.890 on
+        validation folds), and encoding (~7-10 reports/s on 2 cores) stays affordable. Explanations
+        come from the TF-IDF member only, toward the class the average predicts.
+    pool_projects : fit one pair of members (TF-IDF + embedding model) per project with at least
+        `POOL_MIN_REPORTS` training reports, on every training report with the other projects' at
+        weight `POOL_WEIGHT` (multiplied into the sample and age weights), and route each report to its
+        project's pair (reports of other projects, or none, to the pair fitted with every weight 1).
+        Needs two such projects. ``"auto"`` (default) = when the model uses embeddings: NLBSE'24 CV
+        macro-F1 0.788 -> 0.799 (5 repos, 3 seeds); not measured on large sets.
     """
 
     def __init__(
@@ -87,6 +109,7 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
         cv: int = 3,
         random_state: int = 0,
         embeddings: bool | str = False,
+        pool_projects: bool | str = "auto",
     ) -> None:
         self.mode = mode
         self.exclude_fields = exclude_fields
@@ -111,6 +134,14 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
         self.cv = cv
         self.random_state = random_state
         self.embeddings = embeddings
+        self.pool_projects = pool_projects
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # model files saved before pooling existed: one pair for every report
+        state.setdefault("pool_projects", False)
+        if "model_" in state:
+            state.setdefault("project_members_", {})
+        super().__setstate__(state)
 
     def _make_features(self) -> ReportFeatures:
         return ReportFeatures(
@@ -163,22 +194,30 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
         age = self._age_weights(X)
         if age is not None:
             sw = age if sw is None else sw * age
-        _, counts = np.unique(y_arr, return_counts=True)
+        self._fit_tfidf_member(Xt, y_arr, sw)
+        self.n_features_ = Xt.shape[1]
+        emb, self.embedding_model_ = None, None
+        if self._uses_embeddings(len(X)):
+            emb = self._new_embedding_model().embed(X)  # once: every pair's embedding model reads it
+            self.embedding_model_ = self._fit_embedding_member(emb, y_arr, sw)
+        self.project_members_ = self._fit_project_members(X, Xt, y_arr, emb, sw)
+        return self
+
+    def _fit_tfidf_member(self, Xt: Any, y: np.ndarray, sw: np.ndarray | None) -> None:
+        """The calibrated logistic regression on the TF-IDF features: model_, classes_, coef_."""
+        _, counts = np.unique(y, return_counts=True)
         n_folds = int(min(self.cv, counts.min())) if len(counts) > 1 else 0
         if self.calibration == "none" or n_folds < 2:
-            self.model_ = self._make_linear().fit(Xt, y_arr, sample_weight=sw)
+            self.model_ = self._make_linear().fit(Xt, y, sample_weight=sw)
         else:
             from sklearn.model_selection import StratifiedKFold
 
             folds = StratifiedKFold(n_folds, shuffle=True, random_state=self.random_state)
             self.model_ = CalibratedClassifierCV(self._make_linear(), method=self.calibration, cv=folds)
-            self.model_.fit(Xt, y_arr, sample_weight=sw)
+            self.model_.fit(Xt, y, sample_weight=sw)
         self.classes_ = np.asarray(self.model_.classes_, dtype=object)
-        self.n_features_ = Xt.shape[1]
         # for explain(): the fold-averaged coefficients, computed once here
         self.coef_ = np.mean([np.asarray(m.coef_, dtype=np.float32) for m in self.linear_models()], axis=0)
-        self.embedding_model_ = self._fit_embedding_model(X, y_arr, sw)
-        return self
 
     def _uses_embeddings(self, n_reports: int) -> bool:
         if self.embeddings == "auto":
@@ -187,27 +226,86 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
             return n_reports <= AUTO_SMALL_N and embeddings_available()
         return bool(self.embeddings)
 
-    def _fit_embedding_model(self, X: Sequence[Report], y: np.ndarray, sw: np.ndarray | None) -> Any:
-        if not self._uses_embeddings(len(X)):
-            return None
+    @staticmethod
+    def _new_embedding_model() -> Any:
         from bugsift.learn.embeddings import EMBEDDING_C, EmbeddingClassifier
 
-        model = EmbeddingClassifier(C=EMBEDDING_C).fit(X, y, sample_weight=sw)
+        return EmbeddingClassifier(C=EMBEDDING_C)
+
+    def _fit_embedding_member(self, emb: np.ndarray, y: np.ndarray, sw: np.ndarray | None) -> Any:
+        model = self._new_embedding_model().fit_embedded(emb, y, sample_weight=sw)
         if list(model.classes_) != list(self.classes_):  # a calibration quirk would misalign columns
             raise ValueError(f"class order differs: {list(model.classes_)} vs {list(self.classes_)}")
         return model
+
+    def pooled_projects(self, X: Sequence[Report]) -> list[str]:
+        """The projects that get a pair of their own when fitting on ``X`` (empty: no pooling)."""
+        pool = self.pool_projects
+        if pool == "auto":
+            pool = self._uses_embeddings(len(X))
+        if not pool:
+            return []
+        names, counts = np.unique([r.project or "" for r in X], return_counts=True)
+        projects = [str(p) for p, n in zip(names, counts, strict=True) if p and n >= POOL_MIN_REPORTS]
+        return projects if len(projects) >= 2 else []
+
+    def _fit_project_members(
+        self, X: Sequence[Report], Xt: Any, y: np.ndarray, emb: np.ndarray | None, sw: np.ndarray | None
+    ) -> dict[str, KindClassifier]:
+        """One pair per pooled project, sharing this model's fitted features (and the embeddings)."""
+        members: dict[str, KindClassifier] = {}
+        projects = np.asarray([r.project or "" for r in X], dtype=object)
+        base = np.ones(len(X)) if sw is None else sw
+        for project in self.pooled_projects(X):
+            weights = base * np.where(projects == project, 1.0, POOL_WEIGHT)
+            member = KindClassifier(**{**self.get_params(), "pool_projects": False})
+            member.C_, member.features_, member.n_features_ = self.C_, self.features_, self.n_features_
+            member._fit_tfidf_member(Xt, y, weights)
+            if list(member.classes_) != list(self.classes_):
+                raise ValueError(f"class order differs: {list(member.classes_)} vs {list(self.classes_)}")
+            member.embedding_model_ = None if emb is None else self._fit_embedding_member(emb, y, weights)
+            member.project_members_ = {}
+            members[project] = member
+        return members
+
+    def member_for(self, report: Report) -> KindClassifier:
+        """The pair that predicts ``report``: its project's, or this model's own (every weight 1)."""
+        members = getattr(self, "project_members_", None) or {}
+        return members.get(report.project or "", self)
+
+    def route(self, X: Sequence[Report]) -> list[tuple[KindClassifier, np.ndarray]]:
+        """``X``'s row indices grouped by the pair (see `member_for`) that predicts them."""
+        groups: dict[int, tuple[KindClassifier, list[int]]] = {}
+        for i, report in enumerate(X):
+            member = self.member_for(report)
+            groups.setdefault(id(member), (member, []))[1].append(i)
+        return [(member, np.asarray(rows, dtype=int)) for member, rows in groups.values()]
 
     def transform(self, X: Sequence[Report]) -> Any:
         check_is_fitted(self, "model_")
         return self.features_.transform(X)
 
     def predict_proba(self, X: Sequence[Report]) -> np.ndarray:
+        return self.routed_predict_proba(X)[0]
+
+    def routed_predict_proba(
+        self, X: Sequence[Report]
+    ) -> tuple[np.ndarray, Any, list[tuple[KindClassifier, np.ndarray]]]:
+        """Probabilities, the TF-IDF feature matrix of ``X`` (shared by every pair) and `route`'s groups:
+        what batch prediction needs to explain each report with the TF-IDF member that scored it."""
         check_is_fitted(self, "model_")
-        proba = self.model_.predict_proba(self.features_.transform(X))
+        matrix = self.features_.transform(X)
         embedding_model = getattr(self, "embedding_model_", None)  # absent from older model files
-        if embedding_model is None:
-            return proba
-        return (1.0 - EMBEDDING_SHARE) * proba + EMBEDDING_SHARE * embedding_model.predict_proba(X)
+        emb = None if embedding_model is None or len(X) == 0 else embedding_model.embed(X)
+        routes = self.route(X)
+        proba = np.zeros((len(X), len(self.classes_)))
+        for member, rows in routes:
+            part = member.model_.predict_proba(matrix[rows])
+            if emb is not None:
+                embedded = member.embedding_model_.predict_proba_embedded(emb[rows])
+                part = (1.0 - EMBEDDING_SHARE) * part + EMBEDDING_SHARE * embedded
+            proba[rows] = part
+        return proba, matrix, routes
 
     def predict(self, X: Sequence[Report]) -> np.ndarray:
         proba = self.predict_proba(X)

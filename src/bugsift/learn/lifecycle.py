@@ -68,6 +68,8 @@ def train_task(
             params={
                 **model_params(task, mode, settings.embeddings),
                 "uses_embeddings": getattr(model, "embedding_model_", None) is not None,
+                # the projects with a pair of their own (bugsift.learn.kind: pool_projects); [] = none
+                "pooled_projects": sorted(getattr(model, "project_members_", None) or {}),
                 "tracker": tracker,
                 "project": project,
             },

@@ -17,10 +17,15 @@ def predict_reports(
     """Top prediction, its probability, the top-k candidates, 'uncertain' and an explanation per report."""
     if not reports:
         return []
-    if hasattr(model, "features_") and hasattr(model, "model_"):  # a kind model: features once, batch why
-        matrix = model.features_.transform(list(reports))
-        proba = model.model_.predict_proba(matrix)
-        explanations = explain_batch(model, matrix, proba.argmax(axis=1), n=explain_n)
+    if hasattr(model, "routed_predict_proba"):  # a kind model: features once, batch why
+        # every member (TF-IDF + embedding pair) that scored some reports explains them
+        proba, matrix, routes = model.routed_predict_proba(list(reports))
+        predicted = proba.argmax(axis=1)
+        explanations: list[Any] = [None] * len(reports)
+        for member, rows in routes:
+            whys = explain_batch(member, matrix[rows], predicted[rows], n=explain_n)
+            for row, why in zip(rows, whys, strict=True):
+                explanations[row] = why
     else:
         proba = model.predict_proba(list(reports))
         explanations = [explain(model, report, n=explain_n) for report in reports]

@@ -63,9 +63,7 @@ def model_params(task: str, mode: str, embeddings: str = "off") -> dict[str, Any
     }
 
 
-def fit_model(
-    reports: list[Report], labels: list[str], task: str, mode: str, embeddings: str = "off"
-) -> Any:
+def fit_model(reports: list[Report], labels: list[str], task: str, mode: str, embeddings: str = "off") -> Any:
     params = model_params(task, mode, embeddings)
     params["exclude_fields"] = tuple(params["exclude_fields"])
     return build_kind_model(**params).fit(reports, labels)
@@ -110,9 +108,7 @@ def _score_split(
     """Fit on train, predict test; choose the threshold on a calibration part carved from train."""
     reports, labels = dataset.reports, dataset.labels
     fit_idx, calib_idx = _calibration_part(dataset, train_idx, split, seed)
-    calib_model = fit_model(
-        _take(reports, fit_idx), _take(labels, fit_idx), dataset.task, mode, embeddings
-    )
+    calib_model = fit_model(_take(reports, fit_idx), _take(labels, fit_idx), dataset.task, mode, embeddings)
     calib_proba = calib_model.predict_proba(_take(reports, calib_idx))
     threshold = choose_threshold(
         _take(labels, calib_idx), calib_proba, list(calib_model.classes_), precision_target
