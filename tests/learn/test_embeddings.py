@@ -93,6 +93,24 @@ def test_the_kind_model_averages_in_the_embedding_model(tmp_path, small) -> None
     np.testing.assert_allclose(load_model(path).predict_proba(test), blended.predict_proba(test), atol=1e-6)
 
 
+def test_large_training_sets_give_the_embeddings_a_smaller_share_and_never_pool(
+    monkeypatch, small, two_projects
+) -> None:  # type: ignore[no-untyped-def]
+    import bugsift.learn.kind as kind
+
+    monkeypatch.setattr(kind, "AUTO_SMALL_N", 50)  # the sets here count as large
+    train, y, test, _ = small
+    plain = build_kind_model().fit(train, y)
+    blended = build_kind_model(embeddings=True).fit(train, y)
+    share = kind.LARGE_SET_EMBEDDING_SHARE
+    assert blended.embedding_share_ == share < kind.EMBEDDING_SHARE
+    expected = (1 - share) * plain.predict_proba(test) + share * blended.embedding_model_.predict_proba(test)
+    np.testing.assert_allclose(blended.predict_proba(test), expected, atol=1e-6)
+    # pooling lost on the large Jira set: "auto" keeps one pair there, even with embeddings
+    assert build_kind_model(embeddings=True).pooled_projects(two_projects) == []
+    assert build_kind_model(embeddings=True, pool_projects=True).pooled_projects(two_projects) != []
+
+
 def test_auto_uses_embeddings_only_for_small_training_sets() -> None:
     from bugsift.learn.features import AUTO_SMALL_N
 
@@ -184,3 +202,21 @@ def test_the_kind_model_pools_projects_with_embeddings(tmp_path, two_projects) -
     path = tmp_path / "pooled.skops"
     save_model(model, path)
     np.testing.assert_allclose(load_model(path).predict_proba(reports), expected, atol=1e-9)
+
+
+def test_the_registry_names_the_pooled_projects(tmp_path, two_projects) -> None:  # type: ignore[no-untyped-def]
+    from bugsift.learn.lifecycle import train_task
+    from bugsift.settings import Settings
+    from bugsift.store.db import open_database
+    from bugsift.store.reports import upsert_reports
+
+    settings = Settings(home=tmp_path / "home", embeddings="on")
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            upsert_reports(session, two_projects)
+        row, _ = train_task(database, settings, "type")
+    finally:
+        database.dispose()
+    assert row.params["uses_embeddings"] is True
+    assert row.params["pooled_projects"] == ["facebook/react", "microsoft/vscode"]

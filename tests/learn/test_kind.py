@@ -13,7 +13,7 @@ import skops.io as sio
 
 from bugsift.learn.explain import explain, explain_batch
 from bugsift.learn.features import ReportFeatures, clean_text
-from bugsift.learn.kind import KindClassifier, build_kind_model
+from bugsift.learn.kind import EMBEDDING_SHARE, KindClassifier, build_kind_model
 from bugsift.learn.persist import load_model, save_model, untrusted_types
 from bugsift.learn.predict import predict_reports
 from bugsift.sources.base import Report
@@ -282,8 +282,9 @@ def test_pooling_needs_two_projects_with_enough_reports(two_projects) -> None:
 def test_model_files_from_before_pooling_still_load(filing_model, split, tmp_path: Path) -> None:
     _, test = split
     old = copy.deepcopy(filing_model)
-    del old.pool_projects, old.project_members_  # what an older file holds
+    del old.pool_projects, old.project_members_, old.embedding_share_  # what an older file holds
     loaded = load_model(save_model(old, tmp_path / "old.skops"))
     assert loaded.pool_projects is False and loaded.project_members_ == {}
+    assert loaded.embedding_share_ == EMBEDDING_SHARE
     np.testing.assert_array_equal(loaded.predict_proba(test), filing_model.predict_proba(test))
     assert explain(loaded, test[0]) == explain(filing_model, test[0])

@@ -33,6 +33,12 @@ CALIBRATIONS = ("sigmoid", "isotonic", "none")
 # Share of the embedding model in the average (bench/nlbse_embeddings.py: 0.5 was as good as a share
 # chosen by inner CV on each fold's training part).
 EMBEDDING_SHARE = 0.5
+# Above `AUTO_SMALL_N` training reports (embeddings on there only by choice: encoding ~20k reports takes
+# 15-20 minutes on 2 cores) the TF-IDF model has far more to learn from and the embeddings add less:
+# Jira validation carves 1 / 2 / 3 (bench/kind_jira_embeddings.py, three views, one embedding model for
+# every project) AUC 0.7103 / 0.6929 / 0.7089 with TF-IDF alone, 0.7134 / 0.7009 / 0.7161 at share 0.2,
+# 0.7032 / 0.7029 / 0.7052 at 0.5; the share chosen on two carves gained on the third every time.
+LARGE_SET_EMBEDDING_SHARE = 0.25
 # Project pooling (bench/nlbse_embeddings.py, NLBSE'24 5-fold CV, mean macro-F1 over 5 repos x 3 seeds,
 # three embedding views, C = 1): each repo's model trained on its own issues alone 0.788; with the other
 # four repos' issues at weight 0.05 / 0.1 / 0.2: 0.799 / 0.799 / 0.794; at weight 1 (one model for
@@ -71,7 +77,8 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
     embeddings : also fit an `EmbeddingClassifier` (all-MiniLM-L6-v2 sentence embeddings of the title
         and of the description's first and last 254-token windows + logistic regression with C =
         `EMBEDDING_C`, `bugsift.learn.embeddings`) and average its probabilities with this model's
-        (weight `EMBEDDING_SHARE`). ``"auto"`` = when torch and the model package are installed and
+        (weight `EMBEDDING_SHARE`, `LARGE_SET_EMBEDDING_SHARE` above `AUTO_SMALL_N` training reports:
+        ``embedding_share_``). ``"auto"`` = when torch and the model package are installed and
         there are at most `AUTO_SMALL_N` training reports: there it helped (NLBSE'24 macro-F1 0.746 ->
         0.770 with the first single-view version, Mozilla filing non-bug F1 0.851 -> 0.890 on
         validation folds), and encoding (~7-10 reports/s on 2 cores) stays affordable. Explanations
@@ -80,8 +87,9 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
         `POOL_MIN_REPORTS` training reports, on every training report with the other projects' at
         weight `POOL_WEIGHT` (multiplied into the sample and age weights), and route each report to its
         project's pair (reports of other projects, or none, to the pair fitted with every weight 1).
-        Needs two such projects. ``"auto"`` (default) = when the model uses embeddings: NLBSE'24 CV
-        macro-F1 0.788 -> 0.799 (5 repos, 3 seeds); not measured on large sets.
+        Needs two such projects. ``"auto"`` (default) = when the model uses embeddings and trains on at
+        most `AUTO_SMALL_N` reports: NLBSE'24 CV macro-F1 0.788 -> 0.799 (5 repos, 3 seeds). On the
+        large Jira set pooling lost (validation carves: TF-IDF mean AUC 0.704 -> 0.689 pooled).
     """
 
     def __init__(
@@ -141,6 +149,7 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
         state.setdefault("pool_projects", False)
         if "model_" in state:
             state.setdefault("project_members_", {})
+            state.setdefault("embedding_share_", EMBEDDING_SHARE)
         super().__setstate__(state)
 
     def _make_features(self) -> ReportFeatures:
@@ -197,6 +206,7 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
         self._fit_tfidf_member(Xt, y_arr, sw)
         self.n_features_ = Xt.shape[1]
         emb, self.embedding_model_ = None, None
+        self.embedding_share_ = EMBEDDING_SHARE if len(X) <= AUTO_SMALL_N else LARGE_SET_EMBEDDING_SHARE
         if self._uses_embeddings(len(X)):
             emb = self._new_embedding_model().embed(X)  # once: every pair's embedding model reads it
             self.embedding_model_ = self._fit_embedding_member(emb, y_arr, sw)
@@ -242,7 +252,7 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
         """The projects that get a pair of their own when fitting on ``X`` (empty: no pooling)."""
         pool = self.pool_projects
         if pool == "auto":
-            pool = self._uses_embeddings(len(X))
+            pool = len(X) <= AUTO_SMALL_N and self._uses_embeddings(len(X))
         if not pool:
             return []
         names, counts = np.unique([r.project or "" for r in X], return_counts=True)
@@ -260,6 +270,7 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
             weights = base * np.where(projects == project, 1.0, POOL_WEIGHT)
             member = KindClassifier(**{**self.get_params(), "pool_projects": False})
             member.C_, member.features_, member.n_features_ = self.C_, self.features_, self.n_features_
+            member.embedding_share_ = self.embedding_share_
             member._fit_tfidf_member(Xt, y, weights)
             if list(member.classes_) != list(self.classes_):
                 raise ValueError(f"class order differs: {list(member.classes_)} vs {list(self.classes_)}")
@@ -303,7 +314,8 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
             part = member.model_.predict_proba(matrix[rows])
             if emb is not None:
                 embedded = member.embedding_model_.predict_proba_embedded(emb[rows])
-                part = (1.0 - EMBEDDING_SHARE) * part + EMBEDDING_SHARE * embedded
+                share = self.embedding_share_
+                part = (1.0 - share) * part + share * embedded
             proba[rows] = part
         return proba, matrix, routes
 
