@@ -1,7 +1,7 @@
 """Files task accuracy: the time-ordered replay of the Eclipse benchmark projects, learned ranker vs plain.
 
     nice -n 10 .venv/bin/python bench/files_accuracy.py [--projects AspectJ,SWT] [--ranker pairwise]
-        [--embeddings /tmp/files-emb]
+        [--embeddings /tmp/files-emb] [--seed 0] [--separately]
 
 With ``--embeddings DIR`` the rows also hold the sentence-embedding columns (all-MiniLM-L6-v2, needs the
 embeddings extra); the reports' embeddings are cached in DIR by text hash, so only the first run encodes
@@ -28,7 +28,14 @@ import numpy as np
 import bugsift.localize.replay as replay_module
 from bugsift.localize.candidates import load_candidates
 from bugsift.localize.features import COLUMN
-from bugsift.localize.replay import ReplayConfig, ReplayResult, ranking_metrics, replay
+from bugsift.localize.replay import (
+    ProjectHistory,
+    ReplayConfig,
+    ReplayResult,
+    ranking_metrics,
+    replay,
+    replay_projects,
+)
 from bugsift.localize.task import format_results
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
@@ -124,32 +131,37 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--embeddings", type=Path, help="add the embedding columns; cache folder")
     parser.add_argument("--zero", default="", help="comma-separated feature columns to blank")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the ranker's random negatives")
+    parser.add_argument(
+        "--separately",
+        action="store_true",
+        help="replay each project alone (its ranker learns from its own reports only), as before 0.5",
+    )
     args = parser.parse_args()
     if args.zero:
         zero_columns(args.zero.split(","))
     embed = CachedEncoder(args.embeddings) if args.embeddings else None
     folder = DATA / "eclipse-localization"
     every = [r for r in read_reports("bugzilla", folder / "bug_reports.jsonl.xz")]
-    results = []
+    histories = []
     for project in args.projects.split(","):
         reports = sorted((r for r in every if r.project == project), key=lambda r: r.created_at)
         if args.limit:
             reports = reports[: args.limit]
-        started = time.perf_counter()
-        result = replay(
-            reports,
-            load_candidates(folder, project),
-            ReplayConfig(ranker=args.ranker),
-            project=project,
-            embed=embed,
-        )
-        results.append(result)
-        print(
-            f"{project}: {len(reports)} reports replayed in {result.seconds:.0f} s "
-            f"({result.n_retrains} ranker refits; {time.perf_counter() - started:.0f} s in all, with the "
-            f"text preparation{' and any encoding not cached' if embed else ''})",
-            flush=True,
-        )
+        histories.append(ProjectHistory(project, reports, load_candidates(folder, project)))
+    config = ReplayConfig(ranker=args.ranker, seed=args.seed)
+    started = time.perf_counter()
+    if args.separately:
+        results = [replay(h.reports, h.candidates, config, project=h.project, embed=embed) for h in histories]
+    else:
+        results = replay_projects(histories, config, embed)
+    for result in results:
+        print(f"{result.project}: replayed in {result.seconds:.0f} s ({result.n_retrains} ranker refits)")
+    print(
+        f"all projects: {time.perf_counter() - started:.0f} s with the text preparation"
+        f"{' and any encoding not cached' if embed else ''}",
+        flush=True,
+    )
     print(format_results(results))
     print_halves(results)
     for name, plain in (("model", False), ("plain", True)):

@@ -15,6 +15,15 @@ probabilities on the validation part. ``eval`` fits `EmbeddingClassifier` member
 ("single") or one per project with the other projects' reports at weight `POOL_WEIGHT` ("pooled", as
 the kind model pools when embeddings are on), and prints the mean-over-project AUC of the TF-IDF model,
 the embedding model alone and the averages with embedding share 0.3 / 0.5 / 0.7.
+
+``midsize`` asks whether project pooling (``pool_projects="auto"`` turns it on with the embeddings up to
+`AUTO_SMALL_N` reports) helps on a mid-size multi-project store: for N = 1,000 / 2,500 / 5,000 it keeps
+the newest N/5 fitting reports of each of the five projects (all of a project's if it has fewer; the
+validation part is unchanged) and prints, per N, the validation AUC of the TF-IDF model
+(``build_kind_model(embeddings=False)``, i.e. with the small-set "auto" settings) unpooled and pooled,
+of the three-view embedding model (C = 1, no age decay, as the kind model below `AUTO_SMALL_N`) alone,
+and of their averages at embedding share 0.25 / 0.5, unpooled with unpooled and pooled with pooled (the
+latter at 0.5 is what ``embeddings=True`` ships there). TF-IDF scores are cached per N and carve.
 """
 
 from __future__ import annotations
@@ -265,6 +274,77 @@ def evaluate(data: Path, cache: Path, max_length: dict[str, int], variants: list
         print_row(row_name, vals)
 
 
+MIDSIZE_N = (2500, 1000, 5000)  # in this order: the middle size first
+MIDSIZE_VIEWS = ("title", "body_first", "body_last")
+MIDSIZE_SHARES = (0.25, 0.5)
+
+
+def newest_per_project(reports: list, n: int) -> list:
+    """The newest ``n`` reports of each project (all of a project's if it has fewer)."""
+    out = []
+    for project in sorted({r.project for r in reports}):
+        ordered = sorted((r for r in reports if r.project == project), key=lambda r: r.created_at)
+        out += ordered[-n:]
+    return out
+
+
+def tfidf_scores(fit: list, valid: list, pooled: bool, path: Path) -> np.ndarray:
+    """The "not_defect" probabilities of ``build_kind_model(embeddings=False)`` on ``valid``, cached."""
+    if path.exists():
+        return np.load(path)["score"]
+    model = build_kind_model(embeddings=False, pool_projects=pooled).fit(fit, list(labels(fit)))
+    score = model.predict_proba(valid)[:, list(model.classes_).index("not_defect")]
+    np.savez(path, score=score)
+    return score
+
+
+def midsize(data: Path, cache: Path, sizes: list[int]) -> None:
+    """Pooling and the embedding share on the newest N/5 fitting reports of each project (see above)."""
+    issues = load_issues(data, cache)
+    train = train_part(issues)
+    vectors, texts = {}, {"_reports": train}
+    for view in MIDSIZE_VIEWS:
+        vectors[view] = load_vectors(cache, view, 256)
+        texts[view] = [text_key(t) for t in cached_texts(train, view, cache)]
+        missing = sum(k not in vectors[view] for k in texts[view])
+        print(
+            f"view {view}: {len(vectors[view])} vectors, {missing} training reports without one", flush=True
+        )
+        if missing:
+            raise SystemExit(f"{missing} {view} vectors missing from {cache}: not re-encoding here")
+    cv = carves(issues)
+    for n in sizes:
+        table: dict[str, list[float]] = {}
+        for k, (full_fit, valid) in enumerate(cv, 1):
+            t0 = time.perf_counter()
+            fit = newest_per_project(full_fit, n // 5)
+            pos = labels(valid) == "not_defect"
+            pv = np.array([r.project for r in valid])
+            pf = np.array([r.project for r in fit])
+            ef = embedding_matrix(fit, MIDSIZE_VIEWS, vectors, texts)
+            ev = embedding_matrix(valid, MIDSIZE_VIEWS, vectors, texts)
+            sw = np.ones(len(fit))  # no age decay up to AUTO_SMALL_N reports, as the kind model
+            for pooled in (False, True):
+                mode = "pooled" if pooled else "unpooled"
+                tf = tfidf_scores(fit, valid, pooled, cache / f"midsize-N{n}-tfidf-{mode}-carve{k}.npz")
+                members, _ = fit_members(ef, labels(fit), sw, pf, pooled, MIDSIZE_VIEWS, 1.0)
+                es = predict(members, ev, pv)
+                table.setdefault(f"TF-IDF {mode}", []).append(mean_auc(pos, tf, pv))
+                table.setdefault(f"embeddings {mode}", []).append(mean_auc(pos, es, pv))
+                for s in MIDSIZE_SHARES:
+                    blend = (1 - s) * tf + s * es
+                    table.setdefault(f"both {mode}, share {s:.2f}", []).append(mean_auc(pos, blend, pv))
+            took = time.perf_counter() - t0
+            print(f"N={n} carve {k}: fit {len(fit)}, valid {len(valid)} ({took:.0f}s)", flush=True)
+        order = [f"{m} {p}" for m in ("TF-IDF", "embeddings") for p in ("unpooled", "pooled")]
+        order += [f"both {p}, share {s:.2f}" for p in ("unpooled", "pooled") for s in MIDSIZE_SHARES]
+        print(f"\nN = {n} (newest {n // 5} fitting reports per project)")
+        print(f"{'variant':52s} carve1  carve2  carve3    mean")
+        for row_name in order:
+            print_row(row_name, table[row_name])
+        print(flush=True)
+
+
 def print_row(name: str, vals: list[float]) -> None:
     print(f"{name:52s}", "  ".join(f"{v:.4f}" for v in vals), f"  {np.mean(vals):.4f}", flush=True)
 
@@ -278,12 +358,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-length", type=int, default=256, help="encode: tokens per text")
     parser.add_argument("--body-max-length", type=int, default=256, help="eval: tokens of the body views")
     parser.add_argument("--pooled", action="store_true", help="tfidf: one TF-IDF member per project")
-    parser.add_argument("step", choices=["encode", "tfidf", "eval"])
+    parser.add_argument("step", choices=["encode", "tfidf", "eval", "midsize"])
     parser.add_argument(
         "names",
         nargs="*",
         help="encode: views (title body_first body_last); eval: variants VIEWS:C:single|pooled, "
-        "VIEWS = t (title) / tf (+ body_first) / tfl (+ body_last)",
+        "VIEWS = t (title) / tf (+ body_first) / tfl (+ body_last); midsize: sizes N (default "
+        f"{' '.join(map(str, MIDSIZE_N))})",
     )
     args = parser.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -294,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     with threadpool_limits(1):
         if args.step == "tfidf":
             tfidf(args.data, args.cache, args.pooled)
+        elif args.step == "midsize":
+            midsize(args.data, args.cache, [int(n) for n in args.names] or list(MIDSIZE_N))
         else:
             lengths = {"title": 256, "body_first": args.body_max_length, "body_last": args.body_max_length}
             default = [f"{v}:1:{m}" for v in ("t", "tf", "tfl") for m in ("single", "pooled")]

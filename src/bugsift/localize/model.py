@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from bugsift.localize.features import (
     COLUMN,
@@ -26,7 +27,7 @@ from bugsift.localize.features import (
 from bugsift.localize.history import History
 from bugsift.localize.mentions import extract_mentions
 from bugsift.localize.ranker import FileRanker
-from bugsift.localize.replay import report_text
+from bugsift.localize.replay import ProjectHistory, ReplayConfig, fit_ranker, replay_together, report_text
 from bugsift.localize.textspace import TextSpace
 from bugsift.localize.tokens import class_name
 from bugsift.sources.base import Report
@@ -245,37 +246,53 @@ def train_localizer(
 ) -> tuple[FileLocalizer, Any]:
     """Replay the project (the honest evaluation), then fit the model for use on all of its history.
     With ``embed`` (a `bugsift.localize.embedding.Encoder`) the ranker also uses the embedding columns."""
-    from threadpoolctl import threadpool_limits
+    [(model, result)] = train_localizers(
+        [ProjectHistory(project, reports, candidates, source)], config, precision_target, embed
+    )
+    return model, result
 
-    from bugsift.localize.replay import ReplayConfig, _Replayer
 
+def train_localizers(
+    projects: Sequence[ProjectHistory],
+    config: ReplayConfig | None = None,
+    precision_target: float = 0.9,
+    embed: Any = None,
+) -> list[tuple[FileLocalizer, Any]]:
+    """Replay the projects (`bugsift.localize.replay.ProjectHistory`) together, then fit one model per
+    project for use on all of its history; the rankers learn from every project's rows, as in the replay."""
     config = config or ReplayConfig()
     with threadpool_limits(1):
-        replayer = _Replayer(reports, candidates, config, source, embed)
-        result = replayer.run(project)
-        model = FileLocalizer(project)
-        space, history = replayer.space, replayer.history
-        space.fit_idf(replayer.counts)
-        model.vocabulary = dict(space.vocabulary)
-        model.idf = space.idf.copy()
-        model.paths = list(replayer.table.paths)
-        history.grow_files(len(model.paths))
-        model.counts = history.counts.tocsr()
-        model.fixed = history.files.tocsr()
-        model.fix_times = history.fix_times.copy()
-        model.report_ids = list(history.report_ids)
-        if embed is not None:
-            replayer.table.embed_paths(embed.paths)
-            model.embeddings = history.embeddings
-            model.path_embeddings = replayer.table.path_embeddings
-            model.feature_names = list(FEATURES + EMBEDDING_FEATURES)
-        samples = replayer.samples
-        if len(samples) >= config.min_train_reports:
-            X = np.vstack([s[1] for s in samples])
-            y = np.concatenate([s[2] for s in samples])
-            w = np.concatenate([s[3] for s in samples])
-            groups = np.repeat(np.arange(len(samples)), [len(s[2]) for s in samples])
-            model.ranker = FileRanker(config.ranker, random_state=config.seed).fit(X, y, w, groups)
+        replayed = replay_together(projects, config, embed)
+        # one ranker for every project: the rows of all of them (shared by their replayers)
+        ranker = fit_ranker(replayed[0][0].rows.samples, config) if replayed else None
+        return [
+            (_fitted_localizer(replayer, result, ranker, precision_target, embed), result)
+            for replayer, result in replayed
+        ]
+
+
+def _fitted_localizer(
+    replayer: Any, result: Any, ranker: FileRanker | None, precision_target: float, embed: Any
+) -> FileLocalizer:
+    """The model of one replayed project: all of its history, the ranker, the probability mapping and
+    the `uncertain` threshold from the replay's outputs."""
+    model = FileLocalizer(result.project)
+    space, history = replayer.space, replayer.history
+    space.fit_idf(replayer.counts)
+    model.vocabulary = dict(space.vocabulary)
+    model.idf = space.idf.copy()
+    model.paths = list(replayer.table.paths)
+    history.grow_files(len(model.paths))
+    model.counts = history.counts.tocsr()
+    model.fixed = history.files.tocsr()
+    model.fix_times = history.fix_times.copy()
+    model.report_ids = list(history.report_ids)
+    if embed is not None:
+        replayer.table.embed_paths(embed.paths)
+        model.embeddings = history.embeddings
+        model.path_embeddings = replayer.table.path_embeddings
+        model.feature_names = list(FEATURES + EMBEDDING_FEATURES)
+    model.ranker = ranker
     if result.calibration:
         from sklearn.linear_model import LogisticRegression
 
@@ -288,7 +305,7 @@ def train_localizer(
         top = model.probability(np.array([o.top_score for o in ranked]))
         model.threshold = choose_threshold(top, np.array([o.top_correct for o in ranked]), precision_target)
     model.metrics = result.as_dict()
-    return model, result
+    return model
 
 
 # Types a saved files model holds beyond skops' defaults and the kind models' list in

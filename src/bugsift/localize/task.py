@@ -1,7 +1,8 @@
 """The `files` task: rank the source files most likely to hold a report's bug.
 
-``bugsift train files`` replays each project's history in filing order (the evaluation, see `replay`) and
-then fits one `FileLocalizer` per project on all of it; the models of one training run are saved together
+``bugsift train files`` replays the projects' histories in filing order, together (the evaluation, see
+`replay`: their rankers learn from every project's rows), and then fits one `FileLocalizer` per project on
+all of it; the models of one training run are saved together
 as one file. ``evaluate files`` only replays. ``predict files`` ranks the candidates of each report.
 
 Where the history and the candidates come from (options ``candidates`` and ``repo``):
@@ -25,8 +26,14 @@ from bugsift.learn.tasks import EvaluationOutcome, TaskOptions, TrainOutcome
 from bugsift.localize.candidates import CandidateSource, FixedBeforeCandidates, GitCandidates, load_candidates
 from bugsift.localize.embedding import SentenceEncoder, use_embeddings
 from bugsift.localize.gitlog import link_fixes, read_log
-from bugsift.localize.model import FileLocalizer, train_localizer
-from bugsift.localize.replay import ReplayConfig, ReplayResult, replay, report_fix_time
+from bugsift.localize.model import FileLocalizer, train_localizers
+from bugsift.localize.replay import (
+    ProjectHistory,
+    ReplayConfig,
+    ReplayResult,
+    replay_projects,
+    report_fix_time,
+)
 from bugsift.localize.source_text import SourceText
 from bugsift.settings import Settings
 from bugsift.sources.base import Report
@@ -103,6 +110,15 @@ def _source(options: TaskOptions, candidates: CandidateSource, settings: Setting
     return SourceText(repo, candidates, cache_dir=cache)
 
 
+def project_histories(database: Database, settings: Settings, options: TaskOptions) -> list[ProjectHistory]:
+    """Every project with enough reports with fixed files: its reports, candidates and source text."""
+    out = []
+    for project, reports in sorted(load_history(database, options).items()):
+        candidates = candidate_source(options, project, reports)
+        out.append(ProjectHistory(project, reports, candidates, _source(options, candidates, settings)))
+    return out
+
+
 def _encoder(settings: Settings) -> SentenceEncoder | None:
     """The sentence encoder for the embedding columns, when the ``embeddings`` setting allows it."""
     return SentenceEncoder() if use_embeddings(settings.embeddings) else None
@@ -132,12 +148,8 @@ class FilesTask:
         self.help = HELP
 
     def evaluate(self, database: Database, settings: Settings, options: TaskOptions) -> EvaluationOutcome:
-        results = []
-        for project, reports in sorted(load_history(database, options).items()):
-            candidates = candidate_source(options, project, reports)
-            config = ReplayConfig(seed=settings.random_seed)
-            source = _source(options, candidates, settings)
-            results.append(replay(reports, candidates, config, source, project, _encoder(settings)))
+        config = ReplayConfig(seed=settings.random_seed)
+        results = replay_projects(project_histories(database, settings, options), config, _encoder(settings))
         evaluation = {"task": TASK, "projects": [r.as_dict() for r in results]}
         return EvaluationOutcome(evaluation=evaluation, text=format_results(results))
 
@@ -145,21 +157,14 @@ class FilesTask:
         from bugsift.learn.persist import save_model
         from bugsift.store.registry import next_version, register_model
 
-        localizers: dict[str, FileLocalizer] = {}
-        results = []
-        for project, reports in sorted(load_history(database, options).items()):
-            candidates = candidate_source(options, project, reports)
-            model, result = train_localizer(
-                reports,
-                candidates,
-                ReplayConfig(seed=settings.random_seed),
-                _source(options, candidates, settings),
-                project,
-                settings.precision_target,
-                _encoder(settings),
-            )
-            localizers[project] = model
-            results.append(result)
+        trained = train_localizers(
+            project_histories(database, settings, options),
+            ReplayConfig(seed=settings.random_seed),
+            settings.precision_target,
+            _encoder(settings),
+        )
+        localizers: dict[str, FileLocalizer] = {model.project: model for model, _ in trained}
+        results = [result for _, result in trained]
         if not localizers:
             raise ValueError("no project has reports with fixed files: import them, or give --repo")
         settings.ensure_home()
