@@ -11,6 +11,7 @@ import click
 from tqdm import tqdm
 
 from bugsift import __version__
+from bugsift.learn.encoding_store import use_settings
 from bugsift.learn.tasks import TASKS
 from bugsift.settings import Settings
 
@@ -48,7 +49,9 @@ def main(ctx: click.Context) -> None:
 
     Settings come from BUGSIFT_* environment variables (see `bugsift settings`).
     """
-    ctx.obj = AppContext(Settings())
+    settings = Settings()
+    use_settings(settings)  # encodings (when embeddings are on) persist under $BUGSIFT_HOME/cache
+    ctx.obj = AppContext(settings)
 
 
 # --- import -------------------------------------------------------------------------------------------

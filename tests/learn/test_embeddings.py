@@ -220,3 +220,25 @@ def test_the_registry_names_the_pooled_projects(tmp_path, two_projects) -> None:
         database.dispose()
     assert row.params["uses_embeddings"] is True
     assert row.params["pooled_projects"] == ["facebook/react", "microsoft/vscode"]
+
+
+def test_encodings_kept_on_disk_are_not_encoded_again(tmp_path, monkeypatch, small) -> None:  # type: ignore[no-untyped-def]
+    import bugsift.learn.embeddings as embeddings
+    from bugsift.learn.encoding_store import disk_store, use_disk_cache
+
+    texts = [f"{r.title}\n{r.description}"[:500] for r in small[2][:6]]
+    use_disk_cache(tmp_path / "encodings.sqlite3")
+    try:
+        first = embeddings.encode_texts(texts, 128)
+        assert len(disk_store(embeddings.DIMENSIONS)) == len(set(texts))
+        embeddings.clear_cache()  # a new process: only the file remembers
+
+        def no_encoder(device: str = "cpu") -> None:
+            raise AssertionError("encoded again")
+
+        monkeypatch.setattr(embeddings, "load_encoder", no_encoder)
+        np.testing.assert_array_equal(embeddings.encode_texts(texts, 128), first)
+        with pytest.raises(AssertionError, match="encoded again"):  # another token limit: another key
+            embeddings.encode_texts(texts[:1], 64)
+    finally:
+        use_disk_cache(None)

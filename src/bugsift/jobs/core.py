@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bugsift.jobs.models import JobRow
+from bugsift.learn.encoding_store import use_settings
 from bugsift.settings import Settings
 from bugsift.store.db import Database, open_database
 from bugsift.store.models import utcnow
@@ -256,6 +257,7 @@ def _heartbeat(database: Database, job_id: int, every_s: float) -> Iterator[None
 def run_job(job_id: int, settings: Settings | None = None) -> Outcome:
     """Run one job to the end (or to a retry); safe to call for a job that is done or running elsewhere."""
     settings = settings or Settings()
+    use_settings(settings)  # encodings (when embeddings are on) persist under $BUGSIFT_HOME/cache
     database = database_for(settings)
     status, row = _claim(database, job_id, settings.jobs_lease_s)
     if status in ("missing", "finished"):

@@ -42,6 +42,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from bugsift.learn.encoding_store import disk_store
 from bugsift.lru import LruCache
 from bugsift.sources.base import Report
 
@@ -60,6 +61,7 @@ BODY_CHARS = 30_000  # characters of a description handed to the tokenizer
 # Encoded reports kept per process (384 float32 = 1.5 kB each): training evaluates, then refits on the
 # same reports, and the web form asks again as the reporter types, so most encodings repeat.
 CACHE_SIZE = 20_000
+MODEL_TAG = b"all-MiniLM-L6-v2:"  # disk cache keys start with it: another model's vectors never match
 
 # Types a saved model of this module contains beyond persist.TRUSTED_TYPES (see bugsift.learn.persist).
 TRUSTED_TYPES: list[str] = [
@@ -88,8 +90,12 @@ _encode_lock = threading.Lock()  # the shared network's max_seq_length is set pe
 
 
 def clear_cache() -> None:
-    """Forget every cached encoding (benchmarks measure uncached prediction with it)."""
+    """Forget every encoding cached in this process (benchmarks measure uncached prediction with it)."""
     _cache.clear()
+
+
+def _disk_key(key: tuple[int, bytes]) -> bytes:
+    return MODEL_TAG + key[0].to_bytes(4, "big") + key[1]
 
 
 def encode_texts(
@@ -108,6 +114,13 @@ def encode_texts(
             missing.setdefault(key, []).append(row)
         else:
             out[row] = vector
+    disk = disk_store(DIMENSIONS) if missing else None
+    if missing and disk is not None:
+        stored = disk.get_many([_disk_key(key) for key in missing])
+        for key in [k for k in missing if _disk_key(k) in stored]:
+            vector = stored[_disk_key(key)]
+            _cache.put(key, vector)
+            out[missing.pop(key)] = vector
     if missing:
         todo = [texts[rows[0]] for rows in missing.values()]
         encoder = load_encoder(device)
@@ -120,6 +133,8 @@ def encode_texts(
         for (key, rows), vector in zip(missing.items(), encoded, strict=True):
             _cache.put(key, vector)
             out[rows] = vector
+        if disk is not None:
+            disk.put_many((_disk_key(key), v) for key, v in zip(missing, encoded, strict=True))
     return out
 
 

@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from bugsift.learn.encoding_store import use_settings
 from bugsift.settings import Settings
 from bugsift.store.db import Database
 from bugsift.web import auth
@@ -46,6 +47,7 @@ def secret_key(settings: Settings) -> str:
 def create_app(settings: Settings | None = None, database: Database | None = None, **overrides: Any) -> Flask:
     """A configured app; ``overrides`` are Flask config keys (``TESTING=True``, ``MAX_CONTENT_LENGTH``...)."""
     settings = settings or Settings()
+    use_settings(settings)  # encodings (when embeddings are on) persist under $BUGSIFT_HOME/cache
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secret_key(settings),
