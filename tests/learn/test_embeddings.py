@@ -242,3 +242,39 @@ def test_encodings_kept_on_disk_are_not_encoded_again(tmp_path, monkeypatch, sma
             embeddings.encode_texts(texts[:1], 64)
     finally:
         use_disk_cache(None)
+
+
+def test_an_interrupted_encoding_keeps_the_chunks_it_finished(tmp_path, monkeypatch, github) -> None:  # type: ignore[no-untyped-def]
+    import bugsift.learn.embeddings as embeddings
+    from bugsift.learn.encoding_store import disk_store, use_disk_cache
+
+    real = embeddings.load_encoder()
+    calls = []
+
+    class FailsOnTheSecondChunk:
+        max_seq_length = 128
+
+        def encode(self, texts, **kwargs):  # type: ignore[no-untyped-def]
+            calls.append(len(texts))
+            if len(calls) == 2:
+                raise KeyboardInterrupt  # Ctrl-C in the middle of a long training
+            real.max_seq_length = self.max_seq_length
+            return real.encode(texts, **kwargs)
+
+    monkeypatch.setattr(embeddings, "ENCODE_CHUNK", 4)
+    monkeypatch.setattr(embeddings, "load_encoder", lambda device="cpu": FailsOnTheSecondChunk())
+    texts = [f"{r.title} (interrupted)" for r in github[:10]]
+    use_disk_cache(tmp_path / "encodings.sqlite3")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            embeddings.encode_texts(texts, 128)
+        assert calls == [4, 4] and len(disk_store(embeddings.DIMENSIONS)) == 4
+        embeddings.clear_cache()
+        monkeypatch.setattr(embeddings, "load_encoder", lambda device="cpu": real)
+        resumed = embeddings.encode_texts(texts, 128)
+        assert len(disk_store(embeddings.DIMENSIONS)) == len(set(texts))
+        real.max_seq_length = 128
+        expected = real.encode(texts, normalize_embeddings=True)  # every row in its place
+        np.testing.assert_allclose(resumed, np.asarray(expected, dtype=np.float32), atol=1e-5)
+    finally:
+        use_disk_cache(None)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -41,6 +42,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
 from bugsift.learn.encoding_store import disk_store
 from bugsift.lru import LruCache
@@ -61,6 +63,8 @@ BODY_CHARS = 30_000  # characters of a description handed to the tokenizer
 # Encoded reports kept per process (384 float32 = 1.5 kB each): training evaluates, then refits on the
 # same reports, and the web form asks again as the reporter types, so most encodings repeat.
 CACHE_SIZE = 20_000
+ENCODE_CHUNK = 256  # texts per call of the encoder (progress and disk-cache granularity)
+PROGRESS_MIN_TEXTS = 500  # a progress bar (on a terminal) when at least this many texts are encoded
 MODEL_TAG = b"all-MiniLM-L6-v2:"  # disk cache keys start with it: another model's vectors never match
 
 # Types a saved model of this module contains beyond persist.TRUSTED_TYPES (see bugsift.learn.persist).
@@ -122,19 +126,36 @@ def encode_texts(
             _cache.put(key, vector)
             out[missing.pop(key)] = vector
     if missing:
-        todo = [texts[rows[0]] for rows in missing.values()]
+        keys_todo = list(missing)
+        todo = [texts[missing[key][0]] for key in keys_todo]
         encoder = load_encoder(device)
-        with _encode_lock:  # callers may ask the shared encoder for different lengths
-            encoder.max_seq_length = max_length
-            vectors = encoder.encode(
-                todo, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
-            )
-        encoded = np.asarray(vectors, dtype=np.float32)
-        for (key, rows), vector in zip(missing.items(), encoded, strict=True):
-            _cache.put(key, vector)
-            out[rows] = vector
-        if disk is not None:
-            disk.put_many((_disk_key(key), v) for key, v in zip(missing, encoded, strict=True))
+        # in chunks: a progress bar for long runs (training on thousands of reports takes minutes), and
+        # each chunk reaches the disk cache at once, so an interrupted training resumes where it stopped
+        with tqdm(
+            total=len(todo),
+            desc="encoding texts",
+            unit=" texts",
+            file=sys.stderr,
+            disable=None if len(todo) >= PROGRESS_MIN_TEXTS else True,
+            leave=False,
+        ) as bar:
+            for start in range(0, len(todo), ENCODE_CHUNK):
+                chunk_keys = keys_todo[start : start + ENCODE_CHUNK]
+                with _encode_lock:  # callers may ask the shared encoder for different lengths
+                    encoder.max_seq_length = max_length
+                    vectors = encoder.encode(
+                        todo[start : start + ENCODE_CHUNK],
+                        batch_size=batch_size,
+                        normalize_embeddings=True,
+                        show_progress_bar=False,
+                    )
+                encoded = np.asarray(vectors, dtype=np.float32)
+                for key, vector in zip(chunk_keys, encoded, strict=True):
+                    _cache.put(key, vector)
+                    out[missing[key]] = vector
+                if disk is not None:
+                    disk.put_many((_disk_key(key), v) for key, v in zip(chunk_keys, encoded, strict=True))
+                bar.update(len(chunk_keys))
     return out
 
 
