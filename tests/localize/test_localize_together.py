@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from bugsift.learn.persist import load_model
+from bugsift.learn.tasks import TaskOptions
 from bugsift.localize.candidates import load_candidates
 from bugsift.localize.model import train_localizers
 from bugsift.localize.replay import ProjectHistory, ReplayConfig, replay, replay_projects
+from bugsift.localize.task import FilesTask
+from bugsift.settings import Settings
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
+from bugsift.store.db import Database
+from bugsift.store.reports import upsert_reports
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +67,21 @@ def test_training_together_gives_every_project_the_shared_ranker(histories: list
     new: Report = histories[1].reports[-1]
     out = aspectj.rank(new, histories[1].candidates.paths_for(new), top_k=5)
     assert len(out["candidates"]) == 5 and out["explanation"]
+
+
+def test_train_files_through_the_store_replays_the_projects_together(
+    histories: list[ProjectHistory], shared_data: Path, settings: Settings, sqlite_db: Database
+) -> None:
+    with sqlite_db.session() as session:
+        for history in histories:
+            upsert_reports(session, list(history.reports))
+    options = TaskOptions()
+    options.candidates = str(shared_data / "eclipse-localization")  # type: ignore[attr-defined]
+    outcome = FilesTask().train(sqlite_db, settings, options)
+    assert outcome.model.params["ranker_projects"] == ["AspectJ", "SWT"]
+    by_project = {p["project"]: p for p in outcome.evaluation["projects"]}
+    assert set(by_project) == {"AspectJ", "SWT"} and by_project["AspectJ"]["n_evaluated"] > 10
+    model = load_model(outcome.model.path)
+    aspectj, swt = model.localizers["AspectJ"], model.localizers["SWT"]
+    assert aspectj.ranker is not None and swt.ranker is not None
+    np.testing.assert_array_equal(aspectj.ranker.model_.coef_, swt.ranker.model_.coef_)

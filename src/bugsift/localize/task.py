@@ -186,6 +186,8 @@ class FilesTask:
                     "candidates": _option(options, "candidates"),
                     "repo": _option(options, "repo"),
                     "embeddings": any(m.uses_embeddings for m in localizers.values()),
+                    # the projects whose rows trained the one ranker they share (replayed together)
+                    "ranker_projects": sorted(localizers),
                 },
                 data={
                     p: {"n_history": len(m.report_ids), "n_files": len(m.paths)}
