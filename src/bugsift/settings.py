@@ -23,7 +23,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(
         default_factory=_default_home,
-        description="Data directory: holds the default SQLite database and the model files.",
+        description="Data directory: the default SQLite database, the model files and cache/ (encodings).",
     )
     database_url: str | None = Field(
         default=None,
