@@ -22,8 +22,9 @@ ending (error output, "expected / actual", the question itself) is what the firs
 Cost on the 2-core development machine (shared, load ~3): encoding runs at about 10 reports/s with
 256 tokens and 14 reports/s with 128 (model load 2-5 s, 90 MB of weights). Training and
 prediction are both dominated by encoding (each distinct text is encoded once per process: see
-`CACHE_SIZE`), so this is for small per-project models (hundreds to a few thousand reports), far below the
-TF-IDF model's 2,000 reports/s batch budget.
+`CACHE_SIZE`; and once at all where `bugsift.learn.encoding_store.use_disk_cache` is set, as the CLI, the
+web app and the job worker do), so by default this is for small per-project models (hundreds to a few
+thousand reports), far below the TF-IDF model's 2,000 reports/s batch budget.
 """
 
 from __future__ import annotations
