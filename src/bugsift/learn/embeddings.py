@@ -120,7 +120,7 @@ def encode_texts(
         else:
             out[row] = vector
     disk = disk_store(DIMENSIONS) if missing else None
-    if missing and disk is not None:
+    if disk is not None:
         stored = disk.get_many([_disk_key(key) for key in missing])
         for key in [k for k in missing if _disk_key(k) in stored]:
             vector = stored[_disk_key(key)]

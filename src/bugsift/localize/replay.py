@@ -265,15 +265,6 @@ class _Replayer:
             self.fit_ranker(now)  # enough rows before this project's next refresh (e.g. other projects')
         self.one(k, self.reports[k], now, n_past, self.result)
 
-    def run(self, project: str) -> ReplayResult:
-        started = clock.perf_counter()
-        result = self.start(project)
-        for k in range(len(self.reports)):
-            self.step(k)
-        result.seconds = clock.perf_counter() - started
-        result.n_retrains = self.n_retrains
-        return result
-
     def one(self, k: int, report: Report, now: float, n_past: int, result: ReplayResult) -> None:
         candidates = self.candidate_ids(report)
         if candidates is None:
@@ -358,7 +349,7 @@ def replay_projects(
     projects: Sequence[ProjectHistory], config: ReplayConfig | None = None, embed: Encoder | None = None
 ) -> list[ReplayResult]:
     """Replay several projects together (see the module docstring): one `ReplayResult` per project."""
-    with threadpool_limits(1):
+    with threadpool_limits(1):  # OpenMP threads fight over shared cores: one is much faster here
         return [result for _, result in replay_together(projects, config or ReplayConfig(), embed)]
 
 
@@ -372,8 +363,8 @@ def replay(
 ) -> ReplayResult:
     """Replay one project's reports in filing order; see the module docstring. With ``embed``, the rows
     also hold the sentence-embedding columns (`EMBEDDING_FEATURES`)."""
-    with threadpool_limits(1):  # OpenMP threads fight over shared cores: one is much faster here
-        return _Replayer(reports, candidates, config or ReplayConfig(), source, embed).run(project)
+    [result] = replay_projects([ProjectHistory(project, reports, candidates, source)], config, embed)
+    return result
 
 
 __all__ = [
