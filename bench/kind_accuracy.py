@@ -16,7 +16,8 @@ Protocols (no tuning on any test part; hyper-parameters were chosen by CV inside
   a validation split (newest 20% of each project's training part). Two rows labelled BACKLOG give
   backlog mode's figures as information (with and without the later comments), not the target; with
   ``--jira-embeddings`` a row "+ sentence embeddings" gives the model as ``BUGSIFT_EMBEDDINGS=on``
-  trains it (information: not the default above 5,000 reports, for its encoding time).
+  trains it (information: not the default above 5,000 reports, for its encoding time); ``--encodings
+  FILE`` reads (and adds to) an encoding cache that `bugsift encode` filled, so it encodes nothing twice.
 - speed: the default model trained on the 22,489 labelled Jira reports (the AUC target's data), then batch
   predict of 4,000 reports, one-report predictions and explanations (medians). Run it alone: the machine
   has 2 shared cores and concurrent jobs inflate the times.
@@ -401,11 +402,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="jira: add a row with sentence embeddings on (encodes ~22k reports: 15-20 min on 2 cores)",
     )
+    parser.add_argument(
+        "--encodings",
+        type=Path,
+        help="an encoding cache to read and fill (e.g. $BUGSIFT_HOME/cache/encodings.sqlite3 after "
+        "`bugsift encode`): the embeddings rows then encode only what is not in it",
+    )
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"no shared data at {args.data}", file=sys.stderr)
         return 2
     warnings.simplefilter("ignore", category=UserWarning)
+    if args.encodings:
+        from bugsift.learn.encoding_store import use_disk_cache
+
+        use_disk_cache(args.encodings)
     only = set(args.only.split(","))
     t0 = time.perf_counter()
     issues = None

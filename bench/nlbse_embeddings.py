@@ -490,6 +490,20 @@ def prefill_encodings(issues: list[Report], cache: Path) -> int:
     return len(issues) + len(texts)
 
 
+def prefill_extra(extra: list[Report], cache: Path) -> float:
+    """The kind model's own views (title, first / last body window) of the TicketTagger issues, encoded
+    once into bugsift's encoding cache and kept in ``cache``/bugsift-encodings.sqlite3 across runs (the
+    bench's own disk cache holds only the NLBSE windows). Returns the seconds it took (charged as the
+    "+x" kind variants' encoding share; ~0 when the file already held them)."""
+    from bugsift.learn.embeddings import EMBEDDING_C, EmbeddingClassifier
+    from bugsift.learn.encoding_store import use_disk_cache
+
+    use_disk_cache(cache / "bugsift-encodings.sqlite3")
+    t0 = time.perf_counter()
+    EmbeddingClassifier(C=EMBEDDING_C).embed(extra)
+    return time.perf_counter() - t0
+
+
 def count_encodings() -> list[int]:
     """Counts the texts bugsift's shared encoder is asked to encode from now on (cache misses)."""
     from bugsift.learn import embeddings as E
@@ -910,17 +924,24 @@ def run(args: argparse.Namespace) -> None:
         f"{len(issues)} issues encoded in {enc_s:.0f}s ({len(issues) / enc_s:.1f}/s, max_len {args.max_len})"
     )
     e_extra, enc_x = None, 0.0
+    kind_only = all(v.split("+")[0] == "kind" for v in wanted)
     if any(v.endswith("+x") for v in wanted):
-        e_extra, enc_x = encode([text_of(r) for r in extra])
-        print(f"{len(extra)} TicketTagger issues encoded in {enc_x:.0f}s")
+        if kind_only:  # the kind model encodes its own views of the TicketTagger issues (below)
+            e_extra = np.zeros((len(extra), e_all.shape[1]), dtype=np.float32)
+        else:
+            e_extra, enc_x = encode([text_of(r) for r in extra])
+            print(f"{len(extra)} TicketTagger issues encoded in {enc_x:.0f}s")
     table = variants(args)
     index = {id(r): i for i, r in enumerate(issues)}
     misses: list[int] = []
     if any(v.split("+")[0] == "kind" for v in wanted):
         t0 = time.perf_counter()
         n = prefill_encodings(issues, args.cache)
-        misses = count_encodings()
         print(f"kind: {n} title / body-window encodings from {args.cache} ({time.perf_counter() - t0:.0f}s)")
+        if any(v.endswith("+x") for v in wanted):
+            enc_x = prefill_extra(extra, args.cache)
+            print(f"kind: views of {len(extra)} TicketTagger issues ready in {enc_x:.0f}s")
+        misses = count_encodings()
     print(
         f"\n{'variant / repo':<12}"
         + "".join(f"{r.split('/')[-1][:10]:>11}" for r in repos)
@@ -1002,7 +1023,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finetune-len", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--extra-weight",
+        type=float,
+        default=0.3,
+        help="sample weight of the TicketTagger issues in the +x variants (EXTRA_WEIGHT)",
+    )
     args = parser.parse_args(argv)
+    globals()["EXTRA_WEIGHT"] = args.extra_weight  # read by Fold.fit_part
     warnings.simplefilter("ignore", category=UserWarning)
     warnings.simplefilter("ignore", category=FutureWarning)  # SVC(probability=True), deprecated in 1.9
     # one BLAS thread: on this shared 2-core box a multi-threaded OpenBLAS made the dense logistic

@@ -42,7 +42,7 @@ def mozilla(shared_data: Path, tmp_path: Path) -> dict[str, Path]:
 
 def test_every_command_has_help(run) -> None:
     for command in ([], ["import"], ["labels", "import"], ["train"], ["evaluate"], ["predict"], ["models"],
-                    ["db", "status"], ["settings"], ["demo"]):  # fmt: skip
+                    ["db", "status"], ["settings"], ["demo"], ["encode"]):  # fmt: skip
         result = run(*command, "--help")
         assert "Usage:" in result.output and len(result.output.splitlines()) > 3
 
@@ -114,3 +114,30 @@ def test_clear_errors(run, tmp_path: Path) -> None:
     labels.write_text("bug,verdict\n1,True\n")
     bad_labels = run("labels", "import", labels, "--name", "is_bug", ok=False)
     assert "cannot tell which column is the id" in bad_labels.output
+
+
+@pytest.mark.usefixtures("sentence_model")
+def test_encode_ahead_fills_the_cache_once(
+    run, mozilla: dict[str, Path], tmp_path: Path, monkeypatch
+) -> None:
+    from bugsift.learn.embeddings import clear_cache
+    from bugsift.learn.encoding_store import EncodingStore, use_disk_cache
+
+    clear_cache()  # other tests of this process may have encoded the same bugs
+    few = tmp_path / "few.jsonl"
+    few.write_text("".join(mozilla["old"].read_text().splitlines(keepends=True)[:12]))
+    run("import", "bugzilla", few)
+    try:
+        assert "BUGSIFT_EMBEDDINGS is off" in run("encode", ok=False).output  # the tests' default
+        monkeypatch.setenv("BUGSIFT_EMBEDDINGS", "on")
+        first = run("encode").output
+        encoded = int(first.split("kind views: ")[1].split()[0])
+        assert first.startswith("12 reports.") and encoded > 12 and "0 already cached" in first
+        cache = tmp_path / "home" / "cache" / "encodings.sqlite3"
+        assert len(EncodingStore(cache, 384)) == encoded
+        again = run("encode", "--tracker", "bugzilla").output
+        assert f"kind views: 0 texts encoded, {encoded} already cached" in again
+        nothing = run("encode", "--tracker", "jira", ok=False)
+        assert nothing.exit_code != 0 and "no stored reports for tracker 'jira'" in nothing.output
+    finally:
+        use_disk_cache(None)

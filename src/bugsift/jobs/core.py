@@ -37,6 +37,7 @@ TASKS: dict[str, str] = {
     "train": "bugsift.jobs.train:train",
     "notify": "bugsift.jobs.notify:notify",
     "sync": "bugsift.jobs.sync_task:sync",
+    "encode": "bugsift.jobs.encode:encode",
     "ping": "bugsift.jobs.core:ping",
 }
 LOG_LIMIT = 20_000  # characters of log kept per job (the newest)

@@ -125,7 +125,8 @@ def sync(
     """Import what changed on the tracker since the last full cycle (or since ``since``, first time).
 
     The scope is ``product`` (Bugzilla), ``repo`` owner/name (GitHub) or a ``jql`` filter (Jira).
-    With ``classify_task`` a classify job (with notifications) follows for the new reports.
+    With ``classify_task`` a classify job (with notifications) follows for the new reports; with
+    ``BUGSIFT_EMBEDDINGS=on`` an ``encode`` job (`bugsift.jobs.encode`) for the tracker's reports.
     """
     tracker = tracker or source
     tracker_source = _Source(context, source, url, product or repo or jql, tracker)
@@ -171,6 +172,8 @@ def sync(
         row.updated_at = utcnow()
         context.progress(session, cycle_start=None, finished_cycle=cycle_start)
     context.log(f"cycle complete: {vars(counts)}, rejected {rejected}; watermark {new_watermark}")
+    if changed and context.settings.embeddings == "on":  # so that trainings need not encode them
+        context.submit("encode", tracker=tracker)
     if classify_task and changed:
         context.submit("classify", task=classify_task, notify=True)
     result: dict[str, Any] = {"source": key, "watermark": new_watermark, **vars(counts), "rejected": rejected}

@@ -104,10 +104,19 @@ def _disk_key(key: tuple[int, bytes]) -> bytes:
 
 
 def encode_texts(
-    texts: Sequence[str], max_length: int = 256, batch_size: int = 32, device: str = "cpu"
+    texts: Sequence[str],
+    max_length: int = 256,
+    batch_size: int = 32,
+    device: str = "cpu",
+    stats: dict[str, int] | None = None,
 ) -> np.ndarray:
     """L2-normalised embeddings of ``texts`` (``n x 384`` float32), each distinct text encoded once per
-    process: the cache is keyed on (max_length, the exact text), so every view and caller shares it."""
+    process: the cache is keyed on (max_length, the exact text), so every view and caller shares it.
+
+    ``stats``, when given, receives the number of distinct texts found in a cache ("cached") and
+    encoded now ("encoded")."""
+    if stats is not None:
+        stats.update(cached=0, encoded=0)
     if len(texts) == 0:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
     keys = [_cache_key(max_length, text) for text in texts]
@@ -126,6 +135,9 @@ def encode_texts(
             vector = stored[_disk_key(key)]
             _cache.put(key, vector)
             out[missing.pop(key)] = vector
+    if stats is not None:
+        stats["cached"] = len(set(keys)) - len(missing)
+        stats["encoded"] = len(missing)
     if missing:
         keys_todo = list(missing)
         todo = [texts[missing[key][0]] for key in keys_todo]

@@ -81,8 +81,12 @@ def use_disk_cache(path: Path | str | None) -> None:
 def use_settings(settings: Settings) -> None:
     """The CLI, the web app and the job worker: ``$BUGSIFT_HOME/cache/encodings.sqlite3``, unless the
     embeddings are switched off."""
-    if settings.embeddings != "off":
-        use_disk_cache(settings.home / "cache" / "encodings.sqlite3")
+    use_disk_cache(None if settings.embeddings == "off" else settings.home / "cache" / "encodings.sqlite3")
+
+
+def disk_cache_path() -> Path | None:
+    """The file `use_disk_cache` configured (None: encodings stay in memory)."""
+    return _path
 
 
 def disk_store(dimensions: int) -> EncodingStore | None:

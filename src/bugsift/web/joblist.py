@@ -16,7 +16,7 @@ from bugsift.learn.tasks import TASKS as MODEL_TASKS
 from bugsift.settings import Settings
 from bugsift.store.db import Database
 
-QUEUEABLE = ("train", "classify", "sync")
+QUEUEABLE = ("train", "classify", "sync", "encode")
 """Jobs an admin may queue from the web; notify runs after classify or from the worker's schedule."""
 MAX_LIST = 200
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bugsift.web.joblist import QUEUEABLE
+
 _ERROR = {"$ref": "#/components/responses/Error"}
 
 _REPORT_IN = {
@@ -194,7 +196,7 @@ def document() -> dict[str, Any]:
                     },
                 },
                 "post": {
-                    "summary": "Queue a train, classify or sync job (scope jobs, a token of an admin)",
+                    "summary": "Queue a train, classify, sync or encode job (scope jobs, an admin's token)",
                     "security": bearer,
                     "requestBody": {
                         "required": True,
@@ -204,7 +206,7 @@ def document() -> dict[str, Any]:
                                     "type": "object",
                                     "required": ["task"],
                                     "properties": {
-                                        "task": {"type": "string", "enum": ["train", "classify", "sync"]},
+                                        "task": {"type": "string", "enum": list(QUEUEABLE)},
                                         "args": {
                                             "type": "object",
                                             "description": 'The job\'s arguments: {"task": "defect"}',
