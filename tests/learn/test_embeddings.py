@@ -139,7 +139,14 @@ def test_encodings_are_reused(small) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_body_windows_cut_the_first_and_last_254_word_pieces() -> None:
-    from bugsift.learn.embeddings import MAX_WINDOWS, WINDOW, body_windows, load_encoder
+    from bugsift.learn.embeddings import (
+        MAX_WINDOWS,
+        WINDOW,
+        body_windows,
+        body_windows_many,
+        clear_cache,
+        load_encoder,
+    )
 
     tokenizer = load_encoder().tokenizer
     assert body_windows("") == ("[UNK]", "[UNK]")
@@ -155,6 +162,10 @@ def test_body_windows_cut_the_first_and_last_254_word_pieces() -> None:
     assert len(ids) > WINDOW and body_windows(medium)[1] == tokenizer.decode(
         ids[WINDOW * ((len(ids) - 1) // WINDOW) :]
     )
+    # many at once (one tokenizer batch, repeats cut once): the same windows, in the callers' order
+    clear_cache()
+    texts = [medium, short, "", medium]
+    assert body_windows_many(texts) == [body_windows(text) for text in texts]
 
 
 def test_three_views_by_default_and_old_single_view_models_still_load(tmp_path, small) -> None:  # type: ignore[no-untyped-def]
