@@ -289,3 +289,30 @@ def test_an_interrupted_encoding_keeps_the_chunks_it_finished(tmp_path, monkeypa
         np.testing.assert_allclose(resumed, np.asarray(expected, dtype=np.float32), atol=1e-5)
     finally:
         use_disk_cache(None)
+
+
+def test_a_few_texts_are_encoded_on_one_torch_thread(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    import bugsift.learn.embeddings as embeddings
+
+    real = embeddings.load_encoder()
+    threads_seen: list[int] = []
+
+    class Recording:
+        max_seq_length = 128
+
+        def encode(self, texts, **kwargs):  # type: ignore[no-untyped-def]
+            threads_seen.append(torch.get_num_threads())
+            real.max_seq_length = self.max_seq_length
+            return real.encode(texts, **kwargs)
+
+    monkeypatch.setattr(embeddings, "load_encoder", lambda device="cpu": Recording())
+    monkeypatch.setattr(embeddings, "ENCODE_CHUNK", 8)
+    default = torch.get_num_threads()
+    embeddings.clear_cache()
+    embeddings.encode_texts(["one report typed in the form", "and its title"], 128)
+    many = [f"report number {i} of a training set" for i in range(embeddings.FEW_TEXTS)]
+    embeddings.encode_texts(many, 128)
+    assert threads_seen[0] == 1 and set(threads_seen[1:]) == {default}
+    assert torch.get_num_threads() == default  # restored

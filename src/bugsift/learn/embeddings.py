@@ -34,7 +34,8 @@ import importlib.util
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -66,6 +67,12 @@ BODY_CHARS = 30_000  # characters of a description handed to the tokenizer
 CACHE_SIZE = 20_000
 ENCODE_CHUNK = 256  # texts per call of the encoder (progress and disk-cache granularity)
 PROGRESS_MIN_TEXTS = 500  # a progress bar (on a terminal) when at least this many texts are encoded
+# Fewer texts than this (a report typed in the web form, a few to predict) are encoded on one torch
+# thread: with torch's default of one thread per core, a core busy with anything else leaves the other
+# thread spinning at every layer's barrier, and one report took 0.8-1.0 s instead of 50 ms on the
+# 2-core machine with another job running (bench/kind_speed.py "one new ms"); one thread is as fast when
+# the machine is idle for so little work. Larger batches (training, `bugsift encode`) keep the default.
+FEW_TEXTS = 64
 MODEL_TAG = b"all-MiniLM-L6-v2:"  # disk cache keys start with it: another model's vectors never match
 
 # Types a saved model of this module contains beyond persist.TRUSTED_TYPES (see bugsift.learn.persist).
@@ -162,8 +169,8 @@ def encode_texts(
         ) as bar:
             for start in range(0, len(todo), ENCODE_CHUNK):
                 chunk_keys = keys_todo[start : start + ENCODE_CHUNK]
-                with _encode_lock:  # callers may ask the shared encoder for different lengths
-                    encoder.max_seq_length = max_length
+                with _encode_lock, _torch_threads(1 if len(todo) < FEW_TEXTS else None):
+                    encoder.max_seq_length = max_length  # callers may ask for different lengths
                     vectors = encoder.encode(
                         todo[start : start + ENCODE_CHUNK],
                         batch_size=batch_size,
@@ -178,6 +185,22 @@ def encode_texts(
                     disk.put_many((_disk_key(key), v) for key, v in zip(chunk_keys, encoded, strict=True))
                 bar.update(len(chunk_keys))
     return out
+
+
+@contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the encoder with ``threads`` intra-op threads (None: torch's default), restored afterwards."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def body_windows(description: str, device: str = "cpu") -> tuple[str, str]:

@@ -97,9 +97,8 @@ def encode_reports(
     """Encode every stored report in scope that is not encoded yet (see the module docstring).
 
     ``on_progress(summary, total)`` is called before the first and after each batch of `BATCH` reports,
-    with the running counts and the number of reports in scope. Each batch
-    is read in its own short session: encoding one takes a minute, and no transaction stays open that
-    long.
+    with the running counts and the number of reports in scope. Each batch is read in its own short
+    session: encoding one takes a minute, and no transaction should stay open that long.
     """
     query = select_reports(tracker, project).with_only_columns(ReportRow.id)
     with database.session() as session:
