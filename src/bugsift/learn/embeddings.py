@@ -70,8 +70,8 @@ PROGRESS_MIN_TEXTS = 500  # a progress bar (on a terminal) when at least this ma
 # Fewer texts than this (a report typed in the web form, a few to predict) are encoded on one torch
 # thread: with torch's default of one thread per core, a core busy with anything else leaves the other
 # thread spinning at every layer's barrier, and one report took 0.8-1.0 s instead of 50 ms on the
-# 2-core machine with another job running (bench/kind_speed.py "one new ms"); one thread is as fast when
-# the machine is idle for so little work. Larger batches (training, `bugsift encode`) keep the default.
+# 2-core machine with another job running (bench/kind_speed.py "one new ms"); one thread cannot wait on
+# another. Larger batches (training, `bugsift encode`) keep the default, for an idle machine's sake.
 FEW_TEXTS = 64
 MODEL_TAG = b"all-MiniLM-L6-v2:"  # disk cache keys start with it: another model's vectors never match
 
