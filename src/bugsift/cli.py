@@ -363,10 +363,11 @@ def duplicates(ctx: click.Context, **options: Any) -> None:
 def encode(app: AppContext, tracker: str | None, project: str | None) -> None:
     """Encode stored reports with the sentence-embedding model ahead of training.
 
-    Models with embeddings spend nearly all their training time encoding (about 20 minutes for 22,000
-    Jira reports on 2 cores). Run this once after a large import (the sync job does it by itself when
-    BUGSIFT_EMBEDDINGS=on): later trainings read the vectors from $BUGSIFT_HOME/cache. Only reports not
-    encoded yet are encoded; an interrupted run resumes where it stopped.
+    Models with embeddings spend nearly all their training time encoding (15-20 minutes for 22,000 Jira
+    reports on 2 idle cores; an hour for all 32,721 on busy ones). Run this once after a large import
+    (the sync job does it by itself when BUGSIFT_EMBEDDINGS=on): later trainings read the vectors from
+    $BUGSIFT_HOME/cache. Only reports not encoded yet are encoded; an interrupted run resumes where it
+    stopped.
     """
     from bugsift.learn.encode_ahead import check_can_encode, encode_reports
 
@@ -382,7 +383,9 @@ def encode(app: AppContext, tracker: str | None, project: str | None) -> None:
 
         summary = encode_reports(app.database, tracker, project, on_progress=progress)
     if summary.reports == 0:
-        _fail("no stored reports" + (f" for tracker {tracker!r}" if tracker else "") + " to encode")
+        named = (("tracker", tracker), ("project", project))
+        scope = "".join(f" for {name} {value!r}" for name, value in named if value)
+        _fail(f"no stored reports{scope} to encode")
     click.echo(summary.text())
 
 

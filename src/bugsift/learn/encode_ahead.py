@@ -1,7 +1,8 @@
 """Encode stored reports ahead of training (`bugsift encode`, the ``encode`` job).
 
-A model with sentence embeddings spends nearly all its training time encoding: ~20 minutes for the
-three views of 22,000 Jira reports on 2 cores, against ~15 s for the TF-IDF model. Encoding the reports
+A model with sentence embeddings spends nearly all its training time encoding: 15-20 minutes for the
+three views of 22,000 Jira reports on 2 idle cores (58 minutes for all 32,721 on busy ones), against
+~15 s for the TF-IDF model. Encoding the reports
 once, when they arrive, moves that cost off the training path: the vectors go to the disk cache
 (`bugsift.learn.encoding_store`), and every later training, evaluation and backlog classification reads
 them instead of encoding again. Only texts not yet in the cache are encoded, each cached as soon as its
