@@ -8,7 +8,7 @@ once, when they arrive, moves that cost off the training path: the vectors go to
 them instead of encoding again. Only texts not yet in the cache are encoded, each cached as soon as its
 chunk is done, so a stopped run resumes where it stopped.
 
-What is encoded: the kind model's views of every report in scope (`DEFAULT_VIEWS`: the title and the
+What is encoded: the kind model's views of every report in scope (`EmbeddingClassifier`'s: the title and the
 first and last window of the description), and, for reports with fixed files (the history the files
 ranker learns from), the title + description text the ranker compares.
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from bugsift.learn.embeddings import (
-    DEFAULT_VIEWS,
+    EmbeddingClassifier,
     embeddings_available,
     encode_texts,
     report_text,
@@ -34,7 +34,6 @@ from bugsift.store.models import ReportRow
 from bugsift.store.reports import row_to_report, select_reports
 
 BATCH = 500  # reports read and encoded together (memory stays flat; progress moves often)
-KIND_MAX_LENGTH = 256  # the kind model's EmbeddingClassifier encodes at the model's own limit
 
 
 @dataclass
@@ -73,18 +72,17 @@ def check_can_encode(embeddings_setting: str) -> None:
 
 def encode_batch(reports: Sequence[Report], summary: EncodeSummary) -> None:
     """Encode (or find on disk) the texts of ``reports`` that models will ask for."""
-    from bugsift.localize.embedding import MAX_CHARS as FILES_MAX_CHARS
-    from bugsift.localize.embedding import MAX_LENGTH as FILES_MAX_LENGTH
+    from bugsift.localize.embedding import report_embedder
 
     stats: dict[str, int] = {}
-    texts = [text for view in DEFAULT_VIEWS for text in view_texts(reports, view)]
-    encode_texts(texts, KIND_MAX_LENGTH, stats=stats)
+    kind = EmbeddingClassifier()  # the views and token limit the kind model encodes
+    texts = [text for view in kind.views for text in view_texts(reports, view, kind.max_chars)]
+    encode_texts(texts, kind.max_length, stats=stats)
     summary.add("kind views", stats)
     fixed = [report for report in reports if report.fixed_files]
     if fixed:
-        encode_texts(
-            [report_text(report, FILES_MAX_CHARS) for report in fixed], FILES_MAX_LENGTH, stats=stats
-        )
+        files = report_embedder()
+        encode_texts([report_text(r, files.max_chars) for r in fixed], files.max_length, stats=stats)
         summary.add("files ranker", stats)
     summary.reports += len(reports)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -23,11 +23,17 @@ MAX_CHARS = 8000
 PATH_FOLDERS = 3
 
 
-def embed_reports(reports: Sequence[Report]) -> np.ndarray:
-    """L2-normalised embeddings of title + description (``n x 384`` float32)."""
+def report_embedder() -> Any:
+    """The `SentenceEmbedder` of the ranker's report text (title + description); `bugsift encode` encodes
+    stored reports with it too, so that the ranker finds them in the cache."""
     from bugsift.learn.embeddings import SentenceEmbedder
 
-    return SentenceEmbedder(max_length=MAX_LENGTH, max_chars=MAX_CHARS).fit(reports).transform(reports)
+    return SentenceEmbedder(max_length=MAX_LENGTH, max_chars=MAX_CHARS)
+
+
+def embed_reports(reports: Sequence[Report]) -> np.ndarray:
+    """L2-normalised embeddings of title + description (``n x 384`` float32)."""
+    return report_embedder().fit(reports).transform(reports)
 
 
 def use_embeddings(setting: str | bool) -> bool:
