@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+
 from bugsift.sources import read_reports
 from bugsift.sources.base import Rejected, Report
 from bugsift.sources.label_files import read_label_file
@@ -21,14 +23,25 @@ from bugsift.store.reports import UpsertCounts, find_report_ids, upsert_reports
 Progress = Callable[[int], None]
 
 
+class ImportStopped(RuntimeError):
+    """The database refused a batch (full disk, lost connection ...): the message says which file, how far
+    the import got and why, without the SQL and report contents a database error carries."""
+
+
 @dataclass
 class ImportSummary:
     counts: UpsertCounts = field(default_factory=UpsertCounts)
     rejected: list[Rejected] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """``file:line: what`` for records kept with a change (a field cut to its size limit)."""
+
+    @property
+    def stored(self) -> int:
+        return self.counts.imported + self.counts.updated + self.counts.unchanged
 
     @property
     def read(self) -> int:
-        return self.counts.imported + self.counts.updated + self.counts.unchanged + len(self.rejected)
+        return self.stored + len(self.rejected)
 
     def line(self) -> str:
         c = self.counts
@@ -52,19 +65,51 @@ def import_reports(
     batch_size: int = 500,
     progress: Progress | None = None,
 ) -> ImportSummary:
-    """Read every file and upsert its reports; malformed records are collected, not fatal."""
+    """Read every file and upsert its reports; malformed records are collected, not fatal.
+
+    A database error stops the import with `ImportStopped`: the failing batch is rolled back, the batches
+    committed before it stay.
+    """
     summary = ImportSummary()
     for path in paths:
+        stored_before = summary.stored
         for batch in _batches(read_reports(fmt, Path(path), tracker=tracker), batch_size):
             reports = [item for item in batch if isinstance(item, Report)]
             summary.rejected.extend(item for item in batch if isinstance(item, Rejected))
-            with database.session() as session:
-                summary.counts.add(upsert_reports(session, reports))
+            summary.warnings.extend(warning for report in reports for warning in report.warnings)
+            try:
+                with database.session() as session:
+                    summary.counts.add(upsert_reports(session, reports))
+            except DBAPIError as error:
+                raise ImportStopped(
+                    _stopped(Path(path), summary.stored - stored_before, summary, error)
+                ) from error
             if progress:
                 progress(len(batch))
     if summary.counts.imported or summary.counts.updated:
-        database.refresh_statistics()
+        try:
+            database.refresh_statistics()
+        except DBAPIError as error:  # everything is stored; only the planner's statistics are stale
+            summary.warnings.append(f"could not refresh the planner statistics: {database_problem(error)}")
     return summary
+
+
+def database_problem(error: DBAPIError) -> str:
+    """What went wrong, in words, from the driver's own first line (never the SQL or its parameters)."""
+    original = error.orig
+    message = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    full = getattr(original, "sqlite_errorname", None) == "SQLITE_FULL" or "disk is full" in message
+    if full or getattr(original, "sqlstate", None) == "53100":  # PostgreSQL's disk_full
+        return f"the disk or database is full ({message})"
+    return f"database error: {type(original).__name__}: {message}"
+
+
+def _stopped(path: Path, stored_of_file: int, summary: ImportSummary, error: DBAPIError) -> str:
+    return (
+        f"{path}: {database_problem(error)}; the import stopped here.\n"
+        f"{stored_of_file:,} records of this file ({summary.stored:,} in all) were stored before it; the "
+        "failed batch was rolled back. Run the same import again once the problem is fixed."
+    )
 
 
 @dataclass

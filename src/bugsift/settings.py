@@ -82,6 +82,45 @@ class Settings(BaseSettings):
         default="memory://",
         description="Where rate-limit counters live (Flask-Limiter storage URI, e.g. redis://host:6379).",
     )
+    web_form_rate_limit: str = Field(
+        default="2 per second;60 per minute",
+        description="Rate limit of the report form's POSTs (preview and submit) per client address.",
+    )
+    web_submit_rate_limit: str = Field(
+        default="5 per minute;50 per day",
+        description="Rate limit of stored anonymous form submissions per client address.",
+    )
+    web_login_rate_limit: str = Field(
+        default="10 per minute;50 per hour",
+        description=(
+            "Failed logins allowed per client address and, separately, per user name; once over, the "
+            "login page answers 429 until the window passes (successful logins do not count)."
+        ),
+    )
+    web_session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        description=(
+            "How long a login lasts. Sessions are kept in the database: logging out, a new password or "
+            "a deactivated user ends them at once, whatever copies of the cookie exist."
+        ),
+    )
+    web_secure_cookies: bool = Field(
+        default=False,
+        description=(
+            "Mark the session cookie Secure (sent over HTTPS only). Turn it on behind an HTTPS reverse "
+            "proxy; with it on, logins over plain http://127.0.0.1 stop working."
+        ),
+    )
+    web_public_duplicates: Literal["none", "imported"] = Field(
+        default="none",
+        description=(
+            "What a visitor who is not logged in learns of stored reports from the report form's "
+            "duplicate suggestions. none: nothing (the duplicates answer is left out). imported: the "
+            "ids, titles and status of imported reports (a public tracker's), never other reporters' "
+            "form submissions, descriptions or matched words. Logged-in users always see everything."
+        ),
+    )
     web_suggest_tasks: str = Field(
         default="type,defect,component,duplicates",
         description=(
@@ -97,8 +136,25 @@ class Settings(BaseSettings):
         ),
     )
     web_connection_limit: int = Field(
-        default=256,
-        description="Open connections waitress accepts at once; more wait in the listen backlog.",
+        default=2000,
+        gt=0,
+        description=(
+            "Open connections waitress accepts at once; more wait in the listen backlog. Idle and "
+            "half-sent connections hold no thread, only a socket, so this is set far above what one "
+            "client opens in web_channel_timeout seconds (behind a reverse proxy, limit per client there)."
+        ),
+    )
+    web_channel_timeout: int = Field(
+        default=20,
+        gt=0,
+        description="Seconds an idle or half-sent connection is kept open before waitress closes it.",
+    )
+    web_trusted_proxy: str | None = Field(
+        default=None,
+        description=(
+            "Address of the reverse proxy in front of bugsift (e.g. 127.0.0.1): its X-Forwarded-For and "
+            "X-Forwarded-Proto are believed, so rate limits count real clients. Unset: none is trusted."
+        ),
     )
     web_backlog: int = Field(default=1024, description="Listen backlog of the web server's socket.")
     web_suggest_cache_size: int = Field(

@@ -93,6 +93,21 @@ def test_train_promotes_only_a_challenger_that_is_not_worse(job_home: Path) -> N
         assert session.scalar(select(func.count()).select_from(ModelRow)) == 3
 
 
+def test_a_training_that_registers_nothing_keeps_the_champion(job_home: Path) -> None:
+    from bugsift.jobs.train import train
+
+    context = JobContext.standalone(job_settings(job_home))
+    jobs_stub.SCORE["next"] = 0.80
+    first = train(context, "stub")
+    jobs_stub.SCORE["next"] = None
+    try:
+        declined = train(context, "stub")
+    finally:
+        jobs_stub.SCORE["next"] = 0.80
+    assert declined["promoted"] is False and declined["challenger"] is None
+    assert declined["active"] == first["challenger"] and "baseline did as well" in declined["message"]
+
+
 def test_held_out_score_reads_each_task_family() -> None:
     assert held_out_score({"test": {"macro_f1": 0.5, "accuracy": 0.9}}) == ("test.macro_f1", 0.5)
     assert held_out_score({"mean": {"model": {"top1": 0.4}}}) == ("mean.model.top1", 0.4)

@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from bugsift.jobs import core as jobs_core
 from bugsift.learn.lifecycle import train_task
 from bugsift.settings import Settings
 from bugsift.sources import read_reports
@@ -68,7 +69,7 @@ def web(settings: Settings, sqlite_db: Database, defect_model: dict[str, Any]) -
     with sqlite_db.session() as session:
         for name, role in (("triager", "triager"), ("viewer", "viewer"), ("admin", "admin")):
             accounts.create_user(session, name, PASSWORD, role)
-        bot = accounts.create_user(session, "bot", PASSWORD, "viewer")
+        bot = accounts.create_user(session, "bot", PASSWORD, "triager")
         for scopes in (("predict",), ("read",), ("label",)):
             tokens[scopes[0]] = accounts.create_token(session, bot, scopes[0], scopes)[1]
         tokens["all"] = accounts.create_token(session, bot, "all", ("predict", "read", "label"))[1]
@@ -94,3 +95,20 @@ def login(client: FlaskClient, username: str) -> None:
     token = csrf_token(client, "/login")
     response = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
     assert response.status_code == 302, response.get_data(as_text=True)
+
+
+@pytest.fixture
+def dispose_job_databases() -> Iterator[None]:
+    """`bugsift.jobs.submit` keeps one Database per URL and process: close them after each test."""
+    yield
+    for database in jobs_core._databases.values():
+        database.dispose()
+    jobs_core._databases.clear()
+
+
+@pytest.fixture
+def admin_token(web: Web) -> str:
+    """An admin's token that may read and queue jobs."""
+    with web.database.session() as session:
+        admin = accounts.get_user(session, "admin")
+        return accounts.create_token(session, admin, "ops", ("read", "jobs"))[1]

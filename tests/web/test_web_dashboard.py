@@ -6,14 +6,12 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from bugsift.jobs import core as jobs_core
 from bugsift.jobs import run_job
 from bugsift.learn.tasks import TaskOptions, TrainOutcome, evaluation_path, get_task, report_path
 from bugsift.store.models import ModelRow
@@ -24,21 +22,7 @@ from bugsift.web.suggest import parse_report
 
 from .conftest import PASSWORD, Web, bearer, login
 
-
-@pytest.fixture(autouse=True)
-def _dispose_job_databases() -> Iterator[None]:
-    """`bugsift.jobs.submit` keeps one Database per URL and process: close them after each test."""
-    yield
-    for database in jobs_core._databases.values():
-        database.dispose()
-    jobs_core._databases.clear()
-
-
-@pytest.fixture
-def admin_token(web: Web) -> str:
-    with web.database.session() as session:
-        admin = accounts.get_user(session, "admin")
-        return accounts.create_token(session, admin, "ops", ("read", "jobs"))[1]
+pytestmark = pytest.mark.usefixtures("dispose_job_databases")
 
 
 def test_training_keeps_the_evaluation_beside_the_model(defect_model: dict[str, Any]) -> None:

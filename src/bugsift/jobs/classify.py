@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from bugsift.jobs.args import ArgSpec
 from bugsift.jobs.core import JobContext
 from bugsift.jobs.models import OutboxRow, SubscriptionRow
+from bugsift.learn.targets import MODES
 from bugsift.learn.tasks import TaskOptions, get_task
 from bugsift.store.db import Database
 from bugsift.store.labels import upsert_labels
@@ -121,6 +123,30 @@ def queue_notifications(
         )
         session.connection().execute(insert, rows)
     return len(rows)
+
+
+MAX_SHARDS = 1024
+ARGS = {
+    "task": ArgSpec("str", required=True, model_task=True, description="The model task to predict."),
+    "label": ArgSpec("str", description="The label set of the model (default: the task's name)."),
+    "mode": ArgSpec("str", choices=MODES),
+    "tracker": ArgSpec("str"),
+    "project": ArgSpec("str"),
+    "batch_size": ArgSpec("int", minimum=1, maximum=100_000, description="Reports per transaction."),
+    "notify": ArgSpec("bool", nullable=False),
+    "limit": ArgSpec("int", minimum=1, description="Stop after this many reports."),
+    "report_ids": ArgSpec("ids", max_length=10_000, description="Only these stored reports."),
+    "shard": ArgSpec("int", nullable=False, minimum=0, maximum=MAX_SHARDS - 1),
+    "shards": ArgSpec("int", nullable=False, minimum=1, maximum=MAX_SHARDS),
+}
+"""What `classify` takes (checked on submit, `bugsift.jobs.args`)."""
+
+
+def check_combination(args: dict[str, Any]) -> None:
+    """What the arguments say together: the shard must be one of the shards."""
+    shard, shards = args.get("shard", 0), args.get("shards", 1)
+    if not 0 <= shard < shards:
+        raise ValueError(f"args.shard must be from 0 to shards - 1 = {shards - 1}, not {shard}")
 
 
 def classify(

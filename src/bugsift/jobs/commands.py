@@ -14,7 +14,7 @@ def _value(text: str) -> Any:
     """``--arg k=v`` values: JSON when they parse (numbers, true/false, null), else the plain string."""
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text
 
 
@@ -74,7 +74,8 @@ def show_command(job_id: int) -> None:
 )
 def submit_command(task: str, args: tuple[str, ...]) -> None:
     """Queue a job (classify, train, notify, sync, ping) and print its id."""
-    from bugsift.jobs.core import submit
+    from bugsift.jobs.core import submit, validate_args
+    from bugsift.learn.tasks import TASKS as MODEL_TASKS
 
     values = {}
     for item in args:
@@ -82,7 +83,8 @@ def submit_command(task: str, args: tuple[str, ...]) -> None:
         if not sep or not key:
             raise click.BadParameter(f"expected K=V, got {item!r}", param_hint="--arg")
         values[key] = _value(text)
-    try:
+    try:  # checked as the API checks them: names, types, ranges, model tasks, http(s) URLs
+        validate_args(task, values, MODEL_TASKS)
         click.echo(submit(task, Settings(), **values))
     except ValueError as error:
         raise click.ClickException(str(error)) from None

@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bugsift.jobs.args import ArgSpec, check_args
 from bugsift.jobs.models import JobRow
 from bugsift.learn.encoding_store import use_settings
 from bugsift.settings import Settings
@@ -72,16 +73,41 @@ def task_function(name: str) -> Callable[..., dict[str, Any]]:
     return fn
 
 
+def _task_module(name: str) -> Any:
+    task_function(name)  # an unknown task is a ValueError
+    return import_module(TASKS[name].split(":")[0])
+
+
+def arg_specs(task_name: str) -> Mapping[str, ArgSpec] | None:
+    """The ``ARGS`` a task's module declares (`bugsift.jobs.args`); None: it takes any plain values."""
+    specs: Mapping[str, ArgSpec] | None = getattr(_task_module(task_name), "ARGS", None)
+    return specs
+
+
+def validate_args(
+    task_name: str, args: Mapping[str, Any], known_tasks: Collection[str] | None = None
+) -> dict[str, Any]:
+    """``args`` checked against the ``ARGS`` the task's module declares (`bugsift.jobs.args`) and its
+    ``check_combination``; with ``known_tasks`` model task names too. ValueError names what is wrong."""
+    checked = check_args(task_name, arg_specs(task_name), args, known_tasks)
+    combination = getattr(_task_module(task_name), "check_combination", None)
+    if combination is not None:
+        combination(checked)
+    return checked
+
+
 def submit(task_name: str, /, settings: Settings | None = None, **args: Any) -> int:
-    """Queue a job; returns its id. ``args`` must be plain JSON values (ids and names, not objects)."""
+    """Queue a job; returns its id. ``args`` must be plain JSON values (ids and names, not objects) that
+    the task accepts (`validate_args`): a bad one fails here, not later in a worker."""
     from bugsift.jobs.backends import get_backend
 
     settings = settings or Settings()
     task_function(task_name)  # fail now on an unknown task, not later in a worker
     try:
         args = json.loads(json.dumps(args))
-    except TypeError as error:
+    except (TypeError, ValueError) as error:  # objects, NaN, circular values
         raise ValueError(f"job arguments must be plain JSON values: {error}") from None
+    args = validate_args(task_name, args)
     database = database_for(settings)
     with database.session() as session:
         row = JobRow(task=task_name, args=args, state="queued", progress={}, log="", attempts=0)

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from bugsift.jobs.args import ArgSpec
 from bugsift.jobs.core import JobContext
 from bugsift.learn.encode_ahead import EncodeSummary, check_can_encode, encode_reports
+
+ARGS = {"tracker": ArgSpec("str"), "project": ArgSpec("str")}
+"""What `encode` takes (checked on submit, `bugsift.jobs.args`)."""
 
 
 def encode(context: JobContext, tracker: str | None = None, project: str | None = None) -> dict[str, Any]:

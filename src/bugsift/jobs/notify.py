@@ -15,11 +15,15 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from bugsift.jobs.args import ArgSpec
 from bugsift.jobs.core import JobContext
 from bugsift.jobs.models import OutboxRow, SubscriptionRow
 from bugsift.settings import Settings
 from bugsift.store.models import ReportRow, utcnow
 from bugsift.store.upsert import insert_for
+
+ARGS: dict[str, ArgSpec] = {}
+"""`notify` takes no arguments (checked on submit, `bugsift.jobs.args`)."""
 
 
 def subscribe(

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bugsift.jobs.args import SINCE_PATTERN, ArgSpec, http_url, iso_datetime
 from bugsift.jobs.core import JobContext
 from bugsift.jobs.models import JobRow, SyncStateRow
 from bugsift.settings import Settings
@@ -28,6 +29,43 @@ from bugsift.sync.jira import JiraClient
 from bugsift.sync.page import Page
 
 SOURCES = ("bugzilla", "github", "jira")
+URL_SETTINGS = {"bugzilla": "bugzilla_url", "github": "github_api_url", "jira": "jira_url"}
+"""The setting holding each tracker's base URL (``BUGSIFT_`` + its name in capitals)."""
+SCOPES = {"bugzilla": "product", "github": "repo", "jira": "jql"}
+"""The argument that scopes each source's sync."""
+ARGS = {
+    "source": ArgSpec("str", nullable=False, choices=SOURCES),
+    "url": ArgSpec("str", max_length=2000, check=http_url, description="Default: the source's URL setting."),
+    "product": ArgSpec("str", description="Bugzilla product."),
+    "repo": ArgSpec("str", pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="GitHub owner/name."),
+    "jql": ArgSpec("str", max_length=2000, description="Jira JQL filter."),
+    "since": ArgSpec(
+        "str", max_length=40, pattern=SINCE_PATTERN, check=iso_datetime, description="ISO 8601 date-time."
+    ),
+    "tracker": ArgSpec("str"),
+    "classify_task": ArgSpec("str", model_task=True),
+}
+"""What `sync` takes (checked on submit, `bugsift.jobs.args`)."""
+
+
+def check_combination(args: dict[str, Any]) -> None:
+    """The scope argument must be the source's own (a repo given to a Bugzilla sync would be a product)."""
+    source = args.get("source") or "bugzilla"
+    for other, name in SCOPES.items():
+        if other != source and args.get(name) is not None:
+            raise ValueError(f"args.{name} is for a {other} sync, not {source} (use {SCOPES[source]})")
+
+
+def tracker_url(settings: Settings, source: str, url: str | None) -> str:
+    """The tracker's base URL: the argument, else its setting; refused unless it is http(s)."""
+    name = "BUGSIFT_" + URL_SETTINGS[source].upper()
+    where, url = ("argument url", url) if url else (name, getattr(settings, URL_SETTINGS[source]))
+    if not url:
+        raise ValueError(f"sync {source} needs a url (argument url or {name})")
+    problem = http_url(url)
+    if problem:
+        raise ValueError(f"{where} {url[:100]!r}: {problem}")
+    return url
 
 
 def source_key(source: str, url: str, scope: str | None) -> str:
@@ -69,13 +107,12 @@ class _Source:
         self.page_size = settings.sync_page_size
         self.etag: str | None = None
         self.client: Any
+        if source not in SOURCES:
+            raise ValueError(f"sync source must be one of {', '.join(SOURCES)}, not {source!r}")
+        url = tracker_url(settings, source, url)
         if source == "bugzilla":
-            url = url or settings.bugzilla_url
-            if not url:
-                raise ValueError("sync bugzilla needs a url (argument url or BUGSIFT_BUGZILLA_URL)")
             self.client = BugzillaClient(url, settings.bugzilla_api_key, **common)
         elif source == "github":
-            url = url or settings.github_api_url
             scope = scope or settings.github_repo
             if not scope:
                 raise ValueError("sync github needs a repository (argument repo or BUGSIFT_GITHUB_REPO)")
@@ -87,14 +124,9 @@ class _Source:
                 log=context.log,
                 **common,
             )
-        elif source == "jira":
-            url = url or settings.jira_url
-            if not url:
-                raise ValueError("sync jira needs a url (argument url or BUGSIFT_JIRA_URL)")
+        else:
             scope = scope or settings.jira_jql
             self.client = JiraClient(url, scope, settings.jira_user, settings.jira_token, **common)
-        else:
-            raise ValueError(f"sync source must be one of {', '.join(SOURCES)}, not {source!r}")
         self.source, self.key = source, source_key(source, url, scope)
         self.scope = scope
 

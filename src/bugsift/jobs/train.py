@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bugsift.jobs.args import ArgSpec
 from bugsift.jobs.core import JobContext
+from bugsift.learn.targets import MODES
 from bugsift.learn.tasks import TaskOptions, get_task
 from bugsift.store.models import ModelRow
 from bugsift.store.registry import active_model
@@ -23,6 +25,16 @@ SCORE_PATHS: tuple[tuple[str, ...], ...] = (
     ("test", "recall_at_5"),
     ("test", "mrr"),
 )
+
+
+ARGS = {
+    "task": ArgSpec("str", required=True, model_task=True, description="The model task to train."),
+    "label": ArgSpec("str", description="The label set to learn (default: the task's own)."),
+    "mode": ArgSpec("str", choices=MODES),
+    "tracker": ArgSpec("str"),
+    "project": ArgSpec("str"),
+}
+"""What `train` takes (checked on submit, `bugsift.jobs.args`)."""
 
 
 def held_out_score(metrics: dict[str, Any]) -> tuple[str, float] | None:
@@ -56,6 +68,15 @@ def train(
     outcome = handler.train(
         database, context.settings, TaskOptions(label=label, mode=mode, tracker=tracker, project=project)
     )
+    if outcome.model is None:  # the task declined to register (duplicates: text similarity did as well)
+        context.log(outcome.text.splitlines()[-1] if outcome.text else "no model registered")
+        return {
+            "challenger": None,
+            "champion": champion.version_name if champion else None,
+            "promoted": False,
+            "active": champion.version_name if champion else None,
+            "message": outcome.text,
+        }
     challenger: ModelRow = outcome.model
     new = held_out_score(challenger.metrics)
     old = held_out_score(champion.metrics) if champion else None

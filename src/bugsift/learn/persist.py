@@ -4,15 +4,28 @@
 `UntrustedTypesFoundException` before building anything), so a model file cannot run arbitrary code.
 The trusted list is `TRUSTED_TYPES` (the kind models) plus the ``TRUSTED_TYPES`` list that each model
 module named in `TRUSTED_TYPE_MODULES` declares for its own classes; nothing is trusted by pattern.
+
+`save_model` writes a temporary file beside the target and renames it into place only once it is complete,
+so a full disk or a crash never leaves a partial model file; `load_model` turns every way a file can fail
+to load into a `ModelFileError` that says why.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
+import secrets
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import skops.io as sio
+from skops.io.exceptions import UntrustedTypesFoundException
+
+from bugsift.store.registry import ModelFileError
+
+_WRITE_CHUNK = 1 << 20  # bytes per os.write: a partial write (a disk filling up) is seen and retried
 
 # Every type a saved kind model contains, beyond the ones skops trusts by default (builtins, numpy arrays
 # and dtypes, scipy sparse matrices, most scikit-learn estimators). Kept explicit on purpose: a new model
@@ -61,12 +74,53 @@ def trusted_types() -> list[str]:
     return out
 
 
+class RefusedModelFile(ModelFileError, UntrustedTypesFoundException):
+    """A model file holding a type outside `trusted_types()` (still skops' exception, for its catchers)."""
+
+
+class ModelWriteError(OSError):
+    """A model file could not be written (nothing is left behind: no partial file, no temporary one)."""
+
+
 def save_model(model: Any, path: str | Path) -> Path:
-    """Write ``model`` to ``path`` (skops format; conventionally ``*.skops``)."""
+    """Write ``model`` to ``path`` (skops format; conventionally ``*.skops``), whole or not at all.
+
+    Raises `ModelWriteError` (an OSError) when the file cannot be written; ``path`` is then untouched.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sio.dump(model, path)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")  # same folder: rename is atomic
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            sio.dump(model, _FdWriter(fd))
+            os.fsync(fd)  # the data is on disk before the name points at it
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+    except BaseException as error:
+        temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise ModelWriteError(error.errno, error.strerror or str(error), str(path)) from error
+        raise
     return path
+
+
+class _FdWriter:
+    """The file object skops writes to: every byte goes through os.write, partial writes continue."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        written = 0
+        while written < len(view):
+            step = os.write(self.fd, view[written : written + _WRITE_CHUNK])
+            if step == 0:  # no progress: never loop forever on a device that takes nothing
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            written += step
+        return written
 
 
 def untrusted_types(path: str | Path) -> list[str]:
@@ -76,5 +130,26 @@ def untrusted_types(path: str | Path) -> list[str]:
 
 
 def load_model(path: str | Path) -> Any:
-    """Read a model written by `save_model`; raises if the file holds a type outside `trusted_types()`."""
-    return sio.load(Path(path), trusted=trusted_types())
+    """Read a model written by `save_model`.
+
+    Raises `ModelFileError` (a ValueError) saying why when the file is missing, truncated or corrupt, or
+    holds a type outside `trusted_types()`.
+    """
+    path = Path(path)
+    try:
+        return sio.load(path, trusted=trusted_types())
+    except FileNotFoundError:
+        raise ModelFileError(path, "the file is missing") from None
+    except zipfile.BadZipFile as error:
+        raise ModelFileError(path, f"the file is truncated or corrupt ({error})") from None
+    except UntrustedTypesFoundException as error:
+        refused = ", ".join(untrusted_types(path)) or str(error).splitlines()[0]
+        raise RefusedModelFile(
+            path, f"refused: the file holds types bugsift does not trust: {refused}"
+        ) from None
+    except OSError as error:
+        raise ModelFileError(path, f"the file cannot be read: {error.strerror or error}") from None
+    except MemoryError:
+        raise
+    except Exception as error:  # a damaged archive fails in many ways inside skops: each one means "unusable"
+        raise ModelFileError(path, f"the file is damaged: {type(error).__name__}: {error}") from None

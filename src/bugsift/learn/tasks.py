@@ -47,7 +47,7 @@ class TaskOptions:
 
 @dataclass
 class TrainOutcome:
-    model: Any  # ModelRow of the registered model
+    model: Any  # ModelRow of the registered model; None when the task declined to register one
     evaluation: dict[str, Any]
     text: str
 

@@ -55,6 +55,8 @@ class Report:
     """Other tracker fields worth keeping as features or for later issues (versions, links, commits)."""
     raw: dict[str, Any] = field(default_factory=dict)
     """The record as read, for audit and re-processing."""
+    warnings: list[str] = field(default_factory=list, compare=False)
+    """``file:line: what`` notes about how the record was read (a field cut to its size limit); not stored."""
 
 
 class RecordError(ValueError):

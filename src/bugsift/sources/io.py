@@ -34,19 +34,37 @@ _MAGIC = (
 )
 # Escapes that decode to characters a database or an encoder chokes on: NUL and lone surrogates.
 _BAD_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+# After JSON decoding, a surrogate code point in a str is always a lone one (pairs decode to one character).
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _SNIFF_BYTES = 64 * 1024
 # strict=False: raw control characters inside strings occur in hand-made exports and are harmless.
 _DECODER = json.JSONDecoder(strict=False)
 
+MAX_JSON_DEPTH = 100
+"""Deepest nesting of arrays / objects a record may have (real tracker records stay under 10). Deeper
+ones are rejected: the stdlib decoder overflows the stack at ~1,000 levels, orjson (which stores the
+records) refuses more than 255."""
+MAX_FIELD_CHARS = 1_000_000
+"""Longest text value kept whole (5x the web form's description limit; the largest real body in the
+shared data has 207,777 characters). Longer values keep their first MAX_FIELD_CHARS characters, with a
+warning: the models and the full-text index read only the first 6,000 to 60,000 characters anyway."""
+
+
+class JsonTooDeep(ValueError):
+    """A JSON text nests deeper than MAX_JSON_DEPTH."""
+
 
 class Location(str):
-    """A ``path:line`` or ``path:record N`` string that also carries the line / record number."""
+    """A ``path:line`` or ``path:record N`` string that also carries the line / record number, and the
+    warnings about that record (a field cut to MAX_FIELD_CHARS) for `guarded` to hand to its Report."""
 
     number: int
+    notes: tuple[str, ...]
 
-    def __new__(cls, text: str, number: int) -> Location:
+    def __new__(cls, text: str, number: int, notes: tuple[str, ...] = ()) -> Location:
         self = super().__new__(cls, text)
         self.number = number
+        self.notes = notes
         return self
 
 
@@ -91,7 +109,7 @@ def sniff_kind(path: Path) -> str:
 
 
 def clean_value(value: Any) -> Any:
-    """Recursively drop NUL characters and replace lone surrogates in every string of a JSON value."""
+    """Recursively drop NUL characters and lone surrogates in every string of a JSON value."""
     if isinstance(value, str):
         return clean_str(value)
     if isinstance(value, list):
@@ -102,18 +120,63 @@ def clean_value(value: Any) -> Any:
 
 
 def clean_str(text: str) -> str:
+    """``text`` without NUL characters and lone surrogates (a ``"\\ud800"`` escape), the rest kept."""
     if "\x00" in text:
         text = text.replace("\x00", "")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogate from a "\udXXX" escape
-        text = text.encode("utf-8", errors="replace").decode("utf-8")
+    if not text.isascii() and _SURROGATES.search(text):  # UTF-8 cannot store them: drop, as documented
+        text = _SURROGATES.sub("", text)
     return text
 
 
-def _loads(text: str) -> Any:
-    value = _DECODER.decode(text)
+def loads_json(text: str) -> Any:
+    """Decode one JSON text (a line or a document) with NUL and lone surrogates removed.
+
+    Raises ValueError when it is not JSON, and `JsonTooDeep` (a ValueError) when it nests deeper than
+    MAX_JSON_DEPTH, so that such a record is rejected like any other malformed one.
+    """
+    try:
+        value = _DECODER.decode(text)
+    except RecursionError:
+        raise JsonTooDeep(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    # Counting brackets is cheap; walking the value is only needed when there are enough of them.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _nested_deeper(value, MAX_JSON_DEPTH):
+        raise JsonTooDeep(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return clean_value(value) if _BAD_ESCAPE.search(text) else value
+
+
+def json_error_reason(error: ValueError) -> str:
+    """The Rejected reason for a line `loads_json` refused."""
+    return str(error) if isinstance(error, JsonTooDeep) else f"invalid JSON: {error}"
+
+
+def _nested_deeper(value: Any, limit: int) -> bool:
+    """Whether arrays / objects nest more than ``limit`` levels (iterative: no recursion limit)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def cap_strings(value: Any, limit: int = MAX_FIELD_CHARS, where: str = "") -> tuple[Any, list[str]]:
+    """``value`` with every string longer than ``limit`` cut to its first ``limit`` characters (in place
+    for lists and dicts), and one note per cut string naming its field."""
+    notes: list[str] = []
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return value, notes
+        notes.append(f"field '{where or 'value'}' cut from {len(value):,} to {limit:,} characters")
+        return value[:limit], notes
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in list(items):
+        if isinstance(child, (str, list, dict)):
+            name = f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else str(key)
+            value[key], child_notes = cap_strings(child, limit, name)
+            notes += child_notes
+    return value, notes
 
 
 def iter_json_records(path: Path, envelopes: tuple[str, ...] = ()) -> Iterator[JsonItem]:
@@ -139,17 +202,18 @@ def _iter_json_records(path: Path, envelopes: tuple[str, ...]) -> Iterator[JsonI
         first = _first_content_line(fh)
         if first is None:
             return
-        lineno, line = first
+        (lineno, line), first = first, None
         try:
-            value = _loads(line)
+            value = loads_json(line)
         except ValueError as exc:
             document = _try_document(path, lineno, line, fh)
             if document is not None:
-                yield from _unwrap(path, None, document, envelopes)
+                yield from _unwrap(path, None, document, envelopes, long=True)
                 return
-            yield Rejected(Location(f"{path}:{lineno}", lineno), f"invalid JSON: {exc}")
+            yield Rejected(Location(f"{path}:{lineno}", lineno), json_error_reason(exc))
         else:
-            yield from _unwrap(path, lineno, value, envelopes)
+            long, line = len(line) > MAX_FIELD_CHARS, ""  # let a huge line go before its records are used
+            yield from _unwrap(path, lineno, value, envelopes, long)
         yield from _iter_lines(path, fh, lineno, envelopes)
 
 
@@ -164,14 +228,14 @@ def _try_document(path: Path, lineno: int, line: str, fh: IO[str]) -> Any | None
     """The first line is not JSON by itself: maybe the file is one (pretty-printed) JSON document."""
     rest = fh.read().replace("\x00", "")
     try:
-        return _loads(line + rest)
+        return loads_json(line + rest)
     except ValueError as exc:
         doc_error = exc
     # Not a document either: JSON lines with a broken first line, or not JSON at all.
     second = next((s for s in rest.splitlines() if s.strip()), None)
     if second is not None:
         try:
-            _loads(second)
+            loads_json(second)
         except ValueError:
             raise ValueError(
                 f"{path}: not JSON lines nor a single JSON document (line {lineno}: {doc_error})"
@@ -190,25 +254,38 @@ def _iter_lines(path: Path, fh: IO[str], start: int, envelopes: tuple[str, ...])
         if not line.strip():
             continue
         try:
-            value = _loads(line)
+            value = loads_json(line)
         except ValueError as exc:
-            yield Rejected(Location(f"{path}:{lineno}", lineno), f"invalid JSON: {exc}")
+            yield Rejected(Location(f"{path}:{lineno}", lineno), json_error_reason(exc))
             continue
-        yield from _unwrap(path, lineno, value, envelopes)
+        long, line = len(line) > MAX_FIELD_CHARS, ""  # let a huge line go before its records are used
+        yield from _unwrap(path, lineno, value, envelopes, long)
 
 
-def _unwrap(path: Path, lineno: int | None, value: Any, envelopes: tuple[str, ...]) -> Iterator[JsonItem]:
-    """Yield the records of one parsed value (a line or a whole document)."""
+def _unwrap(
+    path: Path, lineno: int | None, value: Any, envelopes: tuple[str, ...], long: bool = False
+) -> Iterator[JsonItem]:
+    """Yield the records of one parsed value (a line or a whole document).
+
+    ``long``: the text was longer than MAX_FIELD_CHARS, so a field of it may be too: cut such fields.
+    """
     items = _envelope_items(value, envelopes)
     if items is None and isinstance(value, list):
         items = value
     if items is None:
         where = f"{path}:{lineno}" if lineno is not None else f"{path}:record 1"
-        yield Location(where, lineno or 1), value
+        yield _located(where, lineno or 1, value, long)
         return
     for n, item in enumerate(items, 1):
         where = f"{path}:{lineno} record {n}" if lineno is not None else f"{path}:record {n}"
-        yield Location(where, n), item
+        yield _located(where, n, item, long)
+
+
+def _located(where: str, number: int, value: Any, long: bool) -> tuple[Location, Any]:
+    if not long:
+        return Location(where, number), value
+    value, notes = cap_strings(value)
+    return Location(where, number, tuple(notes)), value
 
 
 def _envelope_items(value: Any, envelopes: tuple[str, ...]) -> list[Any] | None:
@@ -258,6 +335,7 @@ def guarded(location: str, build: Callable[..., Report | None], *args: Any) -> I
         yield Rejected(location, f"unexpected record shape: {type(exc).__name__}: {exc}")
     else:
         if report is not None:
+            report.warnings.extend(f"{location}: {note}" for note in getattr(location, "notes", ()))
             yield report
 
 
@@ -288,7 +366,7 @@ def iter_csv_rows(path: Path) -> Iterator[tuple[Location, list[str]]]:
 def _iter_csv_rows(path: Path) -> Iterator[tuple[Location, list[str]]]:
     with open_text(path, newline="") as fh:
         reader = _csv_reader(fh)
-        next(reader, None)
+        header = next(reader, None) or []
         while True:
             start = reader.line_num + 1
             try:
@@ -298,7 +376,18 @@ def _iter_csv_rows(path: Path) -> Iterator[tuple[Location, list[str]]]:
             except csv.Error as exc:
                 raise ValueError(f"{path}:{start}: broken CSV: {exc}") from exc
             if row:
-                yield Location(f"{path}:{start}", start), row
+                yield Location(f"{path}:{start}", start, _cap_cells(header, row)), row
+
+
+def _cap_cells(header: list[str], row: list[str]) -> tuple[str, ...]:
+    """Cut cells longer than MAX_FIELD_CHARS in place; one note per cut cell, named by its column."""
+    notes = []
+    for i, cell in enumerate(row):
+        if len(cell) > MAX_FIELD_CHARS:
+            name = header[i].strip() if i < len(header) and header[i].strip() else f"column {i + 1}"
+            row[i], (note,) = cap_strings(cell, where=name)
+            notes.append(note)
+    return tuple(notes)
 
 
 def _csv_reader(fh: IO[str]) -> Any:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bugsift.sources.base import Rejected
+from bugsift.sources.io import JsonTooDeep, loads_json
 
 ID_COLUMNS = ("id", "bug_id", "key", "number", "external_id", "issue_key")
 LabelRow = tuple[str, str]  # (external id, value)
@@ -95,7 +96,10 @@ def _read_json_lines(
             continue
         location = f"{path}:{number}"
         try:
-            record = json.loads(line)
+            record = loads_json(line)  # NUL and lone surrogates removed, too deep nesting refused
+        except JsonTooDeep as error:
+            yield Rejected(location, str(error))
+            continue
         except json.JSONDecodeError as error:
             yield Rejected(location, f"not JSON ({error.msg})")
             continue

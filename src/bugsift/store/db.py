@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,8 @@ def make_engine(url: str, sqlite_busy_timeout_ms: int = 30_000) -> Engine:
     """Create an engine; SQLite connections get WAL, a busy timeout and enforced foreign keys."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:" and not path.startswith("file:"):
+            _create_private(Path(path))
         engine = create_engine(
             url,
             connect_args={"timeout": sqlite_busy_timeout_ms / 1000},
@@ -39,6 +40,14 @@ def make_engine(url: str, sqlite_busy_timeout_ms: int = 30_000) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, json_serializer=json_text, json_deserializer=orjson.loads)
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (it holds every report, users and token hashes);
+    SQLite gives its -wal and -shm files the same mode. An existing file keeps the mode it has."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 class Database:

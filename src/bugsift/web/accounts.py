@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bugsift.store.models import utcnow
+from bugsift.web import sessions
 from bugsift.web.models import ROLES, SCOPES, ApiTokenRow, UserRow
 
 TOKEN_PREFIX = "bsf_"
@@ -61,6 +62,8 @@ def create_token(
         raise ValueError(f"scopes must be some of {', '.join(SCOPES)}; got {scopes}")
     if "jobs" in scopes and user.role != "admin":  # checked again on each call: roles change
         raise ValueError(f"the jobs scope is for admins; {user.username} is a {user.role}")
+    if "label" in scopes and not role_allows(user.role, "triager"):  # also checked on each call
+        raise ValueError(f"the label scope is for triagers and admins; {user.username} is a {user.role}")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiTokenRow(
         user_id=user.id, name=name, prefix=secret[:10], token_hash=_digest(secret), scopes=list(scopes)
@@ -131,6 +134,7 @@ def set_password(session: Session, username: str, password: str) -> UserRow:
         raise ValueError("a password needs at least 8 characters")
     user = get_user(session, username)
     user.password_hash = generate_password_hash(password)
+    sessions.end_all(session, user.id)  # whoever had the old password may hold a session cookie
     return user
 
 

@@ -16,7 +16,10 @@ from bugsift.learn.encoding_store import use_settings
 from bugsift.settings import Settings
 from bugsift.store.db import Database
 from bugsift.web import auth
+from bugsift.web.converters import IdConverter
 from bugsift.web.extensions import Store, csrf, limiter
+from bugsift.web.jsonbody import JSONProvider
+from bugsift.web.text import display_text
 
 log = logging.getLogger(__name__)
 
@@ -49,25 +52,33 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     settings = settings or Settings()
     use_settings(settings)  # encodings (when embeddings are on) persist under $BUGSIFT_HOME/cache
     app = Flask(__name__)
+    app.json = JSONProvider(app)  # bodies too deep or unstorable are bad JSON (400), not a RecursionError
+    app.url_map.converters["id"] = IdConverter  # <id:...>: ids that fit a signed 64-bit integer
     app.config.update(
         SECRET_KEY=secret_key(settings),
         MAX_CONTENT_LENGTH=settings.web_max_content_length,
         MAX_FORM_MEMORY_SIZE=settings.web_max_content_length,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.web_secure_cookies,
         RATELIMIT_STORAGE_URI=settings.web_rate_limit_storage,
         RATELIMIT_HEADERS_ENABLED=True,
         SUGGEST_RATE_LIMIT=settings.web_suggest_rate_limit,
+        FORM_RATE_LIMIT=settings.web_form_rate_limit,
+        SUBMIT_RATE_LIMIT=settings.web_submit_rate_limit,
+        LOGIN_RATE_LIMIT=settings.web_login_rate_limit,
+        PUBLIC_DUPLICATES=settings.web_public_duplicates,
         SUGGEST_TASKS=[t.strip() for t in settings.web_suggest_tasks.split(",") if t.strip()],
         TOP_K=settings.web_top_k,
         JSON_SORT_KEYS=False,
     )
     app.config.update(overrides)
 
+    app.jinja_env.finalize = display_text  # every {{ value }} on a page, imported text included
     Store().init_app(app, settings, database)
     csrf.init_app(app)
+    auth.init_app(app)  # before the limiter: limits that spare logged-in users need to know who asks
     limiter.init_app(app)
-    auth.init_app(app)
 
     from bugsift.web.blueprints import api, dashboard, submit, triage, webhooks
     from bugsift.web.blueprints import auth as auth_views

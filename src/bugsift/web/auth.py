@@ -1,4 +1,5 @@
-"""Who is asking: a logged-in user (session cookie) or an API token (``Authorization: Bearer``)."""
+"""Who is asking: a logged-in user (a server-side session named by the cookie) or an API token
+(``Authorization: Bearer``)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any, TypeVar
 
 from flask import Flask, abort, g, redirect, request, session, url_for
 
-from bugsift.web import accounts
-from bugsift.web.extensions import database
+from bugsift.web import accounts, sessions
+from bugsift.web.extensions import database, settings
 from bugsift.web.models import UserRow
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -21,24 +22,36 @@ def init_app(app: Flask) -> None:
 
 
 def _load_user() -> None:
+    """The user of the session cookie, if its server-side session still exists and has not expired."""
     g.user = None
-    user_id = session.get("user_id")
-    if user_id is None:
+    if "user_id" in session:  # a cookie of bugsift 0.6 and older: a session the server cannot end
+        session.pop("user_id")
+    secret = session.get("sid")
+    if secret is None:
         return
     with database().session() as s:
-        user = s.get(UserRow, user_id)
-        if user is not None and user.active:
+        user = sessions.user_of(s, secret) if isinstance(secret, str) else None
+        if user is not None:
             g.user = {"id": user.id, "username": user.username, "role": user.role}
-        else:
-            session.clear()
+            return
+    session.pop("sid", None)  # ended, expired or tampered with: log in again
 
 
 def login(user: UserRow) -> None:
+    """Start a new server-side session (a new id: a session fixed before login is worthless)."""
+    submitted = session.get("submitted", [])
     session.clear()
-    session["user_id"] = user.id
+    with database().session() as s:
+        session["sid"] = sessions.start(s, user.id, settings().web_session_hours)
+    if submitted:
+        session["submitted"] = submitted  # the reporter may still read what they filed
 
 
 def logout() -> None:
+    secret = session.get("sid")
+    if isinstance(secret, str):
+        with database().session() as s:
+            sessions.end(s, secret)
     session.clear()
 
 

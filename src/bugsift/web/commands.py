@@ -28,13 +28,21 @@ from bugsift.web.roles import ROLES, SCOPES
     is_flag=True,
     help="Also run background jobs in this process (one at a time), as `bugsift worker` would.",
 )
-def serve(host: str, port: int, dev: bool, threads: int | None, with_worker: bool) -> None:
+@click.option(
+    "--secure-cookies",
+    is_flag=True,
+    default=None,
+    help="Send the session cookie over HTTPS only (behind an HTTPS proxy) [default: web_secure_cookies].",
+)
+def serve(
+    host: str, port: int, dev: bool, threads: int | None, with_worker: bool, secure_cookies: bool | None
+) -> None:
     """Serve the report form, triage queue, dashboard and JSON API (/api/v1)."""
     from bugsift.web.app import create_app
 
     if dev and with_worker:
         raise click.UsageError("--worker needs the production server: drop --dev, or run `bugsift worker`")
-    settings = Settings()
+    settings = Settings() if secure_cookies is None else Settings(web_secure_cookies=True)
     app = create_app(settings)
     loaded = app.extensions["bugsift"].predictors.warm(app.config["SUGGEST_TASKS"])
     models = ", ".join(f"{task} {name}" for task, name in loaded.items()) or "none (run `bugsift train TASK`)"
@@ -56,13 +64,42 @@ def serve(host: str, port: int, dev: bool, threads: int | None, with_worker: boo
 
 def server_options(settings: Settings, threads: int | None = None) -> dict[str, Any]:
     """waitress's options from the settings (the speed benchmark serves with the same ones)."""
-    return {
+    options: dict[str, Any] = {
         "threads": threads or settings.web_threads,
-        "connection_limit": settings.web_connection_limit,
+        "connection_limit": _open_files_allowing(settings.web_connection_limit),
         "backlog": settings.web_backlog,
-        "channel_timeout": 60,
+        "channel_timeout": settings.web_channel_timeout,
+        "cleanup_interval": max(1, min(30, settings.web_channel_timeout // 2)),
+        "asyncore_use_poll": True,  # select() cannot watch sockets numbered above 1023
+        "max_request_header_size": 64 * 1024,
+        "max_request_body_size": settings.web_max_content_length,
         "ident": "bugsift",
     }
+    if settings.web_trusted_proxy:
+        options.update(
+            trusted_proxy=settings.web_trusted_proxy,
+            trusted_proxy_count=1,
+            trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
+            clear_untrusted_proxy_headers=True,
+        )
+    return options
+
+
+def _open_files_allowing(connections: int) -> int:
+    """``connections``, after raising this process's open-file limit for them where the system lets it.
+
+    Returns fewer connections when the hard limit is lower, keeping 100 descriptors for the database,
+    model files and logs.
+    """
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + 100
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new_soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
+        soft = new_soft
+    return connections if soft == resource.RLIM_INFINITY else max(1, min(connections, soft - 100))
 
 
 def _serve_with_worker(server: Any, settings: Settings) -> None:
@@ -195,7 +232,7 @@ def users_set_password(username: str, password_stdin: bool) -> None:
     password = _read_password(password_stdin)
     with _accounts() as session:
         set_password(session, username, password)
-    click.echo(f"changed the password of {username}")
+    click.echo(f"changed the password of {username}; their web sessions are ended")
 
 
 @users.command("remove")

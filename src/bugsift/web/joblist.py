@@ -6,12 +6,14 @@ The jobs table is read through `bugsift.jobs` (never written here); queueing goe
 
 from __future__ import annotations
 
-import inspect
+import re
 from typing import Any
 
 from bugsift.jobs import get_job, list_jobs, submit
-from bugsift.jobs.core import task_function
+from bugsift.jobs.args import ArgSpec
+from bugsift.jobs.core import arg_specs, validate_args
 from bugsift.jobs.models import JOB_STATES, JobRow
+from bugsift.jobs.sync_task import URL_SETTINGS
 from bugsift.learn.tasks import TASKS as MODEL_TASKS
 from bugsift.settings import Settings
 from bugsift.store.db import Database
@@ -19,6 +21,9 @@ from bugsift.store.db import Database
 QUEUEABLE = ("train", "classify", "sync", "encode")
 """Jobs an admin may queue from the web; notify runs after classify or from the worker's schedule."""
 MAX_LIST = 200
+LIMIT_RANGE = (1, MAX_LIST)
+"""Bounds of ``GET /api/v1/jobs?limit=`` (the OpenAPI document states the same)."""
+DEFAULT_LIMIT = 50
 
 
 def last_line(log: str | None) -> str:
@@ -60,30 +65,33 @@ def one(database: Database, job_id: int) -> dict[str, Any] | None:
 
 
 def check_args(task: str, args: Any) -> dict[str, Any]:
-    """The arguments of a job to queue, checked against its task function (ValueError says what is wrong)."""
+    """The arguments of a job queued from the web, checked by the job's own rules (`bugsift.jobs.args`:
+    names, types, ranges, model tasks); a tracker URL is refused (ValueError says what is wrong)."""
     if task not in QUEUEABLE:
         raise ValueError(f"task must be one of {', '.join(QUEUEABLE)}, not {task!r}")
     if not isinstance(args, dict):
         raise ValueError("args must be a JSON object of the task's arguments")
-    parameters = inspect.signature(task_function(task)).parameters
-    accepted = [name for name in parameters if name != "context"]
-    unknown = sorted(set(args) - set(accepted))
-    if unknown:
-        raise ValueError(f"{task} takes no argument {', '.join(unknown)}; it takes {', '.join(accepted)}")
-    missing = [
-        name
-        for name, p in parameters.items()
-        if name != "context" and p.default is inspect.Parameter.empty and name not in args
-    ]
-    if missing:
-        raise ValueError(f"{task} needs {', '.join(missing)}")
-    for name, value in args.items():
-        if isinstance(value, dict | list):
-            raise ValueError(f"args.{name}: give a plain value (string, number, boolean or null)")
-    for name in ("task", "classify_task"):  # a model task: fail now, not later in a worker
-        if args.get(name) is not None and args[name] not in MODEL_TASKS:
-            raise ValueError(f"args.{name} must be one of {', '.join(MODEL_TASKS)}, not {args[name]!r}")
-    return dict(args)
+    if task == "sync" and "url" in args:  # a request must never choose where the server connects
+        setting = "BUGSIFT_" + URL_SETTINGS.get(str(args.get("source") or "bugzilla"), "bugzilla_url").upper()
+        raise ValueError(f"args.url: tracker URLs come from the settings ({setting}), not from a request")
+    return validate_args(task, args, MODEL_TASKS)
+
+
+def web_arg_specs(task: str) -> dict[str, ArgSpec]:
+    """What a job queued from the web may take: the job's own arguments, less a tracker URL."""
+    specs = arg_specs(task) or {}
+    return {name: spec for name, spec in specs.items() if not (task == "sync" and name == "url")}
+
+
+def parse_limit(text: str | None) -> int:
+    """The ``limit`` query parameter of the jobs list: ASCII digits within `LIMIT_RANGE` (the OpenAPI
+    document's bounds); ``str.isdigit`` is not enough (it takes "²", which ``int`` refuses)."""
+    if text is None:
+        return DEFAULT_LIMIT
+    low, high = LIMIT_RANGE
+    if not re.fullmatch(r"[0-9]{1,6}", text) or not low <= int(text) <= high:
+        raise ValueError(f"limit must be an integer from {low} to {high}, not {text[:40]!r}")
+    return int(text)
 
 
 def queue(settings: Settings, task: str, args: Any) -> int:

@@ -1,6 +1,6 @@
 """Tables of the web app: users (hashed passwords, roles), API tokens (hashed, scoped, revocable), audit.
 
-They share `bugsift.store.models.Base`; the schema is owned by migration ``0003_web``.
+They share `bugsift.store.models.Base`; the schema is owned by migrations ``0003_web`` and ``0006``.
 """
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bugsift.store.models import Base, JSONType, UTCDateTime, utcnow
 from bugsift.web.roles import ROLES, SCOPES
 
-__all__ = ["ROLES", "SCOPES", "ApiTokenRow", "AuditRow", "UserRow"]
+__all__ = ["ROLES", "SCOPES", "ApiTokenRow", "AuditRow", "UserRow", "WebSessionRow", "WebhookDeliveryRow"]
 
 
 class UserRow(Base):
@@ -66,3 +66,35 @@ class AuditRow(Base):
     model_version: Mapped[str | None] = mapped_column(String(100))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class WebSessionRow(Base):
+    """A logged-in browser: the cookie carries a random secret, only its SHA-256 is kept here.
+
+    Deleting the row ends the session, whatever copies of the cookie exist (logout, a new password).
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebhookDeliveryRow(Base):
+    """A webhook delivery already handled: a replay of its id gets the same answer and changes nothing."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("source", "delivery_id", name="uq_webhook_deliveries_source_id"),
+        Index("ix_webhook_deliveries_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    delivery_id: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

@@ -4,24 +4,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from bugsift.web.joblist import QUEUEABLE
+from bugsift.jobs.args import json_schema
+from bugsift.learn.tasks import TASKS as MODEL_TASKS
+from bugsift.web.converters import MAX_ID
+from bugsift.web.joblist import DEFAULT_LIMIT, LIMIT_RANGE, QUEUEABLE, web_arg_specs
+from bugsift.web.suggest import DEFAULT_FIELD_CHARS, MAX_BATCH, MAX_FIELD_CHARS, TEXT_FIELDS
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 
+
+_NOT_BLANK = r"[^\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028-\u2029\u202f\u205f\u3000]"
+"""A character Python's ``str.strip`` keeps (the server's idea of not empty), in a pattern ECMA and Python
+read alike: the exact complement of ``str.isspace`` (a test checks it)."""
+_NON_BLANK = {"pattern": _NOT_BLANK, "description": "At least one character that is not white space."}
 _REPORT_IN = {
     "type": "object",
-    "description": "A report; give a title or a description (or both).",
+    "description": (
+        "A report; give a title or a description (or both) with at least one character that is not "
+        "white space (a report with neither is a 400)."
+    ),
     "properties": {
         "id": {"oneOf": [{"type": "string"}, {"type": "integer"}], "description": "Your id, echoed back."},
-        "title": {"type": "string", "maxLength": 1000},
-        "description": {"type": "string"},
-        "steps": {"type": "string", "description": "Steps to reproduce, appended to the description."},
-        "product": {"type": "string"},
-        "component": {"type": "string"},
-        "version": {"type": "string"},
-        "project": {"type": "string"},
+        **{
+            name: {"type": "string", "maxLength": MAX_FIELD_CHARS.get(name, DEFAULT_FIELD_CHARS)}
+            for name in TEXT_FIELDS
+        },
+        "steps": {
+            "type": "string",
+            "maxLength": MAX_FIELD_CHARS["steps"],
+            "description": "Steps to reproduce, appended to the description.",
+        },
         "created_at": {"type": "string", "format": "date-time"},
     },
+    "anyOf": [
+        {"required": ["title"], "properties": {"title": _NON_BLANK}},
+        {"required": ["description"], "properties": {"description": _NON_BLANK}},
+    ],
 }
 
 _PREDICTION = {
@@ -29,18 +47,37 @@ _PREDICTION = {
     "required": ["id", "prediction", "probability", "candidates", "uncertain", "explanation"],
     "properties": {
         "id": {"type": "string"},
-        "prediction": {"type": "string"},
+        "prediction": {
+            "type": "string",
+            "nullable": True,
+            "description": "null when nothing qualifies (duplicates: no stored report is similar)",
+        },
         "probability": {"type": "number"},
         "candidates": {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"label": {"type": "string"}, "probability": {"type": "number"}},
+                "properties": {
+                    "label": {"type": "string"},
+                    "probability": {"type": "number"},
+                    "score": {"type": "number", "description": "duplicates by text similarity: its score"},
+                },
             },
         },
         "uncertain": {"type": "boolean"},
         "explanation": {"type": "array", "items": {}},
         "model_version": {"type": "string"},
+        "ranker": {
+            "type": "string",
+            "enum": ["learned", "text-similarity"],
+            "description": "duplicates: the learned re-ranker, or text similarity while none is trained",
+        },
+        "score": {"type": "number", "description": "duplicates by text similarity: the best candidate's"},
+        "calibrated": {
+            "type": "boolean",
+            "description": "duplicates by text similarity: whether probability is calibrated on the "
+            "store's own links (false: too few links, probability 0 and every answer uncertain)",
+        },
     },
 }
 
@@ -71,8 +108,57 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _errors(*codes: int) -> dict[str, Any]:
+    return {str(code): _ERROR for code in codes}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _id_parameter(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        "description": f"{description} A larger id than {MAX_ID} is a 400.",
+    }
+
+
+def _job_request() -> dict[str, Any]:
+    """One schema per queueable job: its task name and its arguments, as `bugsift.jobs.args` checks them."""
+    tasks = list(MODEL_TASKS)
+    variants = []
+    for task in QUEUEABLE:
+        specs = web_arg_specs(task)
+        args = {
+            "type": "object",
+            "properties": {name: json_schema(spec, tasks) for name, spec in specs.items()},
+            "required": [name for name, spec in specs.items() if spec.required],
+            "additionalProperties": False,
+        }
+        if not args["required"]:
+            del args["required"]
+        variants.append(
+            {
+                "type": "object",
+                "required": ["task", "args"] if "required" in args else ["task"],
+                "properties": {"task": {"type": "string", "enum": [task]}, "args": args},
+            }
+        )
+    return {
+        "oneOf": variants,
+        "description": (
+            "The job and its arguments. A sync job takes no url: tracker URLs come from the settings "
+            "(BUGSIFT_BUGZILLA_URL, BUGSIFT_GITHUB_API_URL, BUGSIFT_JIRA_URL)."
+        ),
+    }
+
+
 def document() -> dict[str, Any]:
     bearer = [{"bearerToken": []}]
+    low, high = LIMIT_RANGE
     return {
         "openapi": "3.0.3",
         "info": {
@@ -85,7 +171,7 @@ def document() -> dict[str, Any]:
             "/health": {
                 "get": {
                     "summary": "Database reachable and models loaded",
-                    "responses": {"200": _json({"type": "object"}), "503": _ERROR},
+                    "responses": {"200": _json({"type": "object"}), **_errors(503)},
                 }
             },
             "/openapi.json": {
@@ -97,7 +183,7 @@ def document() -> dict[str, Any]:
                     "security": bearer,
                     "responses": {
                         "200": _json({"type": "array", "items": {"type": "object"}}),
-                        "401": _ERROR,
+                        **_errors(401, 403),
                     },
                 }
             },
@@ -116,21 +202,17 @@ def document() -> dict[str, Any]:
                             },
                         }
                     ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {"oneOf": [_REPORT_IN, {"type": "array", "items": _REPORT_IN}]}
-                            }
-                        },
-                    },
+                    "requestBody": _body(
+                        {
+                            "oneOf": [
+                                _REPORT_IN,
+                                {"type": "array", "items": _REPORT_IN, "minItems": 1, "maxItems": MAX_BATCH},
+                            ]
+                        }
+                    ),
                     "responses": {
                         "200": _json({"oneOf": [_PREDICTION, {"type": "array", "items": _PREDICTION}]}),
-                        "400": _ERROR,
-                        "401": _ERROR,
-                        "403": _ERROR,
-                        "404": _ERROR,
-                        "413": _ERROR,
+                        **_errors(400, 401, 403, 404, 413),
                     },
                 }
             },
@@ -139,36 +221,31 @@ def document() -> dict[str, Any]:
                     "summary": "A stored report with its labels (scope read)",
                     "security": bearer,
                     "parameters": [_report_id()],
-                    "responses": {"200": _json({"type": "object"}), "401": _ERROR, "404": _ERROR},
+                    "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 403, 404)},
                 }
             },
             "/reports/{report_id}/labels": {
                 "post": {
-                    "summary": "Add a human label (it wins over model and imported labels); scope label",
+                    "summary": (
+                        "Add a human label (it wins over model and imported labels); scope label, "
+                        "a triager's or an admin's token"
+                    ),
                     "security": bearer,
                     "parameters": [_report_id()],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["name", "value"],
-                                    "properties": {
-                                        "name": {"type": "string"},
-                                        "value": {"type": "string"},
-                                        "note": {"type": "string"},
-                                    },
-                                }
-                            }
-                        },
-                    },
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["name", "value"],
+                            "properties": {
+                                "name": {"type": "string", "pattern": _NOT_BLANK, "maxLength": 100},
+                                "value": {"type": "string", "pattern": _NOT_BLANK, "maxLength": 200},
+                                "note": {"type": "string"},
+                            },
+                        }
+                    ),
                     "responses": {
                         "201": _json({"type": "object"}, "Created"),
-                        "400": _ERROR,
-                        "401": _ERROR,
-                        "403": _ERROR,
-                        "404": _ERROR,
+                        **_errors(400, 401, 403, 404, 413),
                     },
                 }
             },
@@ -185,43 +262,23 @@ def document() -> dict[str, Any]:
                         {
                             "name": "limit",
                             "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                            "schema": {
+                                "type": "integer",
+                                "minimum": low,
+                                "maximum": high,
+                                "default": DEFAULT_LIMIT,
+                            },
                         },
                     ],
-                    "responses": {
-                        "200": _json({"type": "array", "items": _JOB}),
-                        "400": _ERROR,
-                        "401": _ERROR,
-                        "403": _ERROR,
-                    },
+                    "responses": {"200": _json({"type": "array", "items": _JOB}), **_errors(400, 401, 403)},
                 },
                 "post": {
                     "summary": "Queue a train, classify, sync or encode job (scope jobs, an admin's token)",
                     "security": bearer,
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["task"],
-                                    "properties": {
-                                        "task": {"type": "string", "enum": list(QUEUEABLE)},
-                                        "args": {
-                                            "type": "object",
-                                            "description": 'The job\'s arguments: {"task": "defect"}',
-                                        },
-                                    },
-                                }
-                            }
-                        },
-                    },
+                    "requestBody": _body(_job_request()),
                     "responses": {
                         "202": _json(_JOB, "Queued; the Location header names the job"),
-                        "400": _ERROR,
-                        "401": _ERROR,
-                        "403": _ERROR,
-                        "503": _ERROR,
+                        **_errors(400, 401, 403, 413, 503),
                     },
                 },
             },
@@ -229,10 +286,8 @@ def document() -> dict[str, Any]:
                 "get": {
                     "summary": "One job with its whole log (scope read)",
                     "security": bearer,
-                    "parameters": [
-                        {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-                    ],
-                    "responses": {"200": _json(_JOB), "401": _ERROR, "403": _ERROR, "404": _ERROR},
+                    "parameters": [_id_parameter("job_id", "The job's id.")],
+                    "responses": {"200": _json(_JOB), **_errors(400, 401, 403, 404)},
                 }
             },
         },
@@ -253,10 +308,6 @@ def document() -> dict[str, Any]:
 
 
 def _report_id() -> dict[str, Any]:
-    return {
-        "name": "report_id",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "integer"},
-        "description": "bugsift's row id of the report (as /api/v1/reports and the triage queue show it).",
-    }
+    return _id_parameter(
+        "report_id", "bugsift's row id of the report (as /api/v1/reports and the triage queue show it)."
+    )

@@ -21,6 +21,8 @@ WEB_TRACKER = "web"
 MAX_BATCH = 100
 """Most reports one API call may carry."""
 MAX_FIELD_CHARS = {"title": 1_000, "description": 200_000, "steps": 50_000}
+DEFAULT_FIELD_CHARS = 500
+"""Longest value of the other text fields (product, component, version, project, reporter)."""
 TEXT_FIELDS = ("title", "description", "product", "component", "version", "steps", "project", "reporter")
 LABEL_NAMES = {
     "type": "type",
@@ -51,7 +53,7 @@ def parse_report(data: Any, where: str = "body") -> Report:
             continue
         if not isinstance(value, str):
             raise InputError(f"{where}.{name}: must be a string, not {type(value).__name__}")
-        limit = MAX_FIELD_CHARS.get(name, 500)
+        limit = MAX_FIELD_CHARS.get(name, DEFAULT_FIELD_CHARS)
         if len(value) > limit:
             raise InputError(f"{where}.{name}: longer than {limit} characters")
         values[name] = normalise(value)
@@ -89,8 +91,11 @@ def _parse_time(value: Any, where: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise InputError(f"{where}: {value!r} is not an ISO 8601 date-time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        raise InputError(f"{where}: {value[:60]!r} is not an ISO 8601 date-time") from None
+    try:  # 0001-01-01T00:00:00+14:00 is a valid date-time whose UTC time is before year 1
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:
+        raise InputError(f"{where}: {value[:60]!r} is out of range in UTC (years 1 to 9999)") from None
 
 
 def parse_payload(payload: Any) -> tuple[list[Report], bool]:

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 
 from bugsift.learn.tasks import TASKS
 from bugsift.store.models import LabelRow, ReportRow
-from bugsift.web import accounts, joblist, openapi, queue, stats, suggest
+from bugsift.web import accounts, joblist, jsonbody, openapi, queue, stats, suggest
 from bugsift.web.auth import token_required
 from bugsift.web.extensions import database, predictors, settings
 
@@ -20,12 +20,15 @@ log = logging.getLogger(__name__)
 
 
 def json_body() -> Any:
+    """The request's JSON (the app's provider: too deep or unstorable is bad JSON); 400 saying why not."""
     if not request.is_json:
         abort(400, "send a JSON body with Content-Type: application/json")
-    payload = request.get_json(silent=True)
-    if payload is None:
-        abort(400, "the request body is not valid JSON")
-    return payload
+    try:
+        return current_app.json.loads(request.get_data(cache=True))
+    except jsonbody.BadJSON as error:
+        abort(400, f"the request body is refused: {error}")
+    except ValueError as error:  # includes UnicodeDecodeError
+        abort(400, f"the request body is not valid JSON: {error}")
 
 
 @bp.get("/health")
@@ -89,7 +92,7 @@ def predict(task: str) -> ResponseReturnValue:
     return jsonify(results[0] if single else results)
 
 
-@bp.get("/reports/<int:report_id>")
+@bp.get("/reports/<id:report_id>")
 @token_required("read")
 def report(report_id: int) -> ResponseReturnValue:
     with database().session() as session:
@@ -120,9 +123,12 @@ def report(report_id: int) -> ResponseReturnValue:
         )
 
 
-@bp.post("/reports/<int:report_id>/labels")
+@bp.post("/reports/<id:report_id>/labels")
 @token_required("label")
 def add_label(report_id: int) -> ResponseReturnValue:
+    # The token's scope is not enough: its owner may have been demoted since it was made.
+    if not accounts.role_allows(g.api_role, "triager"):
+        abort(403, f"writing labels needs a token of a triager or an admin; {g.api_user} is a {g.api_role}")
     payload = json_body()
     if not isinstance(payload, dict):
         abort(400, 'send a JSON object: {"name": ..., "value": ...}')
@@ -131,6 +137,9 @@ def add_label(report_id: int) -> ResponseReturnValue:
         abort(400, "name and value are required strings")
     if note is not None and not isinstance(note, str):
         abort(400, "note must be a string")
+    for field, text_value in (("name", name), ("value", value), ("note", note or "")):
+        if "\x00" in text_value:  # PostgreSQL text cannot hold NUL
+            abort(400, f"{field}: must not contain NUL characters")
     with database().session() as session:
         if session.get(ReportRow, report_id) is None:
             abort(404, f"no report with id {report_id}")
@@ -155,17 +164,14 @@ def add_label(report_id: int) -> ResponseReturnValue:
 @bp.get("/jobs")
 @token_required("read")
 def jobs() -> ResponseReturnValue:
-    text_limit = request.args.get("limit", "50")
-    if not text_limit.isdigit():
-        abort(400, f"limit must be a positive integer, not {text_limit!r}")
-    limit = int(text_limit)
     try:
+        limit = joblist.parse_limit(request.args.get("limit"))
         return jsonify(joblist.recent(database(), request.args.get("state") or None, limit))
     except ValueError as error:
         abort(400, str(error))
 
 
-@bp.get("/jobs/<int:job_id>")
+@bp.get("/jobs/<id:job_id>")
 @token_required("read")
 def job(job_id: int) -> ResponseReturnValue:
     found = joblist.one(database(), job_id)

@@ -68,7 +68,7 @@ def queue_job() -> ResponseReturnValue:
     return redirect(url_for("dashboard.index") + "#jobs")
 
 
-@bp.get("/models/<int:model_id>/report")
+@bp.get("/models/<id:model_id>/report")
 @role_required("triager")
 def model_report(model_id: int) -> ResponseReturnValue:
     """The version's own validation report (rendered once from the evaluation kept beside the model)."""

@@ -22,7 +22,7 @@ def index() -> ResponseReturnValue:
         return render_template("triage.html", items=items, recent=recent, form=LabelForm())
 
 
-@bp.post("/<int:report_id>/label")
+@bp.post("/<id:report_id>/label")
 @role_required("triager")
 def label(report_id: int) -> ResponseReturnValue:
     form = LabelForm()

@@ -27,13 +27,18 @@
       const box = el("div", undefined, "suggestion");
       box.dataset.task = task;
       box.appendChild(el("h3", task));
+      // an uncalibrated text-similarity answer has a score, not a probability: show the score
+      const byScore = r.calibrated === false;
+      const how = (x) => byScore ? "similarity " + (x.score || 0).toFixed(2) : pct(x.probability);
       const line = el("p");
-      line.appendChild(el("strong", String(r.prediction)));
-      line.appendChild(document.createTextNode(" " + pct(r.probability) + " "));
+      line.appendChild(el("strong", r.prediction === null ? "none" : String(r.prediction)));
+      line.appendChild(document.createTextNode(" " + how(r) + " "));
       if (r.uncertain) line.appendChild(el("span", "not sure", "unsure"));
       box.appendChild(line);
       const ul = el("ul");
-      for (const c of r.candidates || []) ul.appendChild(el("li", c.label + " — " + pct(c.probability)));
+      for (const c of r.candidates || []) {
+        ul.appendChild(el("li", c.label + (c.title ? ": " + c.title : "") + " — " + how(c)));
+      }
       box.appendChild(ul);
       if (r.words && r.words.length) box.appendChild(el("p", "because of: " + r.words.join(", "), "words"));
       list.appendChild(box);
