@@ -73,7 +73,9 @@ def import_command(
     Re-importing is idempotent: reports are matched by tracker, project and id, and only changed ones
     are updated. Malformed records are listed with file:line and skipped; the rest is imported.
     """
-    from bugsift.ingest import import_reports
+    from sqlalchemy.exc import DBAPIError
+
+    from bugsift.ingest import ImportStopped, database_problem, import_reports
 
     with tqdm(desc=f"import {fmt}", unit=" reports", file=sys.stderr, disable=None) as bar:
         try:
@@ -85,13 +87,21 @@ def import_command(
                 batch_size=app.settings.import_batch_size,
                 progress=bar.update,
             )
-        except ValueError as error:
+        except (ValueError, ImportStopped) as error:  # ImportStopped: a database error, without its SQL
             _fail(str(error))
-    for rejected in summary.rejected[:show_rejected]:
-        click.echo(f"rejected {rejected}", err=True)
-    if len(summary.rejected) > show_rejected:
-        click.echo(f"... and {len(summary.rejected) - show_rejected} more rejected", err=True)
+        except DBAPIError as error:  # before any batch: opening or migrating the store
+            _fail(database_problem(error))
+    _echo_some("warning", summary.warnings, show_rejected)
+    _echo_some("rejected", summary.rejected, show_rejected)
     click.echo(summary.line())
+
+
+def _echo_some(prefix: str, items: list[Any], shown: int) -> None:
+    """The first ``shown`` items on stderr, then how many more there are."""
+    for item in items[:shown]:
+        click.echo(f"{prefix} {item}", err=True)
+    if len(items) > shown:
+        click.echo(f"... and {len(items) - shown} more {prefix}", err=True)
 
 
 # --- labels -------------------------------------------------------------------------------------------
@@ -207,12 +217,22 @@ def component_options(command: Any) -> Any:
 @pass_app
 def train(app: AppContext, task: str, **options: Any) -> None:
     """Train a model for TASK, evaluate it on the newest reports, and register it."""
+    from sqlalchemy.exc import DBAPIError
+
+    from bugsift.ingest import database_problem
+    from bugsift.learn.persist import ModelWriteError
     from bugsift.learn.tasks import TaskOptions, get_task
 
     try:
         outcome = get_task(task).train(app.database, app.settings, TaskOptions(**options))
     except (ValueError, LookupError) as error:
         _fail(str(error))
+    except ModelWriteError as error:
+        _fail(f"cannot write the model file {error.filename}: {error.strerror}; nothing was registered")
+    except OSError as error:  # e.g. the evaluation kept beside the model file: a full disk
+        _fail(f"cannot write {error.filename or 'a file'}: {error.strerror or error}")
+    except DBAPIError as error:  # e.g. the registry's write on a full disk: the SQL and its values stay out
+        _fail(f"{database_problem(error)}; no model was registered")
     click.echo(outcome.text)
 
 
@@ -319,16 +339,25 @@ def predict(
     from bugsift.sources import read_reports
     from bugsift.sources.base import Rejected, Report
     from bugsift.sources.detect import detect_format
+    from bugsift.store.registry import load_with_fallback
 
     top_k = top_k or {"component": 5, "files": 10, "duplicates": 10}.get(task, 3)
     try:
-        predictor = get_task(task).predictor(app.database, TaskOptions(top_k=top_k, **options))
+        # A missing, truncated or refused model file: the newest earlier version that loads, with a warning.
+        predictor, _ = load_with_fallback(
+            app.database.session,
+            lambda: get_task(task).predictor(app.database, TaskOptions(top_k=top_k, **options)),
+            warn=lambda message: click.echo(f"warning: {message}", err=True),
+        )
         items = list(read_reports(detect_format(input_path) if fmt == "auto" else fmt, input_path))
     except (ValueError, LookupError) as error:
         _fail(str(error))
     for item in items:
         if isinstance(item, Rejected):
             click.echo(f"rejected {item}", err=True)
+        elif isinstance(item, Report):
+            for warning in item.warnings:
+                click.echo(f"warning {warning}", err=True)
     reports = [item for item in items if isinstance(item, Report)]
     out = output.open("w", encoding="utf-8") if output else sys.stdout
     try:

@@ -11,7 +11,7 @@ import copy
 import random
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from bugsift.duplicates import index, replay
 from bugsift.duplicates.features import Doc
 from bugsift.duplicates.query import query_terms
 from bugsift.duplicates.ranker import DuplicateRanker
+from bugsift.duplicates.similarity import similarity_scores
 from bugsift.store.models import ReportRow
 
 CANDIDATES = 100
@@ -76,10 +77,12 @@ def stage_one(
     by_row: dict[int, Doc],
     queries: Sequence[replay.ReplayQuery],
     limit: int = CANDIDATES,
+    tracker: str | None = None,
 ) -> Replayed:
     """Run the lexical search of every query among the reports filed before it.
 
     With a ranker, query terms are its rarest ones (the two-stage system); without, the plain baseline.
+    ``tracker``: the docs are that tracker's reports only (`load_docs`), so the search is kept to it too.
     """
     out = Replayed(list(queries))
     for q in queries:
@@ -89,10 +92,13 @@ def stage_one(
             terms = query_terms(doc.title, doc.description, BASELINE_TERMS)
         else:
             terms = ranker.select_terms(query_terms(doc.title, doc.description, 64))
-        hits = index.search(session, terms, limit, before=q.created_at, exclude=[doc.row_id or -1])
+        hits = index.search(
+            session, terms, limit, before=q.created_at, tracker=tracker, exclude=[doc.row_id or -1]
+        )
         out.seconds.append(time.perf_counter() - started)
-        out.candidates.append([by_row[h.row_id] for h in hits])
-        out.scores.append([h.score for h in hits])
+        kept = [h for h in hits if h.row_id in by_row]  # a report stored after the docs were read
+        out.candidates.append([by_row[h.row_id] for h in kept])
+        out.scores.append([h.score for h in kept])
     return out
 
 
@@ -125,16 +131,20 @@ def fit_ranker(
 
 
 def ranked_ids(
-    ranker: DuplicateRanker | None, replayed: Replayed, features: list[np.ndarray] | None
+    ranker: DuplicateRanker | None,
+    replayed: Replayed,
+    features: list[np.ndarray] | None,
+    scorer: Callable[[DuplicateRanker, np.ndarray], np.ndarray] | None = None,
 ) -> list[list[str]]:
-    """External ids of the candidates in final order: lexical order, or by the ranker's probability."""
+    """External ids of the candidates in final order: lexical order, or by ``scorer`` of their features
+    (default: the ranker's probability)."""
     result = []
     for i, cands in enumerate(replayed.candidates):
         if ranker is None or features is None or not cands:
             result.append([c.external_id for c in cands])
             continue
-        proba = ranker.predict_proba(features[i])[:, 1]
-        order = np.argsort(-proba, kind="stable")
+        scores = scorer(ranker, features[i]) if scorer else ranker.predict_proba(features[i])[:, 1]
+        order = np.argsort(-scores, kind="stable")
         result.append([cands[j].external_id for j in order])
     return result
 
@@ -305,9 +315,13 @@ def run_replay(
     linked: set[str],
     test_share: float,
     precision_target: float,
+    tracker: str | None = None,
 ) -> ReplayResult:
     """The honest replay: oldest queries train, newest test; the threshold comes from the newest training
-    queries (calibration), with a re-ranker fitted on the older ones only. Nothing is tuned on the test."""
+    queries (calibration), with a re-ranker fitted on the older ones only. Nothing is tuned on the test.
+
+    ``tracker``: the tracker ``docs`` were loaded for (None: all); candidates come from it alone.
+    """
     by_key = {d.external_id: d for d in docs}
     by_row = {d.row_id: d for d in docs if d.row_id is not None}
     cut = max(1, int(len(queries) * (1 - test_share)))
@@ -315,11 +329,17 @@ def run_replay(
     ranker = DuplicateRanker().fit_text(
         [d for d in docs if d.created_at and d.created_at < test_q[0].created_at]
     )
-    baseline = stage_one(session, None, by_key, by_row, test_q, limit=10)
-    train_1 = stage_one(session, ranker, by_key, by_row, train_q)
-    test_1 = stage_one(session, ranker, by_key, by_row, test_q)
+
+    def stage_one_of(
+        ranker: DuplicateRanker | None, qs: Sequence[replay.ReplayQuery], limit: int = CANDIDATES
+    ) -> Replayed:
+        return stage_one(session, ranker, by_key, by_row, qs, limit, tracker)
+
+    baseline = stage_one_of(None, test_q, limit=10)
+    train_1 = stage_one_of(ranker, train_q)
+    test_1 = stage_one_of(ranker, test_q)
     X, y = pair_matrix(ranker, by_key, train_1)
-    train_neg_1 = stage_one(session, ranker, by_key, by_row, negative_queries(docs, linked, train_q).queries)
+    train_neg_1 = stage_one_of(ranker, negative_queries(docs, linked, train_q).queries)
     neg_X = pair_matrix(ranker, by_key, train_neg_1)[0] if TRAIN_WITH_NEGATIVES else []
 
     # Calibration: a re-ranker of the older training queries answers the newer ones and their negatives.
@@ -330,7 +350,7 @@ def run_replay(
     fit_ranker(calibrating, X[:fit_n], y[:fit_n], older_neg)
     cal_1 = Replayed(train_1.queries[fit_n:], train_1.candidates[fit_n:], train_1.scores[fit_n:])
     cal_neg = negative_queries(docs, linked, cal_1.queries)
-    cal_neg_1 = stage_one(session, ranker, by_key, by_row, cal_neg.queries)
+    cal_neg_1 = stage_one_of(ranker, cal_neg.queries)
     cal = answers(
         calibrating,
         (cal_1, X[fit_n:]),
@@ -342,14 +362,21 @@ def run_replay(
     fit_ranker(ranker, X, y, neg_X)
     test_X, _ = pair_matrix(ranker, by_key, test_1)
     test_neg = negative_queries(docs, linked, test_q)
-    test_neg_1 = stage_one(session, ranker, by_key, by_row, test_neg.queries)
+    test_neg_1 = stage_one_of(ranker, test_neg.queries)
     test = answers(
         ranker, (test_1, test_X), (test_neg_1, pair_matrix(ranker, by_key, test_neg_1)[0]), test_neg.weight
     )
+    # Validation (the calibration queries): the learned re-ranker must beat text similarity here, never on
+    # the test part, to be registered (`DuplicatesTask.train`).
     rows = {
         "full_text_baseline": rates(test_q, ranked_ids(None, baseline, None)),
         "stage_one": rates(test_q, ranked_ids(None, test_1, None)),
         "two_stage": rates(test_q, ranked_ids(ranker, test_1, test_X)),
+        "text_similarity": rates(test_q, ranked_ids(ranker, test_1, test_X, similarity_scores)),
+        "validation_learned": rates(cal_1.queries, ranked_ids(calibrating, cal_1, X[fit_n:])),
+        "validation_text_similarity": rates(
+            cal_1.queries, ranked_ids(calibrating, cal_1, X[fit_n:], similarity_scores)
+        ),
     }
     return ReplayResult(
         ranker,

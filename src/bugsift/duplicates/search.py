@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,6 +51,7 @@ class Stored:
     doc: Doc
     status: str | None
     resolution: str | None
+    tracker: str = ""
 
     @property
     def external_id(self) -> str:
@@ -68,6 +69,7 @@ _COLUMNS = (
     ReportRow.created_at,
     ReportRow.status,
     ReportRow.resolution,
+    ReportRow.tracker,
 )
 
 
@@ -85,6 +87,7 @@ def load_stored(session: Session, row_ids: Sequence[int]) -> dict[int, Stored]:
         created,
         status,
         resolution,
+        tracker,
     ) in session.execute(select(*_COLUMNS).where(ReportRow.id.in_(list(row_ids)))):
         versions = (extra or {}).get("versions") or []
         doc = Doc(
@@ -97,8 +100,12 @@ def load_stored(session: Session, row_ids: Sequence[int]) -> dict[int, Stored]:
             versions=[str(v) for v in versions],
             created_at=created,
         )
-        out[row_id] = Stored(doc, status, resolution)
+        out[row_id] = Stored(doc, status, resolution, tracker)
     return out
+
+
+SEARCH_EVERY_TRACKER = frozenset({"web"})
+"""Reports filed through bugsift's own form may repeat a report of any imported tracker."""
 
 
 @dataclass
@@ -107,6 +114,28 @@ class Candidate:
     probability: float
     features: dict[str, float]
     matched_terms: list[str]
+    score: float | None = None
+    """The text similarity (0..1) when the text-similarity ranker answered; None for the learned one."""
+
+
+Scorer = Callable[[DuplicateRanker, np.ndarray], np.ndarray]
+"""Scores of a query's candidates (higher is better) from their pair-feature matrix."""
+
+
+def learned_scores(ranker: DuplicateRanker, X: np.ndarray) -> np.ndarray:
+    """The learned re-ranker's probability that each candidate is the report duplicated."""
+    return ranker.predict_proba(X)[:, 1]
+
+
+def own_row_id(session: Session, report: Report) -> int | None:
+    """The stored row of ``report`` itself (same tracker, project and id), never its own candidate."""
+    return session.scalar(
+        select(ReportRow.id).where(
+            ReportRow.tracker == report.tracker,
+            ReportRow.project == (report.project or ""),
+            ReportRow.external_id == report.external_id,
+        )
+    )
 
 
 def find_duplicates(
@@ -116,30 +145,39 @@ def find_duplicates(
     top_k: int = 10,
     before: datetime | None = None,
     limit: int = LIVE_CANDIDATES,
+    scorer: Scorer = learned_scores,
 ) -> tuple[list[Candidate], list[str]]:
     """The top_k stored reports most likely duplicated by ``report``, and the query terms used.
 
     The report itself (same tracker and id) is never its own candidate; ``before`` restricts the search to
-    reports filed earlier (replays).
+    reports filed earlier (replays). ``scorer`` orders the candidates: the learned re-ranker by default.
     """
-    own = session.scalar(
-        select(ReportRow.id).where(
-            ReportRow.tracker == report.tracker,
-            ReportRow.project == (report.project or ""),
-            ReportRow.external_id == report.external_id,
-        )
-    )
-    doc = doc_of_report(report, own)
+    doc = doc_of_report(report, own_row_id(session, report))
+    scope = None if report.tracker in SEARCH_EVERY_TRACKER else report.tracker
+    return rank_doc(session, ranker, doc, scope, top_k, before, limit, scorer)
+
+
+def rank_doc(
+    session: Session,
+    ranker: DuplicateRanker,
+    doc: Doc,
+    scope: str | None,
+    top_k: int = 10,
+    before: datetime | None = None,
+    limit: int = LIVE_CANDIDATES,
+    scorer: Scorer = learned_scores,
+) -> tuple[list[Candidate], list[str]]:
+    """Stage one for ``doc`` among the reports of tracker ``scope`` (None: all), ordered by ``scorer``."""
     terms = ranker.select_terms(query_terms(doc.title, doc.description, 64))
-    hits = index.search(session, terms, limit, before=before, tracker=report.tracker, exclude=[own or -1])
+    hits = index.search(session, terms, limit, before=before, tracker=scope, exclude=[doc.row_id or -1])
     if not hits:
         return [], terms
     rows = load_stored(session, [h.row_id for h in hits])
     hits = [h for h in hits if h.row_id in rows]
     cands = [rows[h.row_id].doc for h in hits]
     X = ranker.features(doc, ranker.vectors([doc]), cands, ranker.vectors(cands), [h.score for h in hits])
-    proba = ranker.predict_proba(X)[:, 1]
-    order = np.argsort(-proba, kind="stable")[:top_k]
+    scores = scorer(ranker, X)
+    order = np.argsort(-scores, kind="stable")[:top_k]
     term_set = set(terms)
     out = []
     for j in order:
@@ -147,7 +185,7 @@ def find_duplicates(
         out.append(
             Candidate(
                 row=rows[hits[j].row_id],
-                probability=float(proba[j]),
+                probability=float(scores[j]),
                 features=dict(zip(FEATURE_NAMES, (float(v) for v in X[j]), strict=True)),
                 matched_terms=[t for t in terms if t in cand_tokens and t in term_set],
             )
@@ -175,21 +213,52 @@ def explain(candidate: Candidate) -> list[str]:
     return reasons
 
 
+LEARNED = "learned"
+"""The ``ranker`` of an answer by the trained re-ranker (see `similarity.RANKER` for the other)."""
+
+
 def prediction(
     session: Session, ranker: DuplicateRanker, report: Report, top_k: int, threshold: float
 ) -> dict[str, Any]:
     """One report's answer in the predict contract's shape (candidates carry status and canonical)."""
     found, _terms = find_duplicates(session, ranker, report, top_k)
+    best = found[0] if found else None
+    return answer(
+        session,
+        report,
+        found,
+        ranker=LEARNED,
+        uncertain=best is None or best.probability < threshold,
+        explanation=explain(best) if best else [NOTHING_FOUND],
+    )
+
+
+NOTHING_FOUND = "no stored report shares a rare term with this one"
+
+
+def answer(
+    session: Session,
+    report: Report,
+    found: Sequence[Candidate],
+    ranker: str,
+    uncertain: bool,
+    explanation: list[str],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The contract's dict for ``found`` (best first), saying which ranker answered."""
     canonical = canonical_ids(session, report.tracker, [c.row.external_id for c in found])
     candidates = [
         {
             "label": c.row.external_id,
             "probability": round(c.probability, 4),
+            "tracker": c.row.tracker,
+            "title": c.row.doc.title,
             "status": c.row.status,
             "resolution": c.row.resolution,
             "open": is_open(c.row.status, c.row.resolution),
             "matched_terms": c.matched_terms,
             "canonical": canonical.get(c.row.external_id, c.row.external_id),
+            **({} if c.score is None else {"score": round(c.score, 4)}),
         }
         for c in found
     ]
@@ -199,8 +268,10 @@ def prediction(
         "prediction": best.row.external_id if best else None,
         "probability": round(best.probability, 4) if best else 0.0,
         "candidates": candidates,
-        "uncertain": best is None or best.probability < threshold,
-        "explanation": explain(best) if best else ["no stored report shares a rare term with this one"],
+        "uncertain": uncertain,
+        "explanation": explanation,
+        "ranker": ranker,
+        **(extra or {}),
     }
 
 

@@ -12,6 +12,7 @@ from bugsift.duplicates import evaluation as ev
 from bugsift.duplicates import replay
 from bugsift.duplicates.ranker import DuplicateRanker, load_ranker, save_ranker
 from bugsift.duplicates.search import predictions
+from bugsift.duplicates.similarity import Calibration, calibrate, fit_text_model, similar_prediction
 from bugsift.learn.tasks import EvaluationOutcome, TaskOptions, TrainOutcome
 from bugsift.settings import Settings
 from bugsift.sources.base import Report
@@ -20,6 +21,13 @@ from bugsift.store.models import ModelRow, ReportRow
 from bugsift.store.registry import active_model, next_version, register_model
 
 TEST_SHARE = 0.3
+MIN_QUERIES = 20
+"""Replayable duplicate links needed to train (and evaluate) the learned re-ranker."""
+KEPT_TEXT_SIMILARITY = "duplicate search keeps answering by text similarity (no learned model registered)"
+
+
+class TooFewLinks(ValueError):
+    """The store holds too few duplicate links to train or evaluate the learned re-ranker."""
 
 
 def _evaluate(
@@ -37,10 +45,12 @@ def _evaluate(
         linked = ev.linked_ids(session)
     by_key = {d.external_id: d for d in docs}
     queries = replay.replay_queries(ev.stored_pairs(docs, links), {d.external_id: d.created_at for d in docs})
-    if len(queries) < 20:
-        raise ValueError(f"only {len(queries)} duplicate links between stored reports: need at least 20")
+    if len(queries) < MIN_QUERIES:
+        raise TooFewLinks(
+            f"only {len(queries)} duplicate links between stored reports: need at least {MIN_QUERIES}"
+        )
     with database.session() as session:
-        result = ev.run_replay(session, docs, queries, linked, test_share, precision_target)
+        result = ev.run_replay(session, docs, queries, linked, test_share, precision_target, options.tracker)
     train_q, test_q = result.train.queries, result.test.queries
     evaluation = {
         "queries": len(queries),
@@ -49,6 +59,12 @@ def _evaluate(
         "test_dates": [str(test_q[0].created_at), str(test_q[-1].created_at)],
         "two_stage": result.rows["two_stage"],
         "full_text_baseline": result.rows["full_text_baseline"],
+        "text_similarity": result.rows["text_similarity"],
+        "validation": {
+            "learned": result.rows["validation_learned"],
+            "text_similarity": result.rows["validation_text_similarity"],
+            "n": result.rows["validation_learned"]["n"],
+        },
         "uncertain": result.uncertain,
         "uncertain_test": result.uncertain_test,
     }
@@ -60,11 +76,14 @@ def describe(evaluation: dict[str, Any]) -> str:
         f"duplicates: {evaluation['queries']} replay queries; train {evaluation['n_train']}, "
         f"test {evaluation['n_test']} (newest, {evaluation['test_dates'][0][:10]} .. "
         f"{evaluation['test_dates'][1][:10]})",
-        f"{'method':20} {'RR@1':>6} {'RR@5':>6} {'RR@10':>6} {'MRR':>6}",
+        f"{'method':28} {'RR@1':>6} {'RR@5':>6} {'RR@10':>6} {'MRR':>6}",
     ]
-    for name in ("full_text_baseline", "two_stage"):
-        r = evaluation[name]
-        lines.append(f"{name:20} {r['rr@1']:6.3f} {r['rr@5']:6.3f} {r['rr@10']:6.3f} {r['mrr']:6.3f}")
+    named = [(name, evaluation.get(name)) for name in ("full_text_baseline", "text_similarity", "two_stage")]
+    validation = evaluation.get("validation") or {}
+    named += [(f"validation {name}", validation.get(name)) for name in ("text_similarity", "learned")]
+    for name, r in named:
+        if r:
+            lines.append(f"{name:28} {r['rr@1']:6.3f} {r['rr@5']:6.3f} {r['rr@10']:6.3f} {r['mrr']:6.3f}")
     lines.append(threshold_line(evaluation["uncertain"], evaluation["uncertain_test"]))
     return "\n".join(lines)
 
@@ -104,8 +123,56 @@ class DuplicatesPredictor:
             return predictions(session, self.ranker, reports, top_k, threshold)
 
 
+TEXT_SIMILARITY_VERSION = "duplicates-text-similarity"
+
+
+@dataclass
+class TextSimilarityPredictor:
+    """Answers with no trained model: full-text candidates re-scored by text similarity (`similarity`)."""
+
+    database: Database
+    model: DuplicateRanker | None
+    """The stored reports' word statistics; None when the store holds no report."""
+    calibration: Calibration | None
+    threshold: float
+    """A calibrated probability below this is uncertain (the precision target)."""
+    version_name: str = TEXT_SIMILARITY_VERSION
+
+    @property
+    def keep_seconds(self) -> float:
+        """How long a server may keep this predictor: an empty store's, briefly (an import may follow)."""
+        return 3600.0 if self.model is not None else 5.0
+
+    def predict(self, reports: Sequence[Report], top_k: int) -> list[dict[str, Any]]:
+        with self.database.session() as session:
+            return [
+                similar_prediction(session, self.model, self.calibration, r, top_k, self.threshold)
+                for r in reports
+            ]
+
+
+def text_similarity_predictor(
+    database: Database, tracker: str | None = None, threshold: float | None = None
+) -> TextSimilarityPredictor:
+    """Fit the word statistics on the stored reports and calibrate on their links (when there are some)."""
+    with database.session() as session:
+        model = fit_text_model(session, tracker)
+        calibration = calibrate(session, model, tracker) if model is not None else None
+    target = Settings().precision_target if threshold is None else threshold
+    return TextSimilarityPredictor(database, model, calibration, target)
+
+
+def learned_beats_text(evaluation: dict[str, Any]) -> bool:
+    """The learned re-ranker on the validation queries: RR@10 at least that of text similarity, and at a
+    tie MRR at least as well (a tie keeps the learned one: it carries a threshold chosen on calibration)."""
+    learned, text = evaluation["validation"]["learned"], evaluation["validation"]["text_similarity"]
+    return (learned["rr@10"], learned["mrr"]) >= (text["rr@10"], text["mrr"])
+
+
 class DuplicatesTask:
     help = "which stored reports a report duplicates (full-text candidates, learned re-ranker)"
+    answers_without_model = True
+    """With no trained model, `predictor` serves text similarity (`TextSimilarityPredictor`)."""
 
     def __init__(self, name: str = "duplicates") -> None:
         self.name = name
@@ -117,10 +184,23 @@ class DuplicatesTask:
         return EvaluationOutcome(evaluation=evaluation, text=describe(evaluation))
 
     def train(self, database: Database, settings: Settings, options: TaskOptions) -> TrainOutcome:
-        """Evaluate on the time split, then refit the re-ranker on every query and register it."""
-        evaluation, (_ranker, docs, by_key, train_1, test_1, negatives) = _evaluate(
-            database, options, options.test_fraction or TEST_SHARE, settings.precision_target
-        )
+        """Evaluate on the time split; when the learned re-ranker beats text similarity on the validation
+        queries, refit it on every query and register it. Otherwise nothing is registered (``model`` None)
+        and text similarity keeps answering."""
+        try:
+            evaluation, (_ranker, docs, by_key, train_1, test_1, negatives) = _evaluate(
+                database, options, options.test_fraction or TEST_SHARE, settings.precision_target
+            )
+        except TooFewLinks as error:
+            return TrainOutcome(model=None, evaluation={}, text=f"{error}; {KEPT_TEXT_SIMILARITY}")
+        if not learned_beats_text(evaluation):
+            v = evaluation["validation"]
+            text = (
+                f"{describe(evaluation)}\nthe learned re-ranker does not beat text similarity on the "
+                f"{v['n']} validation queries (RR@10 {v['learned']['rr@10']:.3f} vs "
+                f"{v['text_similarity']['rr@10']:.3f}): {KEPT_TEXT_SIMILARITY}"
+            )
+            return TrainOutcome(model=None, evaluation=evaluation, text=text)
         final = DuplicateRanker().fit_text(docs)
         merged = ev.Replayed(
             train_1.queries + test_1.queries,
@@ -148,6 +228,8 @@ class DuplicatesTask:
                 metrics={
                     "test": evaluation["two_stage"],
                     "baseline": evaluation["full_text_baseline"],
+                    "text_similarity": evaluation["text_similarity"],
+                    "validation": evaluation["validation"],
                     "uncertain_calibration": evaluation["uncertain"],
                     "uncertain_test": evaluation["uncertain_test"],
                 },
@@ -161,7 +243,15 @@ class DuplicatesTask:
         text = f"{describe(evaluation)}\nsaved duplicates model v{version} to {path}"
         return TrainOutcome(model=row, evaluation=evaluation, text=text)
 
-    def predictor(self, database: Database, options: TaskOptions) -> DuplicatesPredictor:
+    def predictor(
+        self, database: Database, options: TaskOptions
+    ) -> DuplicatesPredictor | TextSimilarityPredictor:
+        """The active learned model's predictor; with none, text similarity over the stored reports."""
         with database.session() as session:
-            row = active_model(session, "duplicates", options.tracker or None)
+            try:
+                row = active_model(session, "duplicates", options.tracker or None)
+            except LookupError:
+                row = None
+        if row is None:
+            return text_similarity_predictor(database, options.tracker)
         return DuplicatesPredictor(database, row, load_ranker(row.path))

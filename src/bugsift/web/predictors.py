@@ -1,7 +1,13 @@
-"""Loaded predictors, one per registry row: a model file is read once per process, never per request."""
+"""Loaded predictors, one per registry row: a model file is read once per process, never per request.
+
+When the active model's file does not load (missing, truncated, refused), the newest earlier version of it
+that loads is served, with a warning in the log; when none does, the task is served as having no model
+and the log says which file failed and why (no traceback).
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -12,10 +18,18 @@ from sqlalchemy import select
 from bugsift.learn.tasks import TASKS, Predictor, TaskOptions, get_task
 from bugsift.store.db import Database
 from bugsift.store.models import ModelRow
+from bugsift.store.registry import ModelFileError, load_with_fallback
 from bugsift.web.batcher import MicroBatcher
 
 ACTIVE_TTL_SECONDS = 5.0
 """How long the list of active models is trusted before the registry is asked again (new versions)."""
+RETRY_FAILED_SECONDS = 60.0
+"""How long a model whose file would not load is left alone before loading it is tried again."""
+WITHOUT_MODEL_TTL_SECONDS = 3600.0
+"""How long a no-model predictor (word statistics, calibration on the stored links) is kept before it is
+built again from the store (a few seconds on 32k reports); its ``keep_seconds`` may say less."""
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,9 +42,14 @@ class ActiveModel:
     version_name: str
 
 
+def _active_model(row: ModelRow) -> ActiveModel:
+    return ActiveModel(row.id, row.task, row.label, row.mode, row.version, row.version_name)
+
+
 @dataclass
 class Loaded:
     model: ActiveModel
+    """The registry row whose file serves: the active one, or an earlier version when its file is bad."""
     predictor: Predictor
     batcher: MicroBatcher
     """Single-report predictions of concurrent requests, predicted together (the suggest endpoint)."""
@@ -51,6 +70,10 @@ class PredictorCache:
         self._loaded: dict[int, Loaded] = {}
         self._active: dict[str, ActiveModel] = {}
         self._active_at = float("-inf")
+        self._failed: dict[int, float] = {}
+        self._unmodelled: dict[str, tuple[float, Loaded]] = {}
+        self.errors: dict[str, str] = {}
+        """Task -> why its active model cannot be served (no version of it loads)."""
 
     def active(self) -> dict[str, ActiveModel]:
         """The newest active model of each task, refreshed every few seconds."""
@@ -66,9 +89,7 @@ class PredictorCache:
             )
             for row in rows:
                 if row.task in TASKS and row.task not in found:
-                    found[row.task] = ActiveModel(
-                        row.id, row.task, row.label, row.mode, row.version, row.version_name
-                    )
+                    found[row.task] = _active_model(row)
         self._active, self._active_at = found, now
         return found
 
@@ -77,20 +98,64 @@ class PredictorCache:
         self._active_at = float("-inf")
 
     def get(self, task: str) -> Loaded | None:
-        """The loaded predictor of the task's active model, or None when the task has no model."""
+        """The loaded predictor of the task's active model (or of the earlier version standing in for it),
+        or None when the task has no model or no version of it loads. A task that answers without a
+        model (duplicates: text similarity) is served that way while it has no active model."""
         model = self.active().get(task)
         if model is None:
-            return None
+            return self._without_model(task)
         loaded = self._loaded.get(model.id)
         if loaded is not None:
             return loaded
         with self._lock:
             loaded = self._loaded.get(model.id)
             if loaded is None:
-                predictor = get_task(task).predictor(self.database, _options(model))
-                loaded = Loaded(model, predictor, MicroBatcher(predictor.predict, name=model.version_name))
-                self._loaded[model.id] = loaded
+                loaded = self._load(model)
+                if loaded is not None:
+                    self._loaded[model.id] = loaded
         return loaded
+
+    def _load(self, model: ActiveModel) -> Loaded | None:
+        """Load a predictor for ``model``; None (logged once a minute, not per request) if nothing loads."""
+        failed_at = self._failed.get(model.id)
+        if failed_at is not None and time.monotonic() - failed_at < RETRY_FAILED_SECONDS:
+            return None
+        try:
+            predictor, served = load_with_fallback(
+                self.database.session,
+                lambda: get_task(model.task).predictor(self.database, _options(model)),
+                warn=log.warning,
+            )
+        except ModelFileError as error:
+            log.error("%s: %s predictions are unavailable", error, model.task)
+            self._failed[model.id], self.errors[model.task] = time.monotonic(), str(error)
+            return None
+        self._failed.pop(model.id, None)
+        self.errors.pop(model.task, None)
+        serving = _active_model(served) if served is not None else model
+        return Loaded(serving, predictor, MicroBatcher(predictor.predict, name=serving.version_name))
+
+    def _without_model(self, task: str) -> Loaded | None:
+        """The task's no-model predictor, built on first use and again once it expires."""
+        kept = self._unmodelled.get(task)
+        if kept is not None and time.monotonic() < kept[0]:
+            return kept[1]
+        handler = get_task(task)
+        if not getattr(handler, "answers_without_model", False):
+            return None
+        with self._lock:
+            kept = self._unmodelled.get(task)
+            if kept is None or time.monotonic() >= kept[0]:
+                # no active registry row: the task's predictor() builds its no-model predictor
+                predictor = handler.predictor(self.database, TaskOptions())
+                keep = float(getattr(predictor, "keep_seconds", WITHOUT_MODEL_TTL_SECONDS))
+                model = ActiveModel(0, task, "all", "filing", 0, predictor.version_name)
+                loaded = Loaded(
+                    model, predictor, MicroBatcher(predictor.predict, name=predictor.version_name)
+                )
+                kept = (time.monotonic() + keep, loaded)
+                self._unmodelled[task] = kept
+        return kept[1]
 
     def loaded_ids(self) -> list[int]:
         return sorted(self._loaded)
@@ -106,4 +171,6 @@ class PredictorCache:
                 continue
             if loaded is not None:
                 out[task] = loaded.model.version_name
+            elif task in self.errors:
+                out[task] = f"error: {self.errors[task]}"
         return out
