@@ -188,3 +188,31 @@ def test_an_unreachable_job_queue_is_a_503_not_a_500(web: Web, admin_token: str)
     response = client.post("/api/v1/jobs", json=body, headers=bearer(admin_token))
     assert response.status_code == 503
     assert "job queue is unavailable" in response.json["message"]
+
+
+def test_dashboard_tells_imports_from_syncs_explains_metrics_and_warns_of_no_worker(
+    web: Web, shared_data: Path, defect_model: dict[str, Any]
+) -> None:
+    from datetime import timedelta
+
+    from bugsift.jobs.models import JobRow, SyncStateRow
+    from bugsift.sources import read_reports
+    from bugsift.sources.base import Report
+    from bugsift.store.models import utcnow
+
+    path = shared_data / "bugzilla-mozilla" / "bugs_compact_labeled.jsonl"
+    with web.database.session() as session:
+        upsert_reports(session, [r for r in read_reports("bugzilla", path) if isinstance(r, Report)][:5])
+    login(web.client, "viewer")
+    page = web.client.get("/dashboard/").get_data(as_text=True)
+    assert "never: imported from files" in page
+    # the defect model's headline metric, in words
+    assert re.search(r"macro-F1 \d\.\d{3} \(F1 with every class weighing the same\)", page)
+    assert 'id="no-worker"' not in page
+
+    with web.database.session() as session:
+        session.add(SyncStateRow(source="bugzilla:https://bugzilla.example:", watermark="x"))
+        session.add(JobRow(task="train", args={"task": "defect"}, created_at=utcnow() - timedelta(minutes=5)))
+    page = web.client.get("/dashboard/").get_data(as_text=True)
+    assert "never: imported from files" not in page
+    assert 'id="no-worker"' in page and "bugsift worker" in page

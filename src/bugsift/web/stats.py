@@ -3,23 +3,40 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bugsift.jobs.models import JobRow, SyncStateRow
 from bugsift.store.models import LabelRow, ModelRow, ReportRow, utcnow
 
 
 def tracker_counts(session: Session) -> list[dict[str, Any]]:
-    """Reports per tracker with the newest import time (the last sync)."""
+    """Reports per tracker, when they were last written (import or sync) and when a sync last finished.
+
+    A tracker only ever imported from files has no sync: ``last_sync`` is None there, not the import time.
+    """
+    synced = last_syncs(session)
     rows = session.execute(
         select(ReportRow.tracker, func.count(ReportRow.id), func.max(ReportRow.imported_at))
         .group_by(ReportRow.tracker)
         .order_by(ReportRow.tracker)
     )
-    return [{"tracker": t, "reports": n, "last_sync": last} for t, n, last in rows]
+    return [
+        {"tracker": t, "reports": n, "last_import": last, "last_sync": synced.get(t)} for t, n, last in rows
+    ]
+
+
+def last_syncs(session: Session) -> dict[str, datetime]:
+    """Per tracker, when its newest sync cycle saved a watermark (sources are keyed ``name:url:scope``)."""
+    out: dict[str, datetime] = {}
+    for source, at in session.execute(select(SyncStateRow.source, SyncStateRow.updated_at)):
+        tracker = source.split(":", 1)[0]
+        if tracker not in out or at > out[tracker]:
+            out[tracker] = at
+    return out
 
 
 def label_counts(session: Session) -> dict[str, int]:
@@ -33,10 +50,61 @@ def model_versions(session: Session) -> list[ModelRow]:
     )
 
 
+METRIC_WORDS = {
+    "accuracy": ("accuracy", "share answered right"),
+    "macro_f1": ("macro-F1", "F1 with every class weighing the same"),
+    "weighted_f1": ("weighted F1", "F1 with classes weighed by size"),
+    "auc": ("ROC AUC", "chance a real case scores above a non-case"),
+    "roc_auc": ("ROC AUC", "chance a real case scores above a non-case"),
+    "average_precision": ("average precision", "area under precision-recall"),
+    "brier": ("Brier", "squared error of the probabilities; lower is better"),
+    "log_loss": ("log loss", "lower is better"),
+    "ece": ("calibration error", "gap between probability and hit rate; lower is better"),
+    "precision": ("precision", "share of its answers that were right"),
+    "recall": ("recall", "share of the real cases found"),
+    "f1": ("F1", "balance of precision and recall"),
+    "top1": ("top-1", "first suggestion right"),
+    "top3": ("top-3", "right answer in the first three"),
+    "top5": ("top-5", "right answer in the first five"),
+    "recall_at_5": ("recall@5", "right answer in the first five"),
+    "recall_at_10": ("recall@10", "right answer in the first ten"),
+    "mrr": ("MRR", "mean of 1/rank of the right answer"),
+    "map": ("MAP", "mean average precision of the ranked files"),
+    "n": ("reports", "scored"),
+    "n_test": ("test reports", ""),
+}
+"""Name and one-line meaning of each metric the dashboard shows; others are shown by their key."""
+
+
 def headline_metrics(row: ModelRow) -> dict[str, Any]:
     """The scalar test metrics of a registry row (nested dicts and lists left out)."""
     test = (row.metrics or {}).get("test", row.metrics or {})
     return {k: v for k, v in test.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def metric_lines(row: ModelRow) -> list[str]:
+    """The headline metrics one per line: readable name, value, and what it means."""
+    lines = []
+    for key, value in headline_metrics(row).items():
+        shown = f"{value:,}" if isinstance(value, int) else f"{value:.3f}"
+        name, meaning = METRIC_WORDS.get(key.lower(), (key, ""))
+        lines.append(f"{name} {shown}" + (f" ({meaning})" if meaning else ""))
+    return lines
+
+
+WORKER_PATIENCE = timedelta(minutes=2)
+"""How long a job may wait with no worker busy before the dashboard says that none seems to be running."""
+
+
+def idle_queue(session: Session) -> timedelta | None:
+    """How long the oldest queued job has waited, when no job is running and it waited over WORKER_PATIENCE
+    (no worker is taking jobs, or all are gone); None when the queue moves."""
+    oldest = session.scalar(select(func.min(JobRow.created_at)).where(JobRow.state == "queued"))
+    if oldest is None:
+        return None
+    waited = utcnow() - oldest
+    running = session.scalar(select(func.count(JobRow.id)).where(JobRow.state == "running"))
+    return waited if waited > WORKER_PATIENCE and not running else None
 
 
 def drift(session: Session, weeks: int = 12) -> dict[str, Any]:
