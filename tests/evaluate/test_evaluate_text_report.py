@@ -31,3 +31,19 @@ def test_format_metrics_without_extras():
     text = format_metrics(metrics, None, None)
     assert "baseline" not in text and "Coverage" not in text
     assert "1.000" in text
+
+
+def test_the_report_names_both_majorities_when_the_test_period_has_another() -> None:
+    # the training period is mostly "feature", the test period mostly "bug" (as on the demo's GitHub data)
+    classes = ["bug", "feature", "question"]
+    y_train = ["feature"] * 6 + ["bug"] * 3 + ["question"]
+    y_test = ["bug"] * 7 + ["feature"] * 2 + ["question"]
+    baseline = majority_baseline(y_train, y_test, classes)
+    assert baseline["majority_class"] == "feature"
+    assert baseline["hindsight_majority"]["class"] == "bug"
+    assert baseline["hindsight_majority"]["accuracy"] == 0.7
+    proba = np.tile([0.2, 0.7, 0.1], (len(y_test), 1))
+    text = format_metrics(classification_metrics(y_test, proba, classes), baseline)
+    assert "always feature, the training period's most common" in text
+    hindsight = "always bug, the test period's most common (known only afterwards), would score accuracy 0.7"
+    assert hindsight in text

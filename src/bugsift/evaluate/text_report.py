@@ -102,7 +102,14 @@ def format_metrics(
     """Render ``classification_metrics`` output (beside an optional baseline and coverage table) as text."""
     lines = [f"n = {_num(metrics.get('n'))}", ""]
     if baseline is not None and "majority_class" in baseline:
-        lines[0] += f"   (baseline: always {baseline['majority_class']!s})"
+        lines[0] += f"   (baseline: always {baseline['majority_class']!s}, the training period's most common)"
+        hindsight = baseline.get("hindsight_majority")
+        if hindsight:
+            lines.insert(
+                1,
+                f"always {hindsight['class']!s}, the test period's most common (known only afterwards), "
+                f"would score accuracy {_num(hindsight['accuracy'])}, macro-F1 {_num(hindsight['macro_f1'])}",
+            )
     lines += ["Overall", *_overall(metrics, baseline)]
     if metrics.get("per_class"):
         lines += ["", "Per class", *_per_class(metrics)]

@@ -280,7 +280,11 @@ def _classification(
 
     # metrics beside baselines
     prev = previous_metrics(previous, "classification")
-    header = ["metric", "model", f"baseline: always '{base.get('majority_class', '?')}'"]
+    hindsight = base.get("hindsight_majority") or {}
+    majority = base.get("majority_class", "?")
+    header = ["metric", "model", f"always '{majority}' (training period's most common)"]
+    if hindsight:
+        header.append(f"always '{hindsight['class']}' (test period's most common, known only afterwards)")
     if prev:
         header.append(f"previous model ({previous_name(previous)})")
     rows = []
@@ -288,10 +292,20 @@ def _classification(
         if key not in m:
             continue
         row = [name, _num(m.get(key)), _num(base.get(key))]
+        if hindsight:
+            row.append(_num(hindsight.get(key)) if key in hindsight else "")
         if prev:
             row.append(_num(prev.get(key)))
         rows.append(row)
-    rows.append(["test reports", _num(m["n"]), _num(base.get("n")), *([_num(prev.get("n"))] if prev else [])])
+    rows.append(
+        [
+            "test reports",
+            _num(m["n"]),
+            _num(base.get("n")),
+            *([_num(hindsight.get("n"))] if hindsight else []),
+            *([_num(prev.get("n"))] if prev else []),
+        ]
+    )
     notes = [f"The accuracy floor is {floor:.0%}."]
     if prev:
         notes.append(
