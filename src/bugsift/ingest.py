@@ -34,6 +34,8 @@ class ImportSummary:
     rejected: list[Rejected] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     """``file:line: what`` for records kept with a change (a field cut to its size limit)."""
+    per_file: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    """(stored, rejected) records of each file read."""
 
     @property
     def stored(self) -> int:
@@ -49,6 +51,15 @@ class ImportSummary:
             f"imported {c.imported}, updated {c.updated}, unchanged {c.unchanged}, "
             f"rejected {len(self.rejected)}"
         )
+
+    def files_without_reports(self) -> list[str]:
+        """One ``file: why`` line for each file of which no record was stored."""
+        return [
+            f"{path}: nothing imported: "
+            + (f"all {rejected} records were rejected" if rejected else "the file holds no records")
+            for path, (stored, rejected) in self.per_file.items()
+            if not stored
+        ]
 
 
 def _batches(items: Iterable[Report | Rejected], size: int) -> Iterator[list[Report | Rejected]]:
@@ -72,7 +83,8 @@ def import_reports(
     """
     summary = ImportSummary()
     for path in paths:
-        stored_before = summary.stored
+        stored_before, rejected_before = summary.stored, len(summary.rejected)
+        summary.per_file[Path(path)] = (0, 0)
         for batch in _batches(read_reports(fmt, Path(path), tracker=tracker), batch_size):
             reports = [item for item in batch if isinstance(item, Report)]
             summary.rejected.extend(item for item in batch if isinstance(item, Rejected))
@@ -84,6 +96,10 @@ def import_reports(
                 raise ImportStopped(
                     _stopped(Path(path), summary.stored - stored_before, summary, error)
                 ) from error
+            summary.per_file[Path(path)] = (
+                summary.stored - stored_before,
+                len(summary.rejected) - rejected_before,
+            )
             if progress:
                 progress(len(batch))
     if summary.counts.imported or summary.counts.updated:

@@ -20,10 +20,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
-from skops.io.exceptions import UntrustedTypesFoundException
-
+from bugsift.learn.torch_guard import torch_hidden
 from bugsift.store.registry import ModelFileError
+
+with torch_hidden():  # importing skops walks all of scikit-learn, which imports torch (see torch_guard)
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
 
 _WRITE_CHUNK = 1 << 20  # bytes per os.write: a partial write (a disk filling up) is seen and retried
 

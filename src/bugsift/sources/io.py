@@ -37,6 +37,19 @@ _BAD_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 # After JSON decoding, a surrogate code point in a str is always a lone one (pairs decode to one character).
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _SNIFF_BYTES = 64 * 1024
+ACCEPTED = "expected JSON lines, one JSON document or CSV with a header line (plain, .gz or .xz)"
+_BINARY_MAGIC = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a zip archive (or an .xlsx / .docx file)"),
+    (b"\xd0\xcf\x11\xe0", "an Office document"),
+    (b"\x7fELF", "a program"),
+)
+# Share of control bytes (not tab / newline / carriage return / form feed) above which a file is binary:
+# text exports hold a stray NUL at most (one of the 3,690 Ticket Tagger lines), binaries ~20% or more.
+_BINARY_SHARE = 0.05
 # strict=False: raw control characters inside strings occur in hand-made exports and are harmless.
 _DECODER = json.JSONDecoder(strict=False)
 
@@ -93,16 +106,33 @@ def open_text(path: Path, newline: str | None = None) -> IO[str]:
 
 
 def sniff_kind(path: Path) -> str:
-    """Return ``"json"`` when the content starts with ``{`` or ``[``, else ``"csv"``; ``"empty"`` if blank."""
+    """Return ``"json"`` when the content starts with ``{`` or ``[``, else ``"csv"``; ``"empty"`` if blank.
+
+    A binary file (an image, an archive, a spreadsheet) raises ValueError: read as CSV, its first bytes
+    would come out as a garbled column name.
+    """
     with open_binary(path) as fh:
         try:
             head = fh.read(_SNIFF_BYTES)
         except (OSError, EOFError, lzma.LZMAError) as exc:
             raise ValueError(f"{path}: cannot read: {exc}") from exc
+    binary = binary_kind(head)
+    if binary:
+        raise ValueError(f"{path}: {binary}, not a report file; {ACCEPTED}")
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n\x00")
     if not text:
         return "empty"
     return "json" if text[0] in "{[" else "csv"
+
+
+def binary_kind(head: bytes) -> str | None:
+    """What a binary file's first bytes say it is ("a PNG image", "a binary file"); None for text."""
+    for magic, kind in _BINARY_MAGIC:
+        if head.startswith(magic):
+            return kind
+    sample = head[:4096]
+    controls = sum(1 for byte in sample if byte < 32 and byte not in b"\t\n\r\x0c")
+    return "a binary file" if sample and controls / len(sample) > _BINARY_SHARE else None
 
 
 # --- JSON --------------------------------------------------------------------------------------------
@@ -352,7 +382,17 @@ def csv_header(path: Path) -> list[str]:
             raise ValueError(f"{path}: cannot read CSV header: {exc}") from exc
     if not any(header):
         raise ValueError(f"{path}: empty CSV file (expected a header line)")
+    if _plain_text(header):
+        raise ValueError(
+            f"{path}: plain text, not a report file (its first line {header[0][:40]!r} has no CSV columns); "
+            f"{ACCEPTED}"
+        )
     return header
+
+
+def _plain_text(header: list[str]) -> bool:
+    """A first line with no delimiter that reads like a sentence: a .txt note, not a CSV header."""
+    return len(header) == 1 and (" " in header[0] or len(header[0]) > 40)
 
 
 def iter_csv_rows(path: Path) -> Iterator[tuple[Location, list[str]]]:
