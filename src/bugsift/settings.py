@@ -280,6 +280,23 @@ class Settings(BaseSettings):
         default=None,
         description="Jira API token (with jira_user) or personal access token (alone, sent as Bearer).",
     )
+    redmine_url: str | None = Field(
+        default=None,
+        description="Base URL of the Redmine that `sync` reads, e.g. https://redmine.example.org.",
+    )
+    redmine_api_key: str | None = Field(
+        default=None, description="Redmine API key for `sync` (sent as X-Redmine-API-Key; My account page)."
+    )
+    redmine_project: str | None = Field(
+        default=None,
+        description="Redmine project (identifier or id) whose issues `sync` reads; unset: all it may see.",
+    )
+    redmine_sync_threads: int = Field(
+        default=4,
+        ge=1,
+        le=16,
+        description="Issues a Redmine sync fetches at once (one request each, for its journals).",
+    )
 
     @property
     def models_dir(self) -> Path:

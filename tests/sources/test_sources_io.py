@@ -158,7 +158,7 @@ def test_empty_dates_are_none_and_garbage_is_a_record_error():
 
 
 def test_read_reports_errors_name_the_file_or_the_format(tmp_path: Path):
-    assert FORMATS == ("bugzilla", "github", "jira", "csv")
+    assert FORMATS == ("bugzilla", "github", "jira", "redmine", "csv")
     with pytest.raises(ValueError, match="unknown format 'trac'"):
         read_reports("trac", tmp_path / "x")
     with pytest.raises(ValueError, match=r"missing\.jsonl: no such file"):

@@ -1,4 +1,4 @@
-"""Incremental import from a live tracker: Bugzilla, GitHub or Jira REST.
+"""Incremental import from a live tracker: Bugzilla, GitHub, Jira or Redmine REST.
 
 A cycle reads the server clock first, then everything changed since the saved watermark, page by page;
 each page is upserted (idempotently) together with the job's checkpoint (the cursor of the next page:
@@ -12,7 +12,8 @@ its conditional request (the ETag kept in the last cycle's job result) gets a fr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -27,11 +28,17 @@ from bugsift.sync.bugzilla import BugzillaClient
 from bugsift.sync.github import GitHubClient
 from bugsift.sync.jira import JiraClient
 from bugsift.sync.page import Page
+from bugsift.sync.redmine import RedmineClient
 
-SOURCES = ("bugzilla", "github", "jira")
-URL_SETTINGS = {"bugzilla": "bugzilla_url", "github": "github_api_url", "jira": "jira_url"}
+SOURCES = ("bugzilla", "github", "jira", "redmine")
+URL_SETTINGS = {
+    "bugzilla": "bugzilla_url",
+    "github": "github_api_url",
+    "jira": "jira_url",
+    "redmine": "redmine_url",
+}
 """The setting holding each tracker's base URL (``BUGSIFT_`` + its name in capitals)."""
-SCOPES = {"bugzilla": "product", "github": "repo", "jira": "jql"}
+SCOPES = {"bugzilla": "product", "github": "repo", "jira": "jql", "redmine": "project"}
 """The argument that scopes each source's sync."""
 ARGS = {
     "source": ArgSpec("str", nullable=False, choices=SOURCES),
@@ -39,6 +46,9 @@ ARGS = {
     "product": ArgSpec("str", description="Bugzilla product."),
     "repo": ArgSpec("str", pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="GitHub owner/name."),
     "jql": ArgSpec("str", max_length=2000, description="Jira JQL filter."),
+    "project": ArgSpec(
+        "str", max_length=100, pattern=r"^[A-Za-z0-9_-]+$", description="Redmine project identifier or id."
+    ),
     "since": ArgSpec(
         "str", max_length=40, pattern=SINCE_PATTERN, check=iso_datetime, description="ISO 8601 date-time."
     ),
@@ -124,9 +134,19 @@ class _Source:
                 log=context.log,
                 **common,
             )
-        else:
+        elif source == "jira":
             scope = scope or settings.jira_jql
             self.client = JiraClient(url, scope, settings.jira_user, settings.jira_token, **common)
+        else:
+            scope = scope or settings.redmine_project
+            self.client = RedmineClient(
+                url,
+                settings.redmine_api_key,
+                scope,
+                workers=settings.redmine_sync_threads,
+                log=context.log,
+                **common,
+            )
         self.source, self.key = source, source_key(source, url, scope)
         self.scope = scope
 
@@ -153,15 +173,17 @@ def sync(
     since: str | None = None,
     tracker: str | None = None,
     classify_task: str | None = None,
+    project: str | None = None,
 ) -> dict[str, Any]:
     """Import what changed on the tracker since the last full cycle (or since ``since``, first time).
 
-    The scope is ``product`` (Bugzilla), ``repo`` owner/name (GitHub) or a ``jql`` filter (Jira).
+    The scope is ``product`` (Bugzilla), ``repo`` owner/name (GitHub), a ``jql`` filter (Jira) or a
+    ``project`` (Redmine).
     With ``classify_task`` a classify job (with notifications) follows for the new reports; with
     ``BUGSIFT_EMBEDDINGS=on`` an ``encode`` job (`bugsift.jobs.encode`) for the tracker's reports.
     """
     tracker = tracker or source
-    tracker_source = _Source(context, source, url, product or repo or jql, tracker)
+    tracker_source = _Source(context, source, url, product or repo or jql or project, tracker)
     key = tracker_source.key
     state = context.current_progress()
     if state.get("source") == key and state.get("cycle_start"):
@@ -216,3 +238,41 @@ def sync(
         if etag:  # valid for the first page of the cycle that starts from this watermark
             result.update(etag=etag, etag_since=start_from)
     return result
+
+
+@dataclass
+class ForegroundContext(JobContext):
+    """A job context without a job row, for `bugsift sync`: progress and log lines go to callbacks."""
+
+    on_progress: Callable[[dict[str, Any]], None] | None = None
+    on_log: Callable[[str], None] | None = None
+
+    def progress(self, session: Any = None, **values: Any) -> dict[str, Any]:
+        if self.on_progress is not None:
+            self.on_progress(values)
+        return values
+
+    def log(self, message: str) -> None:
+        super().log(message)
+        if self.on_log is not None:
+            self.on_log(message)
+
+
+def run_foreground(
+    settings: Settings,
+    args: dict[str, Any],
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    on_log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """One sync cycle in this process, with the job's own argument checks and function (`sync`).
+
+    Without a job row there is no checkpoint: an interrupted run starts again from the saved watermark,
+    and the idempotent upsert makes the pages it reads again change nothing.
+    """
+    from bugsift.jobs.core import database_for, validate_args
+
+    checked = validate_args("sync", {k: v for k, v in args.items() if v is not None})
+    context = ForegroundContext(
+        settings=settings, database=database_for(settings), on_progress=on_progress, on_log=on_log
+    )
+    return sync(context, **checked)

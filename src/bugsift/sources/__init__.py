@@ -11,15 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from bugsift.sources import bugzilla, csv_generic, github, jira
+from bugsift.sources import bugzilla, csv_generic, github, jira, redmine
 from bugsift.sources.base import FILED_FIELDS, RecordError, Rejected, Report
 
-FORMATS = ("bugzilla", "github", "jira", "csv")
+FORMATS = ("bugzilla", "github", "jira", "redmine", "csv")
 
 _READERS: dict[str, Callable[[Path, str], Iterator[Report | Rejected]]] = {
     "bugzilla": bugzilla.read,
     "github": github.read,
     "jira": jira.read,
+    "redmine": redmine.read,
     "csv": csv_generic.read,
 }
 
