@@ -20,7 +20,7 @@ from bugsift.web import accounts
 from bugsift.web.app import create_app
 from bugsift.web.suggest import parse_report
 
-from .conftest import PASSWORD, Web, bearer, login
+from .conftest import PASSWORD, Web, bearer, login, register
 
 pytestmark = pytest.mark.usefixtures("dispose_job_databases")
 
@@ -216,3 +216,21 @@ def test_dashboard_tells_imports_from_syncs_explains_metrics_and_warns_of_no_wor
     page = web.client.get("/dashboard/").get_data(as_text=True)
     assert "never: imported from files" not in page
     assert 'id="no-worker"' in page and "bugsift worker" in page
+
+
+def test_new_reports_are_answered_by_the_filing_time_model_and_pages_name_it_plainly(
+    web: Web, defect_model: dict[str, Any]
+) -> None:
+    from bugsift.web.extensions import predictors
+
+    backlog = {**defect_model, "mode": "backlog", "version": 1}  # newer, and active for its own mode
+    register(web.database, backlog)
+    with web.app.app_context():
+        served = predictors().active()["defect"]
+    assert served.mode == "filing"
+    login(web.client, "viewer")
+    page = web.client.get("/dashboard/").get_data(as_text=True)
+    assert "Real defect? (is_bug_derived) · at filing · v1" in page
+    assert "Real defect? (is_bug_derived) · in the backlog · v1" in page
+    assert page.count("yes: the form and the API") == 1
+    assert "current for its mode (batch jobs)" in page

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from bugsift.learn.encoding_store import use_settings
 from bugsift.settings import Settings
 from bugsift.store.db import Database
-from bugsift.web import auth
+from bugsift.web import auth, names
 from bugsift.web.converters import IdConverter
 from bugsift.web.extensions import Store, csrf, limiter
 from bugsift.web.jsonbody import JSONProvider
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.config.update(overrides)
 
     app.jinja_env.finalize = display_text  # every {{ value }} on a page, imported text included
+    app.jinja_env.filters.update(model_title=names.model_title, value_words=names.value_words)
     Store().init_app(app, settings, database)
     csrf.init_app(app)
     auth.init_app(app)  # before the limiter: limits that spare logged-in users need to know who asks

@@ -76,7 +76,8 @@ class PredictorCache:
         """Task -> why its active model cannot be served (no version of it loads)."""
 
     def active(self) -> dict[str, ActiveModel]:
-        """The newest active model of each task, refreshed every few seconds."""
+        """Per task, the newest active model trained for new reports (mode filing), else the newest active
+        one of any mode; refreshed every few seconds."""
         now = time.monotonic()
         if now - self._active_at < ACTIVE_TTL_SECONDS:
             return self._active
@@ -87,8 +88,11 @@ class PredictorCache:
                 .where(ModelRow.active.is_(True))
                 .order_by(ModelRow.created_at.desc(), ModelRow.id.desc())
             )
-            for row in rows:
-                if row.task in TASKS and row.task not in found:
+            for row in rows:  # the newest filing-time model: a new report has no comments or later fields
+                if row.task not in TASKS:
+                    continue
+                known = found.get(row.task)
+                if known is None or (known.mode != "filing" and row.mode == "filing"):
                     found[row.task] = _active_model(row)
         self._active, self._active_at = found, now
         return found
