@@ -168,6 +168,7 @@ def test_every_id_route_takes_only_ids_that_fit_64_bits(web: Web) -> None:
         "/api/v1/reports/<id:report_id>/labels",
         "/api/v1/jobs/<id:job_id>",
         "/triage/<id:report_id>/label",
+        "/triage/report/<id:report_id>",
         "/dashboard/models/<id:model_id>/report",
     }
 

@@ -49,6 +49,7 @@ class ReportRow(Base):
     __table_args__ = (
         UniqueConstraint("tracker", "project", "external_id", name="uq_reports_tracker_project_id"),
         Index("ix_reports_tracker_created", "tracker", "created_at"),
+        Index("ix_reports_created", "created_at"),  # the triage queue, every tracker newest first
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

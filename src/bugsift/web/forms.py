@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 
 class ReportForm(FlaskForm):
@@ -49,3 +58,20 @@ class JobForm(FlaskForm):
     task = SelectField("Task", choices=[])  # the model tasks, filled in by the view
     label = StringField("Label set (optional)", validators=[Optional(), Length(max=100)])
     submit = SubmitField("Queue")
+
+
+class TriageFilterForm(FlaskForm):
+    """The triage queue's filters (GET query parameters; nothing is changed, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    state = HiddenField(default="pending")
+    tracker = SelectField("Tracker", choices=[], validate_choice=False)  # filled in by the view
+    product = StringField("Product", validators=[Optional(), Length(max=200)])
+    label = SelectField("Label", choices=[], validate_choice=False)  # filled in by the view
+    value = StringField("Predicted value", validators=[Optional(), Length(max=200)])
+    unsure = BooleanField("Not sure only")
+    q = StringField("Title contains", validators=[Optional(), Length(max=200)])
+    sort = SelectField("Sort", choices=["newest", "oldest", "unsure", "confident"], validate_choice=False)
+    page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(min=1, max=10_000)])

@@ -1,60 +1,307 @@
-"""The triage queue: new web reports with their suggestions; accepting or correcting writes a human label
-plus an audit entry. Humans win: a model never replaces what a person set."""
+"""The triage queue: every report (imported, synced or filed) with a ``model`` label no human has decided,
+and the decided ones with their history. Accepting or correcting writes a human label plus an audit
+entry. Humans win: a model never replaces what a person set.
+
+A report is *untriaged* for a label name while it has a ``model`` label of that name and no ``human``
+one. Probabilities, "not sure" flags and explanations are only known where they were stored: the web form
+keeps each suggestion in ``extra["suggestions"][task]``; the ``classify`` job stores the predicted value
+and the model version only.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import case, exists, func, or_, select, true
+from sqlalchemy.orm import Session, aliased
 
 from bugsift.store.labels import PRECEDENCE, upsert_labels
 from bugsift.store.models import LabelRow, ReportRow
 from bugsift.web.models import AuditRow
 from bugsift.web.suggest import LABEL_NAMES, WEB_TRACKER
 
+PAGE_SIZE = 50
+MAX_PAGE = 10_000
+SORTS = ("newest", "oldest", "unsure", "confident")
+"""Queue orders: filing date, or the stored probability (least or most sure first, unknown ones last)."""
+TASKS_BY_LABEL = {name: task for task, name in LABEL_NAMES.items()}
+
+
+@dataclass
+class Filters:
+    tracker: str = ""
+    product: str = ""
+    label: str = ""
+    """A label name (``defect``, ``type``...): only reports undecided for it."""
+    value: str = ""
+    """A predicted value of an undecided model label."""
+    unsure: bool = False
+    q: str = ""
+    sort: str = "newest"
+    page: int = 1
+
 
 @dataclass
 class Pending:
     report: ReportRow
     suggestions: list[dict[str, Any]] = field(default_factory=list)
-    """One per model label without a human one: name, value, model_version, task, candidates."""
+    """One per model label without a human one: name, value, model_version, task, probability, uncertain,
+    candidates, reasons."""
 
 
-def pending(session: Session, limit: int = 50) -> list[Pending]:
-    """Web reports, newest first, that still have a model label no human has accepted or corrected."""
-    humans = select(LabelRow.report_id, LabelRow.name).where(LabelRow.source == "human")
-    decided = {(r, n) for r, n in session.execute(humans)}
-    rows = session.execute(
-        select(ReportRow, LabelRow)
-        .join(LabelRow, LabelRow.report_id == ReportRow.id)
-        .where(ReportRow.tracker == WEB_TRACKER, LabelRow.source == "model")
-        .order_by(ReportRow.id.desc(), LabelRow.name)
-    )
-    by_report: dict[int, Pending] = {}
-    tasks_by_label = {name: task for task, name in LABEL_NAMES.items()}
-    for report, label in rows:
-        if (report.id, label.name) in decided:
+@dataclass
+class Decided:
+    report: ReportRow
+    decided_at: datetime | None
+    labels: list[LabelRow] = field(default_factory=list)
+    """The report's human labels."""
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    page: int
+    has_next: bool
+    total: int | None = None
+
+
+def display_id(report: ReportRow) -> str:
+    """The id people use: the tracker's own (``jira HADOOP-12``); a web report's reference alone."""
+    if report.tracker == WEB_TRACKER:
+        return report.external_id
+    return f"{report.tracker} {report.external_id}"
+
+
+def facts(report: ReportRow) -> dict[str, str]:
+    """What a row shows of a report besides its title: where it belongs, version, reporter, filing date."""
+    extra = report.extra or {}
+    version = extra.get("version")
+    if not version and isinstance(extra.get("versions"), list):
+        version = ", ".join(str(v) for v in extra["versions"][:3])
+    component = report.component or ", ".join(str(c) for c in (report.components or [])[:3])
+    return {
+        "product": report.product or report.project or "",
+        "component": component or "",
+        "version": str(version or ""),
+        "reporter": report.reporter or "",
+        "filed": report.created_at.strftime("%Y-%m-%d") if report.created_at else "",
+    }
+
+
+def reason_texts(explanation: Any, n: int = 6) -> list[str]:
+    """What drove a prediction, readable: each item's ``text`` (or its ``feature``), else the string."""
+    out: list[str] = []
+    if not isinstance(explanation, list):
+        return out
+    for item in explanation:
+        if isinstance(item, dict):
+            text = item.get("text") if item.get("text") is not None else item.get("feature")
+        else:
+            text = item
+        if text is None or str(text) == "":
             continue
-        if report.id not in by_report:
-            if len(by_report) >= limit:
-                break
-            by_report[report.id] = Pending(report)
-        task = tasks_by_label.get(label.name, label.name)
-        stored = (report.extra or {}).get("suggestions", {}).get(task, {})
-        by_report[report.id].suggestions.append(
-            {
-                "name": label.name,
-                "value": label.value,
-                "model_version": label.model_version,
-                "task": task,
-                "probability": stored.get("probability"),
-                "uncertain": stored.get("uncertain"),
-                "candidates": [c.get("label") for c in stored.get("candidates", []) if c.get("label")],
-            }
+        out.append(str(text))
+        if len(out) >= n:
+            break
+    return out
+
+
+def _stored(report: ReportRow, task: str) -> dict[str, Any]:
+    suggestions = (report.extra or {}).get("suggestions")
+    found = suggestions.get(task) if isinstance(suggestions, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def _probability(stored: dict[str, Any]) -> float | None:
+    value = stored.get("probability")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _suggestion(report: ReportRow, label: LabelRow) -> dict[str, Any]:
+    task = TASKS_BY_LABEL.get(label.name, label.name)
+    stored = _stored(report, task)
+    if stored.get("prediction") is not None and str(stored["prediction"])[:200] != label.value:
+        stored = {}  # predicted again since (e.g. by classify): the stored details are another answer's
+    candidates = [
+        str(c["label"]) for c in stored.get("candidates") or [] if isinstance(c, dict) and c.get("label")
+    ]
+    return {
+        "name": label.name,
+        "value": label.value,
+        "model_version": label.model_version,
+        "task": task,
+        "probability": _probability(stored),
+        "uncertain": bool(stored.get("uncertain")),
+        "candidates": candidates,
+        "reasons": reason_texts(stored.get("explanation")),
+    }
+
+
+def _json_path(task: str, key: str) -> Any:
+    return ReportRow.extra[("suggestions", task, key)]
+
+
+def _by_task(labels: Any, key: str, convert: str) -> Any:
+    """The stored ``key`` of the suggestion of ``labels.name`` (a CASE over the known tasks)."""
+    whens = [
+        (labels.name == name, getattr(_json_path(task, key), convert)()) for task, name in LABEL_NAMES.items()
+    ]
+    return case(*whens, else_=None)
+
+
+def _report_filters(query: Any, filters: Filters) -> Any:
+    if filters.tracker:
+        query = query.where(ReportRow.tracker == filters.tracker)
+    if filters.product:  # the product, or the project where the tracker has no product (Jira)
+        query = query.where(or_(ReportRow.product == filters.product, ReportRow.project == filters.product))
+    if filters.q:
+        escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(ReportRow.title.ilike(f"%{escaped}%", escape="\\"))
+    return query
+
+
+def _undecided(model: Any) -> Any:
+    human = aliased(LabelRow)
+    return ~exists().where(
+        human.report_id == model.report_id, human.name == model.name, human.source == "human"
+    )
+
+
+def pending(session: Session, filters: Filters | None = None, limit: int = PAGE_SIZE) -> Page:
+    """One page of reports with an undecided model label matching the filters, in the filters' order."""
+    filters = filters or Filters()
+    model = aliased(LabelRow)
+    match = [model.report_id == ReportRow.id, model.source == "model", _undecided(model)]
+    if filters.label:
+        match.append(model.name == filters.label)
+    if filters.value:
+        match.append(model.value == filters.value)
+    if filters.unsure:
+        # Only the web form stores "not sure" (classify stores the value alone): without it, never unsure.
+        # The tracker condition keeps the JSON look-ups to web reports (an index on tracker).
+        match.append(_by_task(model, "uncertain", "as_boolean") == true())
+        match.append(ReportRow.tracker == WEB_TRACKER)
+    query = _report_filters(select(ReportRow.id).where(exists().where(*match)), filters)
+    if filters.sort in ("unsure", "confident"):
+        # The probability of the report's first undecided label that has one stored (web reports).
+        probability = (
+            select(func.min(_by_task(model, "probability", "as_float")))
+            .where(model.report_id == ReportRow.id, model.source == "model", _undecided(model))
+            .correlate(ReportRow)
+            .scalar_subquery()
         )
-    return list(by_report.values())
+        if filters.sort == "confident":
+            probability = -probability
+        # Reports with a stored probability come first: only web reports have one (an index on tracker).
+        known = _report_filters(
+            select(ReportRow.id, probability.label("p")).where(
+                ReportRow.tracker == WEB_TRACKER, exists().where(*match)
+            ),
+            filters,
+        ).subquery()
+        known_rows = [
+            (i, p) for i, p in session.execute(select(known.c.id, known.c.p).where(known.c.p.is_not(None)))
+        ]
+        known_rows.sort(key=lambda r: (r[1], -r[0]))
+        known_ids = [i for i, _ in known_rows]
+        start = (filters.page - 1) * limit
+        ids = known_ids[start : start + limit + 1]
+        if len(ids) <= limit:
+            rest = query.order_by(ReportRow.created_at.desc(), ReportRow.id.desc())
+            if known_ids:
+                rest = rest.where(ReportRow.id.not_in(known_ids))
+            skip = max(0, start - len(known_ids))
+            ids += list(session.scalars(rest.offset(skip).limit(limit + 1 - len(ids))))
+    else:
+        order = (
+            (ReportRow.created_at.asc(), ReportRow.id.asc())
+            if filters.sort == "oldest"
+            else (ReportRow.created_at.desc(), ReportRow.id.desc())
+        )
+        ids = list(
+            session.scalars(query.order_by(*order).offset((filters.page - 1) * limit).limit(limit + 1))
+        )
+    has_next = len(ids) > limit
+    ids = ids[:limit]
+    if not ids:
+        return Page([], filters.page, False)
+    reports = {r.id: r for r in session.scalars(select(ReportRow).where(ReportRow.id.in_(ids)))}
+    by_report = {i: Pending(reports[i]) for i in ids}
+    labels = session.scalars(
+        select(model)
+        .where(model.report_id.in_(ids), model.source == "model", _undecided(model))
+        .order_by(model.name)
+    )
+    for label in labels:
+        by_report[label.report_id].suggestions.append(_suggestion(reports[label.report_id], label))
+    return Page(list(by_report.values()), filters.page, has_next)
+
+
+def decided(session: Session, filters: Filters | None = None, limit: int = PAGE_SIZE) -> Page:
+    """One page of reports with a human label, the newest decision first."""
+    filters = filters or Filters()
+    human = aliased(LabelRow)
+    latest = func.max(human.updated_at).label("decided_at")
+    query = select(human.report_id, latest).where(human.source == "human")
+    if filters.label:
+        query = query.where(human.name == filters.label)
+    if filters.value:
+        query = query.where(human.value == filters.value)
+    if filters.tracker or filters.product or filters.q:
+        query = _report_filters(query.join(ReportRow, ReportRow.id == human.report_id), filters)
+    query = query.group_by(human.report_id).order_by(latest.desc(), human.report_id.desc())
+    rows = list(session.execute(query.offset((filters.page - 1) * limit).limit(limit + 1)))
+    has_next = len(rows) > limit
+    rows = rows[:limit]
+    ids = [r for r, _ in rows]
+    if not ids:
+        return Page([], filters.page, False)
+    reports = {r.id: r for r in session.scalars(select(ReportRow).where(ReportRow.id.in_(ids)))}
+    items = {i: Decided(reports[i], at) for i, at in rows}
+    for label in session.scalars(
+        select(LabelRow)
+        .where(LabelRow.report_id.in_(ids), LabelRow.source == "human")
+        .order_by(LabelRow.name)
+    ):
+        items[label.report_id].labels.append(label)
+    return Page(list(items.values()), filters.page, has_next)
+
+
+def report_detail(session: Session, report_id: int) -> dict[str, Any] | None:
+    """A report with all its labels, its undecided suggestions and its audit history; None if unknown."""
+    report = session.get(ReportRow, report_id)
+    if report is None:
+        return None
+    labels = list(
+        session.scalars(
+            select(LabelRow).where(LabelRow.report_id == report_id).order_by(LabelRow.name, LabelRow.source)
+        )
+    )
+    human_names = {label.name for label in labels if label.source == "human"}
+    suggestions = [
+        _suggestion(report, label)
+        for label in labels
+        if label.source == "model" and label.name not in human_names
+    ]
+    return {
+        "report": report,
+        "labels": labels,
+        "suggestions": suggestions,
+        "history": audit_entries(session, report_id),
+    }
+
+
+def choices(session: Session) -> dict[str, list[str]]:
+    """Values for the filter form: trackers and the names of model labels."""
+    trackers = list(session.scalars(select(ReportRow.tracker).distinct().order_by(ReportRow.tracker)))
+    names = list(
+        session.scalars(
+            select(LabelRow.name).where(LabelRow.source == "model").distinct().order_by(LabelRow.name)
+        )
+    )
+    return {"trackers": trackers, "labels": names}
 
 
 def current_label(session: Session, report_id: int, name: str) -> LabelRow | None:
@@ -98,6 +345,16 @@ def record_human_label(
     session.add(audit)
     session.flush()
     return audit
+
+
+def recent_decisions(session: Session, limit: int = 10) -> list[tuple[AuditRow, ReportRow | None]]:
+    """The newest audit rows, each with its report (None when the report was deleted since)."""
+    entries = audit_entries(session, limit=limit)
+    ids = {a.report_id for a in entries if a.report_id is not None}
+    reports = (
+        {r.id: r for r in session.scalars(select(ReportRow).where(ReportRow.id.in_(ids)))} if ids else {}
+    )
+    return [(a, reports.get(a.report_id)) for a in entries]  # type: ignore[arg-type]
 
 
 def audit_entries(session: Session, report_id: int | None = None, limit: int = 100) -> list[AuditRow]:
