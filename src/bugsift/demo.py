@@ -79,7 +79,7 @@ def run_demo(
             truth = "defect" if report.type == "defect" else "not_defect"
             agreement["right" if truth == result["prediction"] else "wrong"] += 1
     for report, result in list(zip(newer, predictions, strict=True))[:5]:
-        words = ", ".join(item["feature"] for item in result["explanation"][:5])
+        words = "; ".join(item["text"] for item in result["explanation"][:5])
         echo(
             f"  bug {result['id']} [{report.type}] {report.title[:70]!r}\n"
             f"    -> {result['prediction']} p={result['probability']:.2f}"

@@ -69,7 +69,8 @@ def test_duplicates_answer_by_text_similarity_right_after_an_import(run, jira_fi
         best = answer["candidates"][0]
         assert {"tracker", "title", "status", "canonical", "matched_terms", "score"} <= set(best)
         assert 0.0 <= best["score"] <= 1.0 and 0.0 <= answer["probability"] <= 1.0
-        assert any(reason.startswith("title similarity 0.") for reason in answer["explanation"])
+        reasons = answer["explanation"]
+        assert any(r["kind"] == "similar" and r["text"].startswith(("title ", "text ")) for r in reasons)
         assert answer["uncertain"] or answer["calibrated"]  # never confident on an uncalibrated similarity
 
 

@@ -277,7 +277,7 @@ def test_predict_contract_shape(scoped, jira_slice: list[Report]) -> None:
         assert isinstance(result["uncertain"], bool) and isinstance(result["act"], bool)
         assert not (result["act"] and result["uncertain"])
         assert 0.0 <= result["confidence"] <= 1.0
-        assert all(isinstance(e, str) for e in result["explanation"])
+        assert all(isinstance(e["text"], str) and e["kind"] for e in result["explanation"])
     assert results[-1]["prediction"] is None and results[-1]["uncertain"]
     json.dumps(results)
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import skops.io as sio
 
-from bugsift.learn.explain import explain, explain_batch
+from bugsift.learn.explain import explain, explain_batch, explain_reasons
 from bugsift.learn.features import ReportFeatures, clean_text
 from bugsift.learn.kind import EMBEDDING_SHARE, KindClassifier, build_kind_model
 from bugsift.learn.persist import load_model, save_model, untrusted_types
@@ -133,7 +133,7 @@ def test_batch_explanations_equal_one_by_one(filing_model, split, github) -> Non
     model = build_kind_model(**FAST).fit(github, [r.type for r in github])
     for m, reports in ((filing_model, test), (model, github[:60])):
         out = predict_reports(m, reports, threshold=0.6)
-        assert [o["explanation"] for o in out] == [explain(m, r) for r in reports]
+        assert [o["explanation"] for o in out] == [explain_reasons(m, r) for r in reports]
         assert [o["probability"] for o in out] == [round(float(p.max()), 4) for p in m.predict_proba(reports)]
 
 
@@ -252,8 +252,8 @@ def test_pooled_pairs_route_reports_by_project(two_projects, tmp_path: Path) -> 
 
     # explanations come from the routed pair, in batch as one by one; files keep the pairs
     out = predict_reports(model, reports + unseen, threshold=0.6)
-    assert [o["explanation"] for o in out] == [explain(model, r) for r in reports + unseen]
-    assert out[1]["explanation"] == explain(vscode, reports[1], label=out[1]["prediction"])
+    assert [o["explanation"] for o in out] == [explain_reasons(model, r) for r in reports + unseen]
+    assert out[1]["explanation"] == explain_reasons(vscode, reports[1], label=out[1]["prediction"])
     assert [o["probability"] for o in out] == [round(float(p.max()), 4) for p in proba]
     path = save_model(model, tmp_path / "pooled.skops")
     assert untrusted_types(path) == []

@@ -16,17 +16,18 @@ from bugsift.duplicates.canonical import canonical_ids, is_open
 from bugsift.duplicates.features import FEATURE_NAMES, Doc
 from bugsift.duplicates.query import query_terms, tokens
 from bugsift.duplicates.ranker import DuplicateRanker
+from bugsift.learn import reasons
 from bugsift.sources.base import Report
 from bugsift.store.models import ReportRow
 
 LIVE_CANDIDATES = 60
 """Stage-one candidates re-ranked per query in live use (the replay uses evaluation.CANDIDATES)."""
 
-_EXPLAINED = {
-    "cos_title": "title similarity",
-    "cos_body": "description similarity",
-    "cos_all": "text similarity",
-    "shared_frames": "shared stack frames",
+_EXPLAINED = {  # feature -> the words of its reason ("title very like #1234 (0.82)")
+    "cos_title": "title",
+    "cos_body": "description",
+    "cos_all": "text",
+    "shared_frames": "stack frames",
 }
 
 
@@ -193,24 +194,38 @@ def rank_doc(
     return out, terms
 
 
-def explain(candidate: Candidate) -> list[str]:
-    """Short reasons a person can check: which similarities and shared facts drove the score."""
+def _ref(external_id: str) -> str:
+    return f"#{external_id}" if str(external_id).isdigit() else str(external_id)
+
+
+def _like(score: float) -> str:
+    return "very like" if score >= 0.7 else "like" if score >= 0.45 else "somewhat like"
+
+
+def explain(candidate: Candidate) -> list[dict[str, Any]]:
+    """Short reasons a person can check (`bugsift.learn.reasons` shape): which similarities and shared
+    facts drove the score, strongest first."""
     f = candidate.features
-    reasons = []
+    ref = _ref(candidate.row.external_id)
+    out = []
     if f["id_mentioned"]:
-        reasons.append(f"the report mentions {candidate.row.external_id}")
-    for name, words in _EXPLAINED.items():
+        out.append(reasons.reason(f"the report mentions {ref}", 1.0, "similar"))
+    for name, what in _EXPLAINED.items():
         if f[name] >= 0.3:
-            reasons.append(f"{words} {f[name]:.2f}")
+            out.append(reasons.reason(f"{what} {_like(f[name])} {ref} ({f[name]:.2f})", f[name], "similar"))
     if f["shared_exceptions"]:
-        reasons.append(f"{int(f['shared_exceptions'])} shared exception name(s)")
-    if candidate.matched_terms:
-        reasons.append("matched terms: " + ", ".join(candidate.matched_terms[:8]))
+        n = int(f["shared_exceptions"])
+        out.append(reasons.reason(f"{n} shared exception name{'s' if n > 1 else ''}", 0.5, "field"))
+    shown = [t for t in candidate.matched_terms if reasons.is_readable(t) and len(t) >= 3][:5]
+    if shown:
+        words = "words: " + ", ".join(f"*{t}*" for t in shown)
+        out.append(reasons.reason(words, 0.05 * len(shown), "words"))
     if f["same_project"]:
-        reasons.append("same project")
+        out.append(reasons.reason("same project", 0.05, "product"))
     if f["components_jaccard"] > 0:
-        reasons.append("shared component")
-    return reasons
+        out.append(reasons.reason("shared component", 0.1 * f["components_jaccard"], "product"))
+    out.sort(key=lambda r: -r["weight"])
+    return out
 
 
 LEARNED = "learned"
@@ -233,7 +248,7 @@ def prediction(
     )
 
 
-NOTHING_FOUND = "no stored report shares a rare term with this one"
+NOTHING_FOUND = reasons.reason("no stored report shares a rare term with this one", 0.0, "note")
 
 
 def answer(
@@ -242,7 +257,7 @@ def answer(
     found: Sequence[Candidate],
     ranker: str,
     uncertain: bool,
-    explanation: list[str],
+    explanation: list[Any],
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The contract's dict for ``found`` (best first), saying which ranker answered."""
@@ -269,7 +284,9 @@ def answer(
         "probability": round(best.probability, 4) if best else 0.0,
         "candidates": candidates,
         "uncertain": uncertain,
-        "explanation": explanation,
+        "explanation": [
+            reasons.reason(r, 0.0, "note") if isinstance(r, str) else dict(r) for r in explanation
+        ],
         "ranker": ranker,
         **(extra or {}),
     }

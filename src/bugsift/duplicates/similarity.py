@@ -30,6 +30,8 @@ from bugsift.duplicates.search import (
     NOTHING_FOUND,
     SEARCH_EVERY_TRACKER,
     Candidate,
+    _like,
+    _ref,
     answer,
     doc_of_report,
     explain,
@@ -37,6 +39,7 @@ from bugsift.duplicates.search import (
     own_row_id,
     rank_doc,
 )
+from bugsift.learn import reasons
 from bugsift.sources.base import Report
 from bugsift.store.models import ReportRow
 
@@ -52,7 +55,7 @@ CALIBRATION_QUERIES = 60
 """Newest recorded duplicate links replayed to calibrate (each costs one search, ~30 ms on 32k reports)."""
 MIN_CALIBRATION_QUERIES = 5
 """Fewer replayable links than this, and the similarity is left uncalibrated."""
-NO_STORED_REPORT = "no stored report to compare with"
+NO_STORED_REPORT = reasons.reason("no stored report to compare with", 0.0, "note")
 _COS_TITLE, _COS_ALL = FEATURE_NAMES.index("cos_title"), FEATURE_NAMES.index("cos_all")
 _LEXICAL = FEATURE_NAMES.index("lexical_score_ratio")
 
@@ -178,16 +181,23 @@ def _fit_curve(
     return Calibration(float(curve.coef_[0, 0]), float(curve.intercept_[0]), n_queries, n_neg)
 
 
-def explain_similar(candidate: Candidate, calibration: Calibration | None) -> list[str]:
-    """Reasons in words: the similarities, shared facts, and what the probability rests on."""
+def explain_similar(candidate: Candidate, calibration: Calibration | None) -> list[dict[str, Any]]:
+    """Reasons in words (`bugsift.learn.reasons` shape): the similarities, shared facts, and what the
+    probability rests on."""
     f = candidate.features
-    reasons = [f"title similarity {f['cos_title']:.2f}", f"text similarity {f['cos_all']:.2f}"]
-    reasons += [r for r in explain(candidate) if not r.startswith(("title similarity", "text similarity"))]
+    ref = _ref(candidate.row.external_id)
+    out = [
+        reasons.reason(f"{what} {_like(f[name])} {ref} ({f[name]:.2f})", f[name], "similar")
+        for name, what in (("cos_title", "title"), ("cos_all", "text"))
+        if f[name] >= 0.1 or name == "cos_all"
+    ]
+    out += [r for r in explain(candidate) if not r["text"].startswith(("title ", "text "))]
+    out.sort(key=lambda r: -r["weight"])
     if calibration is None:
-        reasons.append("text similarity alone: no recorded duplicate links to turn it into a probability")
+        note = "text similarity alone: no recorded duplicate links to turn it into a probability"
     else:
-        reasons.append(f"probability calibrated on {calibration.n_queries} recorded duplicate links")
-    return reasons
+        note = f"probability calibrated on {calibration.n_queries} recorded duplicate links"
+    return [*out[: reasons.MAX_REASONS - 1], reasons.reason(note, 0.0, "note")]
 
 
 def similar_prediction(

@@ -65,6 +65,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+from bugsift.learn import reasons
 from bugsift.learn.vectorizers import CompactTfidfVectorizer as TfidfVectorizer
 from bugsift.sources.base import Report
 
@@ -512,6 +513,26 @@ class ComponentModel(ClassifierMixin, BaseEstimator):
         order = np.argsort(-contributions)[:n]
         names = self._feature_names()
         return [str(names[indices[k]]) for k in order if contributions[k] > 0]
+
+    def explain_reasons(
+        self, matrix: sp.csr_matrix, i: int, label: str, report: Report, n: int = 6
+    ) -> list[dict[str, Any]]:
+        """`explain_features` in words (`bugsift.learn.reasons`): 3-6 reasons for row ``i``."""
+        j = list(self.svm_.classes_).index(label)
+        coef = self.svm_.coef_
+        weights = coef[j] if coef.shape[0] > 1 else (coef[0] if j == 1 else -coef[0])
+        start, end = matrix.indptr[i], matrix.indptr[i + 1]
+        indices = matrix.indices[start:end]
+        contributions = matrix.data[start:end] * weights[indices]
+        n = min(max(n, 1), reasons.MAX_REASONS)
+        order = np.argsort(-contributions)[: n * 3]
+        names = self._feature_names()
+        items = [
+            {"feature": str(names[indices[k]]), "weight": float(contributions[k])}
+            for k in order
+            if contributions[k] > 0
+        ]
+        return reasons.from_features(items, report, n)
 
     def _feature_names(self) -> np.ndarray:
         names = self.__dict__.get("_feature_names_cache")

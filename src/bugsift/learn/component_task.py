@@ -31,6 +31,7 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from bugsift.evaluate.splits import calibration_split, time_split
+from bugsift.learn import reasons
 from bugsift.learn.component import (
     OTHER,
     ComponentModel,
@@ -420,7 +421,7 @@ def fit_scoped(
 
 
 def predict_components(
-    scoped: ScopedComponentModel, reports: Sequence[Report], top_k: int = 5, explain_n: int = 8
+    scoped: ScopedComponentModel, reports: Sequence[Report], top_k: int = 5, explain_n: int = 6
 ) -> list[dict[str, Any]]:
     """One result per report in the predict contract's shape (plus ``act`` and ``scope``)."""
     results: list[dict[str, Any] | None] = [None] * len(reports)
@@ -452,7 +453,7 @@ def predict_components(
                 "confidence": round(float(confidence[row]), 4),
                 "uncertain": bool(confidence[row] < thresholds["suggest"]),
                 "act": bool(confidence[row] >= thresholds["act"]),
-                "explanation": model.explain_features(matrix, row, label, explain_n),
+                "explanation": model.explain_reasons(matrix, row, label, reports[i], explain_n),
                 "scope": key,
             }
     return [r for r in results if r is not None]
@@ -467,7 +468,9 @@ def _no_model(report: Report, scopes: list[str]) -> dict[str, Any]:
         "confidence": 0.0,
         "uncertain": True,
         "act": False,
-        "explanation": [f"no component model for {scope_key(report, True)}; models: {', '.join(scopes)}"],
+        "explanation": reasons.from_texts(
+            [f"no component model for {scope_key(report, True)}; models: {', '.join(scopes)}"]
+        ),
         "scope": None,
     }
 

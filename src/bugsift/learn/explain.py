@@ -13,6 +13,9 @@ of the same word are added), ``chars:cras`` (a character n-gram), ``field:severi
 `explain` does one report; `explain_batch` gives the same answer for a whole feature matrix at once
 (one sparse product merges the title and body columns of a word, numpy picks the top n of every row),
 which is what made backlog classification ~10x faster than explaining report by report.
+
+These names are model internals. What answers carry is `explain_reasons` / `explain_reasons_batch`:
+the same contributions turned into 3-6 reasons a person reads (`bugsift.learn.reasons`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from bugsift.learn import reasons
 from bugsift.sources.base import Report
 
 _CACHE: weakref.WeakKeyDictionary[Any, tuple[np.ndarray, np.ndarray, np.ndarray]] = (
@@ -137,3 +141,25 @@ def explain_batch(model: Any, matrix: Any, predicted: np.ndarray, n: int = 8) ->
         top = sorted(zip(values[part], labels[part], strict=True), reverse=True)
         out.append([{"feature": f, "weight": round(c, 6)} for c, f in top[:n]])
     return out
+
+
+# Raw features read per reason: enough for the stop-word filter and the word grouping to leave 3-6.
+_RAW_PER_REASON = 3
+
+
+def explain_reasons(
+    model: Any, report: Report, n: int = reasons.MAX_REASONS, label: str | None = None
+) -> list[dict[str, Any]]:
+    """`explain` in words: ``[{"text": "a long log is pasted (120 lines)", "weight": .., "kind": ..}]``
+    (see `bugsift.learn.reasons`), the strongest ``n`` (at most 6)."""
+    n = min(max(n, 1), reasons.MAX_REASONS)
+    return reasons.from_features(explain(model, report, n=n * _RAW_PER_REASON, label=label), report, n)
+
+
+def explain_reasons_batch(
+    model: Any, matrix: Any, predicted: np.ndarray, reports: Any, n: int = reasons.MAX_REASONS
+) -> list[list[dict[str, Any]]]:
+    """`explain_reasons` for every row of ``matrix`` (``reports[i]`` is row i), as one by one."""
+    n = min(max(n, 1), reasons.MAX_REASONS)
+    raw = explain_batch(model, matrix, predicted, n=n * _RAW_PER_REASON)
+    return [reasons.from_features(items, report, n) for items, report in zip(raw, reports, strict=True)]

@@ -7,14 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from bugsift.learn.explain import explain, explain_batch
+from bugsift.learn.explain import explain_reasons, explain_reasons_batch
 from bugsift.sources.base import Report
 
 
 def predict_reports(
-    model: Any, reports: Sequence[Report], threshold: float, top_k: int = 3, explain_n: int = 8
+    model: Any, reports: Sequence[Report], threshold: float, top_k: int = 3, explain_n: int = 6
 ) -> list[dict[str, Any]]:
-    """Top prediction, its probability, the top-k candidates, 'uncertain' and an explanation per report."""
+    """Top prediction, its probability, the top-k candidates, 'uncertain' and an explanation per report
+    (up to ``explain_n``, at most 6, reasons in words: `bugsift.learn.reasons`)."""
     if not reports:
         return []
     if hasattr(model, "routed_predict_proba"):  # a kind model: features once, batch why
@@ -23,12 +24,14 @@ def predict_reports(
         predicted = proba.argmax(axis=1)
         explanations: list[Any] = [None] * len(reports)
         for member, rows in routes:
-            whys = explain_batch(member, matrix[rows], predicted[rows], n=explain_n)
+            whys = explain_reasons_batch(
+                member, matrix[rows], predicted[rows], [reports[i] for i in rows], n=explain_n
+            )
             for row, why in zip(rows, whys, strict=True):
                 explanations[row] = why
     else:
         proba = model.predict_proba(list(reports))
-        explanations = [explain(model, report, n=explain_n) for report in reports]
+        explanations = [explain_reasons(model, report, n=explain_n) for report in reports]
     classes = list(model.classes_)
     results = []
     for report, row, why in zip(reports, proba, explanations, strict=True):

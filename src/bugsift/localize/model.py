@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from bugsift.learn import reasons
 from bugsift.localize.features import (
     COLUMN,
     EMBEDDING_FEATURES,
@@ -150,7 +151,7 @@ class FileLocalizer:
             "explanation": [],
         }
         if not len(candidates):
-            result["explanation"] = ["no candidate files"]
+            result["explanation"] = [reasons.reason("no candidate files", 0.0, "note")]
             return result
         embedding = None
         if self.uses_embeddings:
@@ -191,31 +192,37 @@ class FileLocalizer:
         return result
 
 
-def explain(row: np.ndarray, path: str, history: History, sims: np.ndarray, file_id: int) -> list[str]:
-    """Short reasons for one ranked file, strongest evidence first."""
-    reasons: list[str] = []
+def explain(
+    row: np.ndarray, path: str, history: History, sims: np.ndarray, file_id: int
+) -> list[dict[str, Any]]:
+    """Short reasons for one ranked file (`bugsift.learn.reasons` shape), strongest evidence first."""
+    out: list[dict[str, Any]] = []
+    name = class_name(path)
     if row[COLUMN["stack_frame"]] > 0:
-        reasons.append(
-            f"{class_name(path)} is in the stack trace (frame weight {row[COLUMN['stack_frame']]:.2f})"
-        )
+        out.append(reasons.reason(f"{name} is in the stack trace", 1.0 + row[COLUMN["stack_frame"]], "field"))
     if row[COLUMN["mention_summary"]] > 0 or row[COLUMN["mention_description"]] > 0:
         where = "summary" if row[COLUMN["mention_summary"]] > 0 else "description"
-        reasons.append(f"the {where} names {class_name(path)}")
+        out.append(reasons.reason(f"the {where} names {name}", 1.0, "words"))
     similar = history.similar_reports(sims, file_id)
     if similar:
         listed = ", ".join(f"{rid} ({s:.2f})" for rid, s in similar)
-        reasons.append(f"fixed for similar past reports: {listed}")
+        out.append(reasons.reason(f"fixed for similar past reports: {listed}", similar[0][1], "similar"))
     if len(row) > COLUMN["emb_max"] and row[COLUMN["emb_max"]] >= CLOSE_MEANING:
-        reasons.append(
-            f"a past report close in meaning touched it (embedding cosine {row[COLUMN['emb_max']]:.2f})"
-        )
+        cos = row[COLUMN["emb_max"]]
+        out.append(reasons.reason(f"a past report close in meaning touched it ({cos:.2f})", cos, "similar"))
     if row[COLUMN["log_count"]] > 0:
-        reasons.append(f"fixed {round(np.expm1(row[COLUMN['log_count']]))} times before")
+        times = round(np.expm1(row[COLUMN["log_count"]]))
+        out.append(reasons.reason(f"fixed {times} times before", 0.1 * row[COLUMN["log_count"]], "history"))
     if row[COLUMN["path_sim"]] > 0.05:
-        reasons.append(f"path words match the report (cosine {row[COLUMN['path_sim']]:.2f})")
+        cos = row[COLUMN["path_sim"]]
+        out.append(reasons.reason(f"the words of its path match the report ({cos:.2f})", cos, "words"))
     if row[COLUMN["source_sim"]] > 0:
-        reasons.append(f"file contents match the report (cosine {row[COLUMN['source_sim']]:.2f})")
-    return reasons or ["no direct evidence: ranked by the model's prior"]
+        cos = row[COLUMN["source_sim"]]
+        out.append(reasons.reason(f"its contents match the report ({cos:.2f})", cos, "words"))
+    if not out:
+        return [reasons.reason("no direct evidence: ranked by the model's prior", 0.0, "note")]
+    out.sort(key=lambda r: -r["weight"])
+    return out[: reasons.MAX_REASONS]
 
 
 def choose_threshold(

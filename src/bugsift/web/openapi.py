@@ -65,7 +65,24 @@ _PREDICTION = {
             },
         },
         "uncertain": {"type": "boolean"},
-        "explanation": {"type": "array", "items": {}},
+        "explanation": {
+            "type": "array",
+            "description": "the 3-6 strongest reasons, strongest first, in words a person reads (never a "
+            "feature name or a stop word)",
+            "items": {
+                "type": "object",
+                "required": ["text", "weight", "kind"],
+                "properties": {
+                    "text": {"type": "string", "example": "a long log is pasted (120 lines)"},
+                    "weight": {"type": "number", "description": "how strongly it pushed the answer"},
+                    "kind": {
+                        "type": "string",
+                        "description": "words, field, product, similar, history or note",
+                        "example": "words",
+                    },
+                },
+            },
+        },
         "model_version": {"type": "string"},
         "ranker": {
             "type": "string",

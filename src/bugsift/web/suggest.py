@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bugsift.learn.reasons import texts as reason_texts
 from bugsift.sources.base import Report
 from bugsift.store.db import Database
 from bugsift.store.labels import upsert_labels
@@ -193,14 +194,6 @@ def store_model_labels(session: Any, report_id: int, suggestions: dict[str, dict
 
 
 def feature_words(explanation: Any, n: int = 6) -> list[str]:
-    """The readable words of an explanation (``word:crash`` -> ``crash``) for the form."""
-    words: list[str] = []
-    for item in explanation or []:
-        feature = item.get("feature") if isinstance(item, dict) else str(item)
-        if not feature:
-            continue
-        kind, _, name = str(feature).partition(":")
-        words.append(name if kind in ("word", "title", "char") and name else str(feature))
-        if len(words) >= n:
-            break
-    return words
+    """The reason texts of an explanation for the form (``[{"text", "weight", "kind"}]``, see
+    `bugsift.learn.reasons`); never a feature name or a bare stop word."""
+    return reason_texts(explanation)[:n]

@@ -17,6 +17,10 @@ PUBLIC_CANDIDATE_FIELDS = ("label", "probability", "tracker", "title", "status",
 """Of an imported report, what the ``imported`` setting shows: what a public tracker shows anyone."""
 
 
+SIMILAR = {"text": "similar title and description", "weight": 1.0, "kind": "similar"}
+"""The one reason a visitor gets: word-level reasons would tell which words stored reports contain."""
+
+
 def tasks_for_visitor(tasks: list[str], logged_in: bool, public_duplicates: str) -> list[str]:
     """The tasks worth predicting for this visitor (a duplicates answer they may not see is not searched)."""
     if logged_in or public_duplicates != "none":
@@ -47,6 +51,6 @@ def _public_duplicates(result: dict[str, Any]) -> dict[str, Any]:
         probability=best["probability"] if best else 0.0,
         candidates=candidates,
         uncertain=best is None or bool(result.get("uncertain")) or best["label"] != result.get("prediction"),
-        explanation=["similar title and description"] if best else [],
+        explanation=[SIMILAR] if best else [],
     )
     return public

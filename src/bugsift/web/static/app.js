@@ -40,7 +40,16 @@
         ul.appendChild(el("li", c.label + (c.title ? ": " + c.title : "") + " — " + how(c)));
       }
       box.appendChild(ul);
-      if (r.words && r.words.length) box.appendChild(el("p", "because of: " + r.words.join(", "), "words"));
+      // the reasons: the text of each {text, weight, kind} (the server filtered them: r.words)
+      const reasons = r.words || (r.explanation || []).map((x) => (typeof x === "string" ? x : x.text));
+      if (reasons.length) {
+        const why = el("p", "because of: ", "words reasons");
+        reasons.forEach((text, i) => {
+          if (i) why.appendChild(document.createTextNode("; "));
+          why.appendChild(el("span", text, "reason"));
+        });
+        box.appendChild(why);
+      }
       list.appendChild(box);
     }
   }
