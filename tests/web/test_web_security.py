@@ -25,7 +25,7 @@ from bugsift.settings import Settings
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
 from bugsift.store.db import open_database
-from bugsift.store.models import ReportRow
+from bugsift.store.models import LabelRow, ReportRow
 from bugsift.store.reports import upsert_reports
 from bugsift.web import accounts
 from bugsift.web.app import create_app
@@ -122,6 +122,9 @@ def test_the_stored_page_of_a_reporter_hides_which_report_it_duplicates(dup_web:
     first, second = dup_web.app.test_client(), dup_web.app.test_client()
     ref_one = _submit(first, "Printing a page crashes the browser", SECRET_TEXT)
     ref_two = _submit(second, "Printing a page crashes the browser", "Same here.")
+    with dup_web.database.session() as session:  # the model did name the first report: hiding it matters
+        stored = session.scalars(select(LabelRow.value).where(LabelRow.name == "duplicate_of")).all()
+    assert ref_one in stored
     page = second.get(f"/r/{ref_two}").get_data(as_text=True)
     assert ref_one not in page
     assert second.get(f"/r/{ref_one}").status_code == 404

@@ -504,26 +504,25 @@ class ComponentModel(ClassifierMixin, BaseEstimator):
 
     def explain_features(self, matrix: sp.csr_matrix, i: int, label: str, n: int = 8) -> list[str]:
         """`explain` for row ``i`` of an already transformed matrix."""
+        indices, contributions = self._contributions(matrix, i, label)
+        order = np.argsort(-contributions)[:n]
+        names = self._feature_names()
+        return [str(names[indices[k]]) for k in order if contributions[k] > 0]
+
+    def _contributions(self, matrix: sp.csr_matrix, i: int, label: str) -> tuple[np.ndarray, np.ndarray]:
+        """The feature indices of row ``i`` and how much each pushed it towards ``label``."""
         j = list(self.svm_.classes_).index(label)
         coef = self.svm_.coef_
         weights = coef[j] if coef.shape[0] > 1 else (coef[0] if j == 1 else -coef[0])
         start, end = matrix.indptr[i], matrix.indptr[i + 1]
         indices = matrix.indices[start:end]
-        contributions = matrix.data[start:end] * weights[indices]
-        order = np.argsort(-contributions)[:n]
-        names = self._feature_names()
-        return [str(names[indices[k]]) for k in order if contributions[k] > 0]
+        return indices, matrix.data[start:end] * weights[indices]
 
     def explain_reasons(
         self, matrix: sp.csr_matrix, i: int, label: str, report: Report, n: int = 6
     ) -> list[dict[str, Any]]:
         """`explain_features` in words (`bugsift.learn.reasons`): 3-6 reasons for row ``i``."""
-        j = list(self.svm_.classes_).index(label)
-        coef = self.svm_.coef_
-        weights = coef[j] if coef.shape[0] > 1 else (coef[0] if j == 1 else -coef[0])
-        start, end = matrix.indptr[i], matrix.indptr[i + 1]
-        indices = matrix.indices[start:end]
-        contributions = matrix.data[start:end] * weights[indices]
+        indices, contributions = self._contributions(matrix, i, label)
         n = min(max(n, 1), reasons.MAX_REASONS)
         order = np.argsort(-contributions)[: n * 3]
         names = self._feature_names()
