@@ -598,20 +598,25 @@ def settings_command() -> None:
 )
 @click.option("--serve/--no-serve", default=False, help="End by serving the web app with the demo models.")
 @click.option("--port", default=8000, show_default=True, help="Port of the web app with --serve.")
+@click.option("--retrain", is_flag=True, help="Train every model again, even where one exists.")
 @click.pass_context
-def demo(ctx: click.Context, data_dir: Path, serve: bool, port: int) -> None:
-    """Run the whole pipeline on the real Mozilla and GitHub samples and show some predictions."""
+def demo(ctx: click.Context, data_dir: Path, serve: bool, port: int, retrain: bool) -> None:
+    """Show all five answers on the real Mozilla, GitHub and Eclipse samples; optionally serve them."""
     from bugsift.demo import run_demo
+    from bugsift.demo_serve import demo_login, page_guide, queue_improvements
 
     app: AppContext = ctx.obj
     try:
-        run_demo(app.database, app.settings, data_dir, echo=click.echo)
+        models = run_demo(app.database, app.settings, data_dir, echo=click.echo, retrain=retrain)
     except (ValueError, LookupError, FileNotFoundError) as error:
         _fail(str(error))
     if serve:
         from bugsift.web.commands import serve as serve_command
 
-        ctx.invoke(serve_command, port=port)
+        improvements = queue_improvements(app.database, app.settings, models)
+        for line in [*improvements, *demo_login(app.database), *page_guide(port)]:
+            click.echo(line)
+        ctx.invoke(serve_command, port=port, with_worker=True)
 
 
 def _register_commands() -> None:

@@ -1,97 +1,204 @@
-"""The demo: the whole pipeline on real shared data, end to end, through the same functions as the CLI."""
+"""The demo: all five answers on real shared data, through the same functions as the CLI.
+
+Mozilla bugs give "real defect?", the component and duplicates; GitHub issues the type; Eclipse AspectJ
+the files. The first run trains word-only models, which takes a few minutes on two cores; sentence
+embeddings (when installed) are left to background jobs that `--serve` starts, each promoted only if it
+beats the word model on held-out data. A later run keeps the models it finds (`--retrain` trains again).
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from bugsift.demo_lines import (
+    duplicate_lines,
+    file_lines,
+    kept_line,
+    report_lines,
+    trained_line,
+    typed_lines,
+)
 from bugsift.ingest import import_labels, import_reports
-from bugsift.learn.lifecycle import load_active, train_task
-from bugsift.learn.predict import predict_reports
-from bugsift.learn.training import Evaluation
+from bugsift.learn.tasks import TaskOptions, evaluation_path, get_task
 from bugsift.settings import Settings
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
 from bugsift.store.db import Database
-from bugsift.store.reports import find_report_ids
+from bugsift.store.models import ModelRow
+from bugsift.store.registry import active_model
+from bugsift.store.reports import find_report_ids, row_to_report, select_reports
 
 MOZILLA = "bugzilla-mozilla"
+ECLIPSE = "eclipse-localization"
 FILES = {
     "bugs": f"{MOZILLA}/bugs_full_add08f170.jsonl.xz",
     "labels": f"{MOZILLA}/bugs_compact_labeled.jsonl",
     "newer": f"{MOZILLA}/fixture_bugs_history_union.jsonl.xz",
     "github": "github-issues/nlbse24_train.csv",
+    "eclipse": f"{ECLIPSE}/bug_reports.jsonl.xz",
 }
+FILES_PROJECT = "AspectJ"  # the smallest Eclipse project (593 reports): its replay takes under a minute
+HELD_OUT_FIXES = 3  # AspectJ's newest fixed reports stay out of the store, to be ranked as new reports
+SHOWN = 5  # newer Mozilla bugs shown with every answer
+
+# Reports written for the demo (not from any tracker) to show the issue type on text nobody labelled.
+OWN_REPORTS = (
+    ("mine-1", "App crashes when saving a file with a long name", "Steps: open, save as, type 300 chars."),
+    ("mine-2", "Add a dark theme to the settings page", "It would be nice to switch to dark colours."),
+    ("mine-3", "How do I configure the proxy for downloads?", "I could not find it in the docs."),
+)
 
 
-def _reports(path: Path) -> list[Report]:
-    return [item for item in read_reports("bugzilla", path) if isinstance(item, Report)]
+@dataclass(frozen=True)
+class DemoModel:
+    task: str
+    tracker: str
+    label: str | None = None
+    mode: str = "filing"
+    project: str | None = None
+    candidates: Path | None = None
+
+    def options(self) -> TaskOptions:
+        candidates = str(self.candidates) if self.candidates else None
+        return TaskOptions(
+            label=self.label,
+            mode=self.mode,
+            tracker=self.tracker,
+            project=self.project,
+            candidates=candidates,
+        )
 
 
-def _summary(evaluation: Evaluation) -> str:
-    m, b, t = evaluation.metrics, evaluation.baseline, evaluation.at_threshold
-    auc = m.get("roc_auc")
-    precision = "n/a" if t["precision"] is None else f"{t['precision']:.3f}"
-    return (
-        f"  accuracy {m['accuracy']:.3f} (majority baseline {b['accuracy']:.3f}), "
-        f"macro-F1 {m['macro_f1']:.3f}, "
-        f"ROC AUC {'n/a' if auc is None else f'{auc:.3f}'}; confident on {t['coverage']:.0%} "
-        f"of the test reports at precision {precision}"
-    )
+def _reports(fmt: str, path: Path, tracker: str) -> list[Report]:
+    return [item for item in read_reports(fmt, path, tracker=tracker) if isinstance(item, Report)]
+
+
+def _active(database: Database, model: DemoModel) -> ModelRow | None:
+    with database.session() as session:
+        try:
+            row = active_model(session, model.task, model.label, model.mode)
+        except LookupError:
+            return None
+        session.expunge(row)
+        return row
+
+
+def _kept_evaluation(row: ModelRow) -> dict[str, Any]:
+    path = evaluation_path(row.path)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def ensure_model(
+    database: Database, settings: Settings, model: DemoModel, retrain: bool, echo: Callable[[str], None]
+) -> None:
+    """Train ``model`` unless an active one exists (and ``retrain`` is off); print its held-out figures."""
+    row = None if retrain else _active(database, model)
+    if row is not None:
+        echo(kept_line(row, _kept_evaluation(row)))
+        return
+    outcome = get_task(model.task).train(database, settings, model.options())
+    echo(trained_line(model.task, outcome.evaluation))
+
+
+def _held_out_fixes(eclipse: list[Report]) -> list[Report]:
+    fixed = [r for r in eclipse if r.project == FILES_PROJECT and r.fixed_files and r.created_at]
+    return sorted(fixed, key=lambda r: r.created_at)[-HELD_OUT_FIXES:]  # type: ignore[arg-type,return-value]
+
+
+def _recorded_duplicates(database: Database, tracker: str) -> list[Report]:
+    """Stored reports whose recorded original is stored too (the search never offers a report itself)."""
+    with database.session() as session:
+        reports = [row_to_report(row) for row in session.scalars(select_reports(tracker))]
+    stored = {r.external_id for r in reports}
+    return [r for r in reports if r.duplicate_of in stored]
 
 
 def run_demo(
-    database: Database, settings: Settings, data_dir: Path, echo: Callable[[str], None] = print
-) -> None:
+    database: Database,
+    settings: Settings,
+    data_dir: Path,
+    echo: Callable[[str], None] = print,
+    retrain: bool = False,
+) -> list[DemoModel]:
+    """Import, train (or keep), evaluate and predict; returns the models it showed (for `--serve`)."""
     paths = {name: data_dir / relative for name, relative in FILES.items()}
     missing = [str(path) for path in paths.values() if not path.is_file()]
     if missing:
         raise FileNotFoundError(f"the demo needs the shared data; missing: {', '.join(missing)}")
+    word_only = settings.model_copy(update={"embeddings": "off"})
+    defect = [DemoModel("defect", "mozilla", "is_bug", mode) for mode in ("filing", "backlog")]
+    component = DemoModel("component", "mozilla")
+    issue_type = DemoModel("type", "github")
+    files = DemoModel("files", "eclipse", project=FILES_PROJECT, candidates=data_dir / ECLIPSE)
 
-    echo(f"1. Import {paths['bugs'].name}: real Mozilla bugs with their comments and field history")
-    summary = import_reports(database, "bugzilla", [paths["bugs"]], tracker="mozilla")
-    echo(f"  {summary.line()}")
+    echo(f"1. Import {paths['bugs'].name}: 1,014 real Mozilla bugs with their comments and field history")
+    echo(f"  {import_reports(database, 'bugzilla', [paths['bugs']], tracker='mozilla').line()}")
     labels = import_labels(database, paths["labels"], "is_bug", column="is_bug_derived", tracker="mozilla")
     echo(f"  labels is_bug (from is_bug_derived): {labels.line()}")
+    echo("2. 'Is it a real defect?': trained on the older 80%, scored on the newest 20% (time-ordered)")
+    for model in defect:
+        known = "what the reporter wrote" if model.mode == "filing" else "all known now"
+        echo(f" {model.mode} mode ({known}):")
+        ensure_model(database, word_only, model, retrain, echo)
+    echo("3. Component (product::component as filed), same split")
+    ensure_model(database, word_only, component, retrain, echo)
 
-    echo("2. Train 'is it a real defect?' on the older 90%, test on the newest 10% (time-ordered)")
-    for mode in ("filing", "backlog"):
-        _, evaluation = train_task(database, settings, "defect", "is_bug", mode, "mozilla", test_fraction=0.1)
-        echo(f" {mode} mode ({'title and first comment' if mode == 'filing' else 'everything known now'}):")
-        echo(_summary(evaluation))
-
-    echo(f"3. Import {paths['github'].name} and train the issue type (bug / feature / question)")
+    echo(f"4. Import {paths['github'].name} and learn the issue type (bug / feature / question)")
     echo(f"  {import_reports(database, 'github', [paths['github']], tracker='github').line()}")
-    _, evaluation = train_task(database, settings, "type", None, "filing", tracker="github")
-    echo(_summary(evaluation))
+    ensure_model(database, word_only, issue_type, retrain, echo)
 
-    echo(f"4. Predict for {paths['newer'].name}: the Mozilla bugs in it that the models never saw")
-    fixture = _reports(paths["newer"])
+    eclipse = _reports("bugzilla", paths["eclipse"], "eclipse")
+    held_out = _held_out_fixes(eclipse)
+    kept_out = {r.external_id for r in held_out}
+    echo(
+        f"5. Import Eclipse {FILES_PROJECT}'s fixed bugs (but its newest {len(held_out)}) and learn which "
+        "source files hold a bug, replaying the history in time order"
+    )
+    summary = import_reports(
+        database,
+        "bugzilla",
+        [paths["eclipse"]],
+        tracker="eclipse",
+        keep=lambda r: r.project == FILES_PROJECT and r.external_id not in kept_out,
+    )
+    echo(f"  {summary.line()}")
+    ensure_model(database, word_only, files, retrain, echo)
+
+    echo(f"6. Newer Mozilla bugs the models never saw ({paths['newer'].name}): every answer")
+    fixture = _reports("bugzilla", paths["newer"], "mozilla")
     with database.session() as session:
         known = set(find_report_ids(session, "mozilla", [r.external_id for r in fixture]))
-    newer = [report for report in fixture if report.external_id not in known]
-    loaded = load_active(database, "defect", "is_bug", "filing")
-    predictions = predict_reports(loaded.model, newer, loaded.threshold, top_k=2, explain_n=5)
-    agreement: Counter[str] = Counter()
-    for report, result in zip(newer, predictions, strict=True):
-        if report.type and not result["uncertain"]:
-            truth = "defect" if report.type == "defect" else "not_defect"
-            agreement["right" if truth == result["prediction"] else "wrong"] += 1
-    for report, result in list(zip(newer, predictions, strict=True))[:5]:
-        words = "; ".join(item["text"] for item in result["explanation"][:5])
+    newer = [r for r in fixture if r.external_id not in known][:SHOWN]
+    answers = {
+        "defect": get_task("defect").predictor(database, defect[0].options()).predict(newer, 2),
+        "component": get_task("component").predictor(database, component.options()).predict(newer, 3),
+        "duplicates": get_task("duplicates").predictor(database, component.options()).predict(newer, 3),
+    }
+    for i, report in enumerate(newer):
+        for line in report_lines(report, {name: results[i] for name, results in answers.items()}):
+            echo(line)
+
+    recorded = _recorded_duplicates(database, "mozilla")
+    if recorded:
         echo(
-            f"  bug {result['id']} [{report.type}] {report.title[:70]!r}\n"
-            f"    -> {result['prediction']} p={result['probability']:.2f}"
-            f"{' (uncertain)' if result['uncertain'] else ''}; because of: {words}"
+            "  The stored bugs Bugzilla records as duplicates of another stored bug, searched like new ones:"
         )
-    confident = agreement["right"] + agreement["wrong"]
-    if confident:
-        echo(
-            f"  against their own Bugzilla type field: {agreement['right']}/{confident} "
-            "confident predictions "
-            f"agree ({agreement['right'] / confident:.0%}); {len(newer) - confident} left as uncertain"
-        )
-    echo(
-        "Next: `bugsift predict defect --input FILE`, `bugsift evaluate type --tracker github --split kfold`."
-    )
+        found = get_task("duplicates").predictor(database, component.options()).predict(recorded, 3)
+        for line in duplicate_lines(recorded, found):
+            echo(line)
+
+    echo("7. The issue type of reports written for this demo (no tracker's labels):")
+    own = [Report(tracker="demo", external_id=i, title=t, description=d) for i, t, d in OWN_REPORTS]
+    for line in typed_lines(own, get_task("type").predictor(database, issue_type.options()).predict(own, 3)):
+        echo(line)
+
+    echo(f"8. Source files for {FILES_PROJECT}'s newest fixed bugs (kept out of the store):")
+    ranked = get_task("files").predictor(database, files.options()).predict(held_out, 5)
+    for report, result in zip(held_out, ranked, strict=True):
+        for line in file_lines(report, result):
+            echo(line)
+    return [*defect, component, issue_type, files]

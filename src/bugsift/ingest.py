@@ -75,8 +75,11 @@ def import_reports(
     tracker: str | None = None,
     batch_size: int = 500,
     progress: Progress | None = None,
+    keep: Callable[[Report], bool] | None = None,
 ) -> ImportSummary:
     """Read every file and upsert its reports; malformed records are collected, not fatal.
+
+    ``keep`` (when given) says which of the reports read are stored; the others are skipped, not counted.
 
     A database error stops the import with `ImportStopped`: the failing batch is rolled back, the batches
     committed before it stay.
@@ -86,7 +89,7 @@ def import_reports(
         stored_before, rejected_before = summary.stored, len(summary.rejected)
         summary.per_file[Path(path)] = (0, 0)
         for batch in _batches(read_reports(fmt, Path(path), tracker=tracker), batch_size):
-            reports = [item for item in batch if isinstance(item, Report)]
+            reports = [item for item in batch if isinstance(item, Report) and (keep is None or keep(item))]
             summary.rejected.extend(item for item in batch if isinstance(item, Rejected))
             summary.warnings.extend(warning for report in reports for warning in report.warnings)
             try:
