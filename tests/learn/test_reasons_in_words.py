@@ -66,7 +66,8 @@ def test_kind_reasons_are_words_a_person_reads(models, mozilla: list[Report], mo
             if item["text"].startswith("words: "):
                 for shown in re.findall(r"\*([^*]+)\*", item["text"]):
                     assert all(w in text for w in shown.split()), (shown, report.external_id)
-    assert sum(c >= 3 for c in counts) >= 0.8 * len(counts)
+    # three quarters get 3 or more: tracker defaults ("severity normal", "priority --") no longer count
+    assert sum(c >= 3 for c in counts) >= 0.75 * len(counts)
     # the batch path says what one by one says
     assert [o["explanation"] for o in out[:10]] == [explain_reasons(model, r) for r in reports[:10]]
 

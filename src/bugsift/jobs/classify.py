@@ -1,7 +1,9 @@
 """Classify the backlog: predict every stored report not yet labelled by the active model, in batches.
 
-Each batch's ``model`` labels (with the model's version), its outbox entries and the job's progress are
-committed in one transaction. A report is a candidate while it has neither a human label of that name
+Each batch's ``model`` labels (with the model's version and what each answer rested on: probability,
+"not sure" and the reasons in words, which the triage queue shows), its outbox entries and the job's
+progress are committed in one transaction. A report the model has no answer for (``prediction`` null)
+gets no label. A report is a candidate while it has neither a human label of that name
 nor a model label from this model version, so a restarted job picks up exactly where the killed one
 stopped, and running it twice does nothing the second time. Human labels are never touched.
 """
@@ -20,7 +22,7 @@ from bugsift.jobs.models import OutboxRow, SubscriptionRow
 from bugsift.learn.targets import MODES
 from bugsift.learn.tasks import TaskOptions, get_task
 from bugsift.store.db import Database
-from bugsift.store.labels import upsert_labels
+from bugsift.store.labels import ModelAnswer, upsert_labels, upsert_model_answers
 from bugsift.store.models import LabelRow, ModelRow, ReportRow, utcnow
 from bugsift.store.reports import row_to_report
 from bugsift.store.upsert import insert_for
@@ -79,6 +81,15 @@ def store_model_labels(session: Session, items: Sequence[tuple[int, str]], name:
     """Create or replace the ``model`` label ``name`` of each report, stamped with the model version."""
     rows = [(report_id, name, value) for report_id, value in items]
     upsert_labels(session, rows, "model", model_version=version)
+
+
+def store_model_answers(
+    session: Session, predictions: Sequence[tuple[int, dict[str, Any]]], name: str, version: str
+) -> int:
+    """Store each prediction as the report's ``model`` label ``name`` with its probability, "not sure" and
+    explanation; returns how many were stored."""
+    answers = [a for i, result in predictions if (a := ModelAnswer.of_prediction(i, name, result))]
+    return upsert_model_answers(session, answers, version)
 
 
 def queue_notifications(
@@ -199,7 +210,7 @@ def classify(
             last_id = rows[-1].id
             results = predictor.predict([row_to_report(row) for row in rows], 1)
             pairs = [(row.id, result) for row, result in zip(rows, results, strict=True)]
-            store_model_labels(session, [(i, str(r["prediction"])) for i, r in pairs], name, version)
+            store_model_answers(session, pairs, name, version)
             if notify:
                 queued += queue_notifications(session, name, version, pairs, settings.notify_min_probability)
             predicted += len(rows)

@@ -13,8 +13,10 @@ first, at most `MAX_REASONS`. ``kind`` says where the reason comes from:
 `from_features` maps a model's feature names (``word:``/``title:``/``text:``/``comments:`` word n-grams,
 ``chars:`` char n-grams, ``field:`` numeric and one-hot fields) to such reasons: a word n-gram is kept
 only if none of its words is an English stop word (scikit-learn's list); a char n-gram is never shown:
-it becomes the whole word of the report that contains it, or nothing; a field becomes a phrase. No
-feature id and no fragment ever reaches the text (`INTERNAL` is the pattern tests check against).
+it becomes the whole word of the report that contains it, or nothing; a field becomes a phrase, unless
+its value is a placeholder or the tracker's default (``severity normal``, ``priority --``, ``platform
+All``, ``component General``: `is_default`), which nearly every report has. No feature id and no fragment
+ever reaches the text (`INTERNAL` is the pattern tests check against).
 """
 
 from __future__ import annotations
@@ -79,7 +81,6 @@ _FLAGS = {
     "has_cf_fx_iteration": "is planned in an iteration",
     "has_cf_user_story": "has a user story",
     "log_votes": "people voted for it",
-    "version_none": "no affected version given",
     "log_versions": "names affected versions",
 }
 
@@ -114,8 +115,35 @@ _VALUE = {  # key=value fields: (phrase with {v}, kind)
 }
 
 
-_UNSET = {"-", "--", "---", "unspecified", "none", "n/a", "unknown"}
-_UNSET_NAME = {"op_sys": "operating system", "versions": "version", "cf_has_str": "steps to reproduce"}
+PLACEHOLDERS = frozenset({"", "-", "--", "---", "unspecified", "none", "n/a", "unknown", "(none)"})
+"""Values that mean "not set" in any field of any tracker."""
+
+TRACKER_DEFAULTS: dict[str, frozenset[str]] = {
+    # Bugzilla's defaults (severity normal / --, priority --, platform and OS All or Unspecified),
+    # Jira's (priority Major), Redmine's (priority Normal), and the catch-all components every product has.
+    "severity": frozenset({"normal", "n/a"}),
+    "priority": frozenset({"normal", "major", "medium"}),
+    "platform": frozenset({"all", "other"}),
+    "op_sys": frozenset({"all", "other"}),
+    "component": frozenset({"general", "untriaged", "other"}),
+    "components": frozenset({"general", "untriaged", "other"}),
+    "version": frozenset({"other"}),
+    "versions": frozenset({"other"}),
+}
+"""Per field, the value a reporter gets without choosing (lower case). A reason "severity normal" or
+"component General" says what nearly every report says, so `is_default` values are left out of the
+explanation (with `PLACEHOLDERS`, which mean "not set" everywhere)."""
+
+
+_DEFAULT_FLAGS = frozenset({"version_none"})
+"""Flags that say a field was left at its placeholder ("no affected version given"): left out too."""
+
+
+def is_default(field: str, value: str) -> bool:
+    """True if ``value`` of ``field`` is a placeholder or the tracker's default: a reason about it tells
+    a person nothing."""
+    v = value.strip().lower()
+    return v in PLACEHOLDERS or v in TRACKER_DEFAULTS.get(field, frozenset())
 
 
 def reason(text: str, weight: float, kind: str) -> dict[str, Any]:
@@ -155,10 +183,12 @@ def _field_phrase(name: str, report: Report | None) -> tuple[str, str] | None:
             except ValueError:
                 return None
             return f"filed between {hour:02d}:00 and {(hour + 3) % 24:02d}:00 UTC", "field"
-        if value.lower() in _UNSET:
-            return f"no {_UNSET_NAME.get(key, key.replace('_', ' '))} given", "field"
+        if is_default(key, value):
+            return None
         phrase, kind = _VALUE.get(key, (key.replace("_", " ").strip() + " {v}", "field"))
         return phrase.format(v=value[:80]), kind
+    if name in _DEFAULT_FLAGS:
+        return None
     description = (report.description or "") if report is not None else ""
     if name == "log_lines":
         lines = description.count("\n") + 1 if description else 0

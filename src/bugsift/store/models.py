@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -106,6 +117,11 @@ class LabelRow(Base):
     source: Mapped[str] = mapped_column(String(20))  # import | human | model
     author: Mapped[str | None] = mapped_column(String(320))
     model_version: Mapped[str | None] = mapped_column(String(100))
+    # What a model label's answer rested on (NULL for human and import labels, and for model labels
+    # stored without them): the probability, the model's "not sure" and the reasons in words.
+    probability: Mapped[float | None] = mapped_column(Float)
+    uncertain: Mapped[bool | None] = mapped_column(Boolean)
+    explanation: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

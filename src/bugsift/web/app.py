@@ -75,7 +75,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.config.update(overrides)
 
     app.jinja_env.finalize = display_text  # every {{ value }} on a page, imported text included
-    app.jinja_env.filters.update(model_title=names.model_title, value_words=names.value_words)
+    app.jinja_env.filters.update(
+        model_title=names.model_title,
+        value_words=names.value_words,
+        version_words=names.version_words,
+        label_words=names.label_words,
+        task_words=names.task_words,
+        heading=names.heading,
+        reason_markup=names.reason_markup,
+    )
     Store().init_app(app, settings, database)
     csrf.init_app(app)
     auth.init_app(app)  # before the limiter: limits that spare logged-in users need to know who asks

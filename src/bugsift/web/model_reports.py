@@ -47,6 +47,19 @@ def _fresh(cached: Path, row: ModelRow) -> bool:
     return not evaluation.is_file() or cached.stat().st_mtime >= evaluation.stat().st_mtime
 
 
+PHONE_STYLE = (
+    "<style>@media (max-width: 600px) { main { padding: 12px; } "
+    "table { display: block; max-width: 100%; overflow-x: auto; } }</style>"
+)
+"""Served with the report: its wide tables scroll inside themselves on a phone instead of the page."""
+
+
+def fit_phones(html: str) -> str:
+    """The report with `PHONE_STYLE` at the end of its head (the kept file stays as rendered)."""
+    head_end = html.find("</head>")
+    return html if head_end < 0 else html[:head_end] + PHONE_STYLE + html[head_end:]
+
+
 def report_html(session: Session, row: ModelRow) -> str | None:
     """The rendered report of a version (kept beside the model after the first time), or None."""
     cached = report_path(row.path)

@@ -52,6 +52,13 @@ _PREDICTION = {
             "nullable": True,
             "description": "null when nothing qualifies (duplicates: no stored report is similar)",
         },
+        "label_text": {
+            "type": "string",
+            "nullable": True,
+            "description": "the prediction in words for a person (not_defect: 'Not a defect'); names the "
+            "tracker gave (components, ids, paths) as they are; null with the prediction",
+            "example": "Not a defect",
+        },
         "probability": {"type": "number"},
         "candidates": {
             "type": "array",
@@ -59,6 +66,7 @@ _PREDICTION = {
                 "type": "object",
                 "properties": {
                     "label": {"type": "string"},
+                    "label_text": {"type": "string", "description": "the label in words"},
                     "probability": {"type": "number"},
                     "score": {"type": "number", "description": "duplicates by text similarity: its score"},
                 },

@@ -3,9 +3,9 @@ and the decided ones with their history. Accepting or correcting writes a human 
 entry. Humans win: a model never replaces what a person set.
 
 A report is *untriaged* for a label name while it has a ``model`` label of that name and no ``human``
-one. Probabilities, "not sure" flags and explanations are only known where they were stored: the web form
-keeps each suggestion in ``extra["suggestions"][task]``; the ``classify`` job stores the predicted value
-and the model version only.
+one. Each model label keeps its answer's probability, "not sure" flag and explanation (the form and the
+``classify`` job both store them); the other candidates are known for form reports only (the form keeps
+each whole suggestion in ``extra["suggestions"][task]``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, exists, func, or_, select, true
+from sqlalchemy import exists, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
+from bugsift.learn.reasons import texts as readable_texts
 from bugsift.store.labels import PRECEDENCE, upsert_labels
 from bugsift.store.models import LabelRow, ReportRow
 from bugsift.web.models import AuditRow
@@ -91,21 +92,9 @@ def facts(report: ReportRow) -> dict[str, str]:
 
 
 def reason_texts(explanation: Any, n: int = 6) -> list[str]:
-    """What drove a prediction, readable: each item's ``text`` (or its ``feature``), else the string."""
-    out: list[str] = []
-    if not isinstance(explanation, list):
-        return out
-    for item in explanation:
-        if isinstance(item, dict):
-            text = item.get("text") if item.get("text") is not None else item.get("feature")
-        else:
-            text = item
-        if text is None or str(text) == "":
-            continue
-        out.append(str(text))
-        if len(out) >= n:
-            break
-    return out
+    """What drove a prediction: each reason's ``text`` (plain strings of older answers too), never a
+    feature id or a bare stop word (an answer stored before reasons were words may hold those)."""
+    return readable_texts(explanation if isinstance(explanation, list) else [])[:n]
 
 
 def _stored(report: ReportRow, task: str) -> dict[str, Any]:
@@ -114,16 +103,11 @@ def _stored(report: ReportRow, task: str) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def _probability(stored: dict[str, Any]) -> float | None:
-    value = stored.get("probability")
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 def _suggestion(report: ReportRow, label: LabelRow) -> dict[str, Any]:
     task = TASKS_BY_LABEL.get(label.name, label.name)
     stored = _stored(report, task)
-    if stored.get("prediction") is not None and str(stored["prediction"])[:200] != label.value:
-        stored = {}  # predicted again since (e.g. by classify): the stored details are another answer's
+    if str(stored.get("prediction"))[:200] != label.value:
+        stored = {}  # predicted again since (e.g. by classify): the form's candidates are another answer's
     candidates = [
         str(c["label"]) for c in stored.get("candidates") or [] if isinstance(c, dict) and c.get("label")
     ]
@@ -132,23 +116,11 @@ def _suggestion(report: ReportRow, label: LabelRow) -> dict[str, Any]:
         "value": label.value,
         "model_version": label.model_version,
         "task": task,
-        "probability": _probability(stored),
-        "uncertain": bool(stored.get("uncertain")),
+        "probability": label.probability,
+        "uncertain": bool(label.uncertain),
         "candidates": candidates,
-        "reasons": reason_texts(stored.get("explanation")),
+        "reasons": reason_texts(label.explanation),
     }
-
-
-def _json_path(task: str, key: str) -> Any:
-    return ReportRow.extra[("suggestions", task, key)]
-
-
-def _by_task(labels: Any, key: str, convert: str) -> Any:
-    """The stored ``key`` of the suggestion of ``labels.name`` (a CASE over the known tasks)."""
-    whens = [
-        (labels.name == name, getattr(_json_path(task, key), convert)()) for task, name in LABEL_NAMES.items()
-    ]
-    return case(*whens, else_=None)
 
 
 def _report_filters(query: Any, filters: Filters) -> Any:
@@ -169,60 +141,45 @@ def _undecided(model: Any) -> Any:
     )
 
 
+def _by_probability(model: Any, conditions: list[Any], filters: Filters) -> Any:
+    """Report ids ordered by the least sure of their matching undecided answers (``unsure``: least sure
+    first; ``confident``: most sure first); answers stored without a probability (before 0008) last.
+
+    One pass over the labels grouped by report, not a sub-query per report: 32k reports stay fast.
+    """
+    probability = func.min(model.probability)
+    surest = probability.desc() if filters.sort == "confident" else probability.asc()
+    query = select(model.report_id).where(*conditions)  # the labels alone, unless reports are filtered
+    if filters.tracker or filters.product or filters.q:
+        query = _report_filters(query.join(ReportRow, ReportRow.id == model.report_id), filters)
+    # ties (answers without a probability) newest stored first: row ids grow with each import
+    return query.group_by(model.report_id).order_by(probability.is_(None), surest, model.report_id.desc())
+
+
 def pending(session: Session, filters: Filters | None = None, limit: int = PAGE_SIZE) -> Page:
     """One page of reports with an undecided model label matching the filters, in the filters' order."""
     filters = filters or Filters()
     model = aliased(LabelRow)
-    match = [model.report_id == ReportRow.id, model.source == "model", _undecided(model)]
+    conditions = [model.source == "model", _undecided(model)]  # of the label
     if filters.label:
-        match.append(model.name == filters.label)
+        conditions.append(model.name == filters.label)
     if filters.value:
-        match.append(model.value == filters.value)
+        conditions.append(model.value == filters.value)
     if filters.unsure:
-        # Only the web form stores "not sure" (classify stores the value alone): without it, never unsure.
-        # The tracker condition keeps the JSON look-ups to web reports (an index on tracker).
-        match.append(_by_task(model, "uncertain", "as_boolean") == true())
-        match.append(ReportRow.tracker == WEB_TRACKER)
-    query = _report_filters(select(ReportRow.id).where(exists().where(*match)), filters)
+        conditions.append(model.uncertain == true())  # the model's own "not sure", stored with its label
     if filters.sort in ("unsure", "confident"):
-        # The probability of the report's first undecided label that has one stored (web reports).
-        probability = (
-            select(func.min(_by_task(model, "probability", "as_float")))
-            .where(model.report_id == ReportRow.id, model.source == "model", _undecided(model))
-            .correlate(ReportRow)
-            .scalar_subquery()
-        )
-        if filters.sort == "confident":
-            probability = -probability
-        # Reports with a stored probability come first: only web reports have one (an index on tracker).
-        known = _report_filters(
-            select(ReportRow.id, probability.label("p")).where(
-                ReportRow.tracker == WEB_TRACKER, exists().where(*match)
-            ),
-            filters,
-        ).subquery()
-        known_rows = [
-            (i, p) for i, p in session.execute(select(known.c.id, known.c.p).where(known.c.p.is_not(None)))
-        ]
-        known_rows.sort(key=lambda r: (r[1], -r[0]))
-        known_ids = [i for i, _ in known_rows]
-        start = (filters.page - 1) * limit
-        ids = known_ids[start : start + limit + 1]
-        if len(ids) <= limit:
-            rest = query.order_by(ReportRow.created_at.desc(), ReportRow.id.desc())
-            if known_ids:
-                rest = rest.where(ReportRow.id.not_in(known_ids))
-            skip = max(0, start - len(known_ids))
-            ids += list(session.scalars(rest.offset(skip).limit(limit + 1 - len(ids))))
+        query = _by_probability(model, conditions, filters)
     else:
-        order = (
-            (ReportRow.created_at.asc(), ReportRow.id.asc())
-            if filters.sort == "oldest"
-            else (ReportRow.created_at.desc(), ReportRow.id.desc())
+        match = exists().where(model.report_id == ReportRow.id, *conditions)
+        query = _report_filters(select(ReportRow.id).where(match), filters)
+        query = query.order_by(
+            *(
+                (ReportRow.created_at.asc(), ReportRow.id.asc())
+                if filters.sort == "oldest"
+                else (ReportRow.created_at.desc(), ReportRow.id.desc())
+            )
         )
-        ids = list(
-            session.scalars(query.order_by(*order).offset((filters.page - 1) * limit).limit(limit + 1))
-        )
+    ids = list(session.scalars(query.offset((filters.page - 1) * limit).limit(limit + 1)))
     has_next = len(ids) > limit
     ids = ids[:limit]
     if not ids:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bugsift.learn.reasons import texts as reason_texts
 from bugsift.sources.base import Report
 from bugsift.store.db import Database
-from bugsift.store.labels import upsert_labels
+from bugsift.store.labels import ModelAnswer, upsert_model_answers
 from bugsift.store.models import ReportRow, utcnow
 from bugsift.store.reports import upsert_reports
 from bugsift.web.predictors import PredictorCache
@@ -182,14 +182,13 @@ def store_submission(database: Database, report: Report, suggestions: dict[str, 
 
 
 def store_model_labels(session: Any, report_id: int, suggestions: dict[str, dict]) -> int:
-    """Write each task's prediction as a ``model`` label with its model version (replacing older ones)."""
+    """Write each task's prediction as a ``model`` label with its model version, probability, "not sure"
+    and explanation (replacing older ones)."""
     stored = 0
     for task, result in suggestions.items():
-        if result.get("prediction") not in (None, ""):
-            name, value = LABEL_NAMES.get(task, task), str(result["prediction"])[:200]
-            stored += upsert_labels(
-                session, [(report_id, name, value)], "model", model_version=result.get("model_version")
-            )
+        answer = ModelAnswer.of_prediction(report_id, LABEL_NAMES.get(task, task), result)
+        if answer is not None:
+            stored += upsert_model_answers(session, [answer], result.get("model_version"))
     return stored
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 
 from bugsift.learn.tasks import TASKS
 from bugsift.store.models import LabelRow, ReportRow
-from bugsift.web import accounts, joblist, jsonbody, openapi, queue, stats, suggest
+from bugsift.web import accounts, joblist, jsonbody, names, openapi, queue, stats, suggest
 from bugsift.web.auth import token_required
 from bugsift.web.extensions import database, predictors, settings
 
@@ -89,6 +89,7 @@ def predict(task: str) -> ResponseReturnValue:
     if predictors().get(task) is None:
         abort(404, f"no trained model for {task}: run `bugsift train {task}` first")
     results = suggest.predict(predictors(), task, reports, current_app.config["TOP_K"])
+    results = [names.with_label_text(r) for r in results]  # the words beside each raw value
     return jsonify(results[0] if single else results)
 
 

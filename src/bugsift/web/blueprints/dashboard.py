@@ -80,6 +80,6 @@ def model_report(model_id: int) -> ResponseReturnValue:
         html = model_reports.report_html(session, row)
     if html is None:
         abort(404, "this model version kept no evaluation to render; see `bugsift evaluate --report`")
-    response = make_response(html)
+    response = make_response(model_reports.fit_phones(html))
     response.headers["Content-Security-Policy"] = REPORT_CSP
     return response

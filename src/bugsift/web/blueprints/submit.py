@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from bugsift.store.models import LabelRow, ReportRow
-from bugsift.web import suggest, visibility
+from bugsift.web import names, suggest, visibility
 from bugsift.web.extensions import database, limiter, predictors, suggestion_cache
 from bugsift.web.forms import ReportForm
 
@@ -110,7 +110,11 @@ def suggest_json() -> ResponseReturnValue:
         abort(400, str(error))
     answer = suggest.suggest(predictors(), report, _tasks(), current_app.config["TOP_K"], suggestion_cache())
     shown = {
-        task: {**result, "words": suggest.feature_words(result.get("explanation"))}
+        task: {
+            **names.with_label_text(result),
+            "task_text": names.task_words(task),
+            "words": suggest.feature_words(result.get("explanation")),
+        }
         for task, result in _visible(answer).items()
     }
     return jsonify(shown)

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from bugsift.store.models import ReportRow
-from bugsift.web import queue
+from bugsift.web import names, queue
 from bugsift.web.auth import role_required
 from bugsift.web.extensions import database
 from bugsift.web.forms import LabelForm, TriageFilterForm
@@ -108,5 +108,6 @@ def label(report_id: int) -> ResponseReturnValue:
         except ValueError as error:
             abort(400, str(error))
         shown = queue.display_id(session.get(ReportRow, report_id))  # type: ignore[arg-type]
-    flash(f"Report {shown}: {form.name.data} = {form.value.data.strip()} ({action}ed)")
+    said = f"{names.heading(names.label_words(form.name.data))} {names.value_words(form.value.data.strip())}"
+    flash(f"Report {shown}: {said} ({action}ed)")
     return redirect(_back())

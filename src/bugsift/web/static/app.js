@@ -1,6 +1,17 @@
 // Suggestions while the reporter types: debounced POST /suggest, drawn with textContent (never innerHTML).
 "use strict";
 (function () {
+  // On a phone, a table.cards row is a card (style.css): name each cell after its column header.
+  for (const table of document.querySelectorAll("table.cards")) {
+    const heads = Array.from(table.querySelectorAll("tr th")).map((th) => th.textContent.trim());
+    for (const row of table.querySelectorAll("tr")) {
+      Array.from(row.children).forEach((cell, i) => {
+        if (cell.tagName === "TD" && heads[i] && !cell.hasAttribute("colspan")) cell.dataset.label = heads[i];
+      });
+    }
+  }
+})();
+(function () {
   const form = document.getElementById("report-form");
   if (!form) return;
   const list = document.getElementById("suggestion-list");
@@ -16,6 +27,15 @@
     return node;
   }
 
+  // A reason with the report's own words starred ("words: *freeze*") shows them in italics.
+  function reasonNode(text) {
+    const span = el("span", undefined, "reason");
+    String(text).split(/\*([^*\n]+)\*/).forEach((part, i) => {
+      if (part) span.appendChild(i % 2 ? el("em", part) : document.createTextNode(part));
+    });
+    return span;
+  }
+
   function pct(p) { return Math.round(p * 100) + "%"; }
 
   function draw(answer) {
@@ -26,18 +46,23 @@
       const r = answer[task];
       const box = el("div", undefined, "suggestion");
       box.dataset.task = task;
-      box.appendChild(el("h3", task));
+      box.appendChild(el("h3", r.task_text || task));
       // an uncalibrated text-similarity answer has a score, not a probability: show the score
       const byScore = r.calibrated === false;
       const how = (x) => byScore ? "similarity " + (x.score || 0).toFixed(2) : pct(x.probability);
       const line = el("p");
-      line.appendChild(el("strong", r.prediction === null ? "none" : String(r.prediction)));
+      // label_text: the server's words for the stored value (not_defect -> "Not a defect")
+      const shown = r.prediction === null ? "none" : (r.label_text || String(r.prediction));
+      const strong = el("strong", shown);
+      if (r.prediction !== null) strong.dataset.value = String(r.prediction);
+      line.appendChild(strong);
       line.appendChild(document.createTextNode(" " + how(r) + " "));
       if (r.uncertain) line.appendChild(el("span", "not sure", "unsure"));
       box.appendChild(line);
       const ul = el("ul");
       for (const c of r.candidates || []) {
-        ul.appendChild(el("li", c.label + (c.title ? ": " + c.title : "") + " — " + how(c)));
+        const name = c.label_text || c.label;
+        ul.appendChild(el("li", name + (c.title ? ": " + c.title : "") + " — " + how(c)));
       }
       box.appendChild(ul);
       // the reasons: the text of each {text, weight, kind} (the server filtered them: r.words)
@@ -46,7 +71,7 @@
         const why = el("p", "because of: ", "words reasons");
         reasons.forEach((text, i) => {
           if (i) why.appendChild(document.createTextNode("; "));
-          why.appendChild(el("span", text, "reason"));
+          why.appendChild(reasonNode(text));
         });
         box.appendChild(why);
       }
