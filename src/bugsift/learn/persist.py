@@ -17,13 +17,49 @@ import importlib
 import os
 import secrets
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from bugsift.learn.torch_guard import torch_hidden
 from bugsift.store.registry import ModelFileError
 
-with torch_hidden():  # importing skops walks all of scikit-learn, which imports torch (see torch_guard)
+# The scikit-learn estimators that bugsift's model files hold. skops trusts every scikit-learn estimator
+# by default and finds them at import by walking all of scikit-learn (`all_estimators`: about half of a
+# CLI prediction's start-up); handed this list instead, its import is cheap and its defaults narrower.
+MODEL_ESTIMATORS: tuple[tuple[str, str], ...] = (
+    ("sklearn.calibration", "CalibratedClassifierCV"),
+    ("sklearn.ensemble", "HistGradientBoostingClassifier"),
+    ("sklearn.feature_extraction", "DictVectorizer"),
+    ("sklearn.feature_extraction.text", "TfidfTransformer"),
+    ("sklearn.feature_extraction.text", "TfidfVectorizer"),
+    ("sklearn.isotonic", "IsotonicRegression"),
+    ("sklearn.linear_model", "LogisticRegression"),
+    ("sklearn.preprocessing", "LabelEncoder"),
+    ("sklearn.preprocessing", "StandardScaler"),
+    ("sklearn.svm", "LinearSVC"),
+)
+
+
+def _model_estimators(type_filter: Any = None) -> list[tuple[str, type]]:
+    """`sklearn.utils.all_estimators`' answer, narrowed to `MODEL_ESTIMATORS`."""
+    return [(name, getattr(importlib.import_module(module), name)) for module, name in MODEL_ESTIMATORS]
+
+
+@contextmanager
+def _skops_defaults_narrowed() -> Iterator[None]:
+    import sklearn.utils
+
+    walk_everything = sklearn.utils.all_estimators
+    sklearn.utils.all_estimators = _model_estimators  # skops reads it once, at import
+    try:
+        yield
+    finally:
+        sklearn.utils.all_estimators = walk_everything
+
+
+with torch_hidden(), _skops_defaults_narrowed():  # torch: see torch_guard
     import skops.io as sio
     from skops.io.exceptions import UntrustedTypesFoundException
 
