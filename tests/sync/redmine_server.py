@@ -5,7 +5,13 @@ trackers, statuses and priorities: copying it takes milliseconds where ``rake db
 ``redmine:load_default_data`` take a minute), pointed at by ``DATABASE_URL`` (which Rails prefers to
 config/database.yml), and a free port. The copy is prepared with sqlite3 before Rails starts: the REST API
 on, login required (so that a wrong key is a 401, as on a private Redmine, not an anonymous visitor),
-and an API key for ``admin``. WEBrick serves it (``gem "webrick"`` in /usr/share/redmine/Gemfile.local).
+and an API key for ``admin``.
+
+Servers: WEBrick (``gem "webrick"`` in /usr/share/redmine/Gemfile.local), one Ruby process, for the tests;
+or Puma in cluster mode (Debian's ``puma``, ``gem "puma"`` in Gemfile.local), 2 workers (a core each) as a
+production Redmine is served, for the bench. WEBrick also writes a response's headers and body as two
+packets, so a kept-alive connection waits for the client's delayed ACK (about 40 ms a request); Puma does
+not.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ PACKAGED_DB = Path(
     )
 )
 START_TIMEOUT_S = 90.0
+PUMA_THREADS = 4  # per worker: one Ruby runs one request at a time, the others wait on I/O
 
 
 def redmine_problem() -> str | None:
@@ -42,8 +49,20 @@ def redmine_problem() -> str | None:
     local = REDMINE_ROOT / "Gemfile.local"
     if not local.is_file() or "webrick" not in local.read_text():
         return f'{local} must say gem "webrick" (see .ci/run)'
+    if "puma" in local.read_text() and shutil.which("puma") is None:
+        return f'{local} says gem "puma" but puma is missing: Bundler stops Redmine (apt-get install puma)'
     if shutil.which("ruby") is None:
         return "no ruby on PATH"
+    return None
+
+
+def puma_problem() -> str | None:
+    """Why Redmine cannot be served by Puma here (None when it can)."""
+    local = REDMINE_ROOT / "Gemfile.local"
+    if shutil.which("puma") is None:
+        return "no puma on PATH (apt-get install puma)"
+    if not local.is_file() or "puma" not in local.read_text():
+        return f'{local} must say gem "puma" (see .ci/run)'
     return None
 
 
@@ -56,7 +75,10 @@ def free_port() -> int:
 class RedmineServer:
     """One Redmine instance: its own database file and port; `start`, `stop`, and a small REST helper."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, server: str = "webrick", workers: int = 2) -> None:
+        if server not in ("webrick", "puma"):
+            raise ValueError(f"server must be webrick or puma, not {server!r}")
+        self.server, self.workers = server, workers
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.database = workdir / "redmine.sqlite3"
@@ -86,13 +108,27 @@ class RedmineServer:
     def start(self) -> None:
         env = {**os.environ, "DATABASE_URL": f"sqlite3:{self.database}", "RAILS_ENV": "production"}
         log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 (the server owns it until stop)
-        command = ["ruby", "bin/rails", "server", "-u", "webrick", "-e", "production"]
-        command += ["-p", str(self.port), "-b", "127.0.0.1", "-P", str(self.workdir / "server.pid")]
         self.process = subprocess.Popen(
-            command, cwd=REDMINE_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self._command(),
+            cwd=REDMINE_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         self._wait_up()
+
+    def _command(self) -> list[str]:
+        pidfile = str(self.workdir / "server.pid")
+        if self.server == "puma":
+            # Cluster mode: forked workers, each its own Ruby (and lock), as Redmine is served in production.
+            threads = f"{PUMA_THREADS}:{PUMA_THREADS}"
+            bind = f"tcp://127.0.0.1:{self.port}"
+            command = ["puma", "-w", str(self.workers), "-t", threads, "-e", "production", "-b", bind]
+            return [*command, "--pidfile", pidfile, "config.ru"]
+        command = ["ruby", "bin/rails", "server", "-u", "webrick", "-e", "production"]
+        return [*command, "-p", str(self.port), "-b", "127.0.0.1", "-P", pidfile]
 
     def _wait_up(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S

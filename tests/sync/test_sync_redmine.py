@@ -14,6 +14,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,10 @@ from bugsift.cli import main
 from bugsift.jobs.core import validate_args
 from bugsift.jobs.sync_task import tracker_url
 from bugsift.settings import Settings
+from bugsift.sources.base import Report
 from bugsift.store.db import open_database
 from bugsift.store.models import ReportRow
+from bugsift.sync.redmine import CLOCK_SKEW_MARGIN, RedmineClient, never_edited
 
 Invoke = Callable[..., Result]
 
@@ -114,6 +118,57 @@ def test_sync_recovers_filing_values_and_is_incremental(redmine: Any, cli: Invok
         "reports": len(seeded.ids),
         "projects": {"Hive": len(seeded.ids)},
     }
+
+
+def synced_reports(redmine: Any, skip_unedited: bool) -> tuple[dict[str, Report], RedmineClient]:
+    """One full cycle of the client alone (no store): the reports by id, and the client (its counts)."""
+    client = RedmineClient(redmine.url, redmine.api_key, "hive", skip_unedited=skip_unedited)
+    client.server_time()
+    reports = {r.external_id: r for page in client.pages(None, None, 100) for r in page.reports}
+    return reports, client
+
+
+def comparable(report: Report) -> dict[str, Any]:
+    """Every field but the record as read (a list record has fewer keys than a detail document)."""
+    return {k: v for k, v in asdict(report).items() if k != "raw"}
+
+
+def test_only_issues_that_can_have_journals_get_a_detail_request(redmine: Any) -> None:
+    """An issue noted after its creation still gets its journals; a never-edited one is read from the list
+    alone, with the same report as from its /issues/ID.json: fields, filing-time values, duplicate_of."""
+    seeded = redmine.seeded
+    untouched = [
+        i for i in sorted(seeded.filed_category) if i not in seeded.edited and i not in seeded.duplicates
+    ]
+    related = set(seeded.duplicates) | set(seeded.duplicates.values())
+    lonely = [i for i in untouched if i not in related]  # no relation, so no journal yet
+    noted = lonely[-1]  # not the issue the incremental test edits (untouched[0])
+    redmine.api("PUT", f"/issues/{noted}.json", {"issue": {"notes": "Seen on 4.0 too."}})
+
+    skipping, client = synced_reports(redmine, skip_unedited=True)
+    full, every = synced_reports(redmine, skip_unedited=False)
+    assert every.detailed == every.listed == len(seeded.ids)
+    # Edited issues, the noted one and both ends of each relation (its journal does not bump updated_on);
+    # one more when the incremental test above, which edits untouched[0], ran first.
+    expected = len(set(seeded.edited) | related | {noted})
+    assert expected <= client.detailed <= expected + 1
+    assert client.listed == len(seeded.ids)
+    assert {k: comparable(r) for k, r in skipping.items()} == {k: comparable(r) for k, r in full.items()}
+
+    assert skipping[str(noted)].comments == ["Seen on 4.0 too."]
+    assert skipping[str(noted)].extra["journals_count"] == 1
+    plain_id = next(i for i in lonely if i != untouched[0])  # read from the list alone
+    plain = skipping[str(plain_id)]
+    assert plain.comments == [] and plain.extra["journals_count"] == 0
+    assert plain.filed == {
+        "product": "Hive",
+        "component": seeded.filed_category[plain_id],
+        "type": "Bug",
+        "severity": None,
+        "priority": plain.priority,
+    }
+    duplicate = next(d for d in sorted(seeded.duplicates) if d not in seeded.edited)
+    assert skipping[str(duplicate)].duplicate_of == str(seeded.duplicates[duplicate])
 
 
 def test_train_and_predict_after_sync(redmine: Any, cli: Invoke, tmp_path: Path) -> None:
@@ -310,3 +365,42 @@ def test_the_sync_job_takes_redmine() -> None:
         tracker_url(Settings(redmine_url="gopher://x"), "redmine", None)
     with pytest.raises(ValueError, match="needs a url"):
         tracker_url(Settings(redmine_url=None), "redmine", None)
+
+
+def test_never_edited_needs_equal_times_and_no_relation() -> None:
+    when = "2025-03-01T10:00:00Z"
+    assert never_edited({"created_on": when, "updated_on": when, "relations": []})
+    assert not never_edited({"created_on": when, "updated_on": "2025-03-01T10:00:01Z", "relations": []})
+    assert not never_edited({"created_on": when, "updated_on": when, "relations": [{"id": 1}]})
+    assert not never_edited({"created_on": when, "updated_on": when})  # a server that did not list relations
+    assert not never_edited({"created_on": None, "updated_on": None, "relations": []})
+
+
+def test_a_server_without_a_date_header_gives_this_clock_less_the_margin() -> None:
+    """Puma, as Redmine's Docker image serves it, sends no Date header."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            key = {"/trackers.json": "trackers", "/enumerations/issue_priorities.json": "issue_priorities"}
+            body = json.dumps({key.get(self.path.split("?")[0], "projects"): [], "total_count": 0}).encode()
+            self.send_response_only(200)  # no Date, unlike send_response
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    logs: list[str] = []
+    try:
+        client = RedmineClient(f"http://127.0.0.1:{server.server_address[1]}", retries=0, log=logs.append)
+        watermark = datetime.strptime(client.server_time(), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert abs((datetime.now(UTC) - CLOCK_SKEW_MARGIN - watermark).total_seconds()) < 60
+    assert any("no Date header" in line for line in logs), logs

@@ -1,11 +1,21 @@
 """Redmine REST client for incremental sync.
 
-``GET /issues.json?status_id=*&updated_on=>=W&sort=id&offset=N&limit=L`` (closed issues too, optionally
-``project_id``), then, because the list cannot include journals, ``/issues/ID.json?include=journals,
-relations`` for each listed issue, a few at a time (a small thread pool, one Session per thread). The API
-key goes in ``X-Redmine-API-Key``. The watermark is the server's clock: the ``Date`` header of the cycle's
-first answer (``/trackers.json``, read with the other lookup tables that name the journals' ids:
-``/enumerations/issue_priorities.json``, ``/projects.json`` and each project's issue categories).
+``GET /issues.json?status_id=*&updated_on=>=W&sort=id&offset=N&limit=L&include=relations`` (closed
+issues too, optionally ``project_id``), then, because the list cannot include journals,
+``/issues/ID.json?include=journals,relations`` for each listed issue that can have some, a few at a time
+(a small thread pool, one Session per thread). The API key goes in ``X-Redmine-API-Key``.
+
+Which issues can have journals (checked on Redmine 5.0): a note or a field change bumps ``updated_on``;
+adding or removing a relation journals both ends but bumps neither. So an issue whose ``updated_on``
+equals its ``created_on`` and that has no relation has no journal that could say anything: its list
+record, with ``journals: []``, is the whole story and it gets no request of its own. The exceptions are
+journals of a relation since removed (they hold neither notes nor replayed fields) and an edit in the
+creation's own second (the API gives whole seconds).
+
+The watermark is the server's clock: the ``Date`` header of the cycle's first answer (``/trackers.json``,
+read with the other lookup tables that name the journals' ids: ``/enumerations/issue_priorities.json``,
+``/projects.json`` and each project's issue categories); this machine's clock less a margin when the
+server sends no ``Date``.
 
 Ordered by id, not by ``updated_on``: with offset paging, an issue edited mid-cycle would move to the end
 of an ``updated_on`` order and every later issue would slide back one place, so the next page would skip
@@ -17,6 +27,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -30,6 +41,7 @@ from bugsift.sync.page import Page, build_page
 
 INCLUDE = "journals,relations"
 MAX_LIMIT = 100  # Redmine's default cap on `limit`
+CLOCK_SKEW_MARGIN = timedelta(minutes=15)
 
 
 class _LoggedRetry(Retry):
@@ -59,12 +71,16 @@ class RedmineClient:
         tracker: str = "redmine",
         workers: int = 4,
         log: Callable[[str], None] | None = None,
+        skip_unedited: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.project = project
         self.tracker = tracker
         self.timeout_s = timeout_s
         self.workers = workers
+        self.skip_unedited = skip_unedited
+        self.listed = self.detailed = 0  # issues listed / read one by one, for the cycle's log line
+        self._count_lock = threading.Lock()
         self.log = log or (lambda message: None)
         self.names: Names | None = None
         self._category_projects: set[str] = set()
@@ -148,10 +164,19 @@ class RedmineClient:
         except TrackerError:
             self.close()  # the cycle ends here: no connection left behind
             raise
+        date = response.headers.get("Date")
+        if date is None:
+            # Puma (Redmine's Docker image) sends no Date unless a proxy adds it: this machine's clock, less
+            # a margin for clock skew (the changes of the margin are read again, which changes nothing).
+            moment = datetime.now(UTC) - CLOCK_SKEW_MARGIN
+            self.log(
+                f"Redmine sent no Date header: the watermark is this machine's clock less {CLOCK_SKEW_MARGIN}"
+            )
+            return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         try:
-            moment = parsedate_to_datetime(response.headers["Date"])
-        except (KeyError, TypeError, ValueError):
-            raise TrackerError(f"{self.base_url}/trackers.json: no usable Date header") from None
+            moment = parsedate_to_datetime(date)
+        except (TypeError, ValueError):
+            raise TrackerError(f"{self.base_url}/trackers.json: no usable Date header ({date!r})") from None
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def _load_names(self) -> requests.Response:
@@ -203,6 +228,7 @@ class RedmineClient:
             "sort": "id",
             "offset": offset,
             "limit": min(page_size, MAX_LIMIT),
+            "include": "relations",  # duplicates from the list, for the issues that get no detail request
         }
         if since:
             params["updated_on"] = f">={since}"
@@ -216,6 +242,10 @@ class RedmineClient:
             if self.names is None:  # a resumed cycle did not read the clock
                 self._load_names()
             yield from self._pages(since, int(cursor or 0), page_size)
+            self.log(
+                f"{self.detailed} of {self.listed} listed issues read one by one for their journals "
+                "(the others were never edited)"
+            )
         finally:
             self.close()
 
@@ -227,9 +257,8 @@ class RedmineClient:
                 total = _total(data, None)
                 if not issues:
                     return
-                ids = [issue.get("id") if isinstance(issue, dict) else None for issue in issues]
                 try:
-                    details = [d for d in pool.map(self._detail, ids) if d is not None]
+                    details = [d for d in pool.map(self._full_issue, issues) if d is not None]
                 finally:
                     self.drain_notes()
                 self._load_categories(details)
@@ -237,6 +266,17 @@ class RedmineClient:
                 yield self._page(details, start, offset if offset < total else None)
                 if offset >= total:
                     return
+
+    def _full_issue(self, listed: Any) -> dict[str, Any] | None:
+        """A listed issue with its journals: the list record itself when it cannot have any, otherwise
+        its ``/issues/ID.json`` (None when it was deleted since it was listed)."""
+        with self._count_lock:
+            self.listed += 1
+        if isinstance(listed, dict) and self.skip_unedited and never_edited(listed):
+            return {**listed, "journals": []}
+        with self._count_lock:
+            self.detailed += 1
+        return self._detail(listed.get("id") if isinstance(listed, dict) else None)
 
     def _detail(self, issue_id: Any) -> dict[str, Any] | None:
         """One issue with its journals and relations; None when it was deleted since it was listed."""
@@ -266,6 +306,13 @@ class RedmineClient:
             lambda index: f"{self.base_url}/issues/{details[index].get('id')}.json (offset {start + index})",
             next_cursor,
         )
+
+
+def never_edited(issue: dict[str, Any]) -> bool:
+    """True when a list record shows an issue that has no journal worth a request: never updated after
+    its creation (notes and field changes bump ``updated_on``) and no relation (whose journals do not)."""
+    created, updated = issue.get("created_on"), issue.get("updated_on")
+    return isinstance(created, str) and created == updated and issue.get("relations") == []
 
 
 def _items(data: Any, key: str, path: str) -> list[Any]:
