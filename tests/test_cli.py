@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import lzma
+import re
 from itertools import islice
 from pathlib import Path
 
@@ -55,6 +56,8 @@ def test_import_train_evaluate_predict_on_real_bugs(run, mozilla: dict[str, Path
     trained = run("train", "defect", "--label", "is_bug", "--mode", "backlog").output
     assert "saved defect model v1 (label is_bug, mode backlog)" in trained
     assert "baseline" in trained and "uncertain below" in trained
+    chosen = r"settings chosen on .*: small-store settings 0\.\d+, plain TF-IDF \+ LR 0\.\d+"
+    assert re.search(chosen, trained)
 
     evaluation = json.loads(run("evaluate", "defect", "--label", "is_bug", "--json").output)
     assert evaluation["split"] == "time" and evaluation["mode"] == "filing"

@@ -14,15 +14,25 @@ def _f(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _chosen(evaluation: dict[str, Any]) -> str:
+    selection = evaluation.get("selection") or {}
+    scores = [c for c in selection.get("candidates", []) if c.get("score") is not None]
+    if not scores:
+        return ""
+    tried = ", ".join(f"{c['name']} {c['score']:.3f}" for c in scores)
+    return f"\n  settings: {selection['chosen']}, chosen on the training part's newest reports (AUC {tried})"
+
+
 def _kind_line(evaluation: dict[str, Any]) -> str:
     m, b, t = evaluation["metrics"], evaluation["baseline"], evaluation["at_threshold"]
     hindsight = b.get("hindsight_majority") or {}
-    return (
+    figures = (
         f"  accuracy {_f(m['accuracy'])} (always '{value_words(b.get('majority_class'))}', the training "
         f"majority: {_f(b['accuracy'])}; the test period's: {_f(hindsight.get('accuracy'))}), "
         f"macro-F1 {_f(m['macro_f1'])}, ROC AUC {_f(m.get('roc_auc'))}; sure of {t['coverage']:.0%} of "
         f"the test reports, right on {_f(t['precision'])} of those"
     )
+    return figures + _chosen(evaluation)
 
 
 def _component_line(evaluation: dict[str, Any]) -> str:

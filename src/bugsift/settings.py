@@ -52,6 +52,14 @@ class Settings(BaseSettings):
         description="Share of the newest reports (per project) held out for evaluation by default.",
     )
     random_seed: int = Field(default=0, description="Seed for every random choice (splits, models).")
+    train_budget_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "Time a kind model's training may take, choosing its settings included: candidates that "
+            "would not fit in half of it are not tried (the one the store's size suggests always is)."
+        ),
+    )
     embeddings: Literal["auto", "on", "off"] = Field(
         default="auto",
         description=(

@@ -94,20 +94,19 @@ def test_the_kind_model_averages_in_the_embedding_model(tmp_path, small) -> None
 
 
 def test_large_training_sets_give_the_embeddings_a_smaller_share_and_never_pool(
-    monkeypatch, small, two_projects
+    small, two_projects
 ) -> None:  # type: ignore[no-untyped-def]
     import bugsift.learn.kind as kind
 
-    monkeypatch.setattr(kind, "AUTO_SMALL_N", 50)  # the sets here count as large
-    train, y, test, _ = small
-    plain = build_kind_model().fit(train, y)
-    blended = build_kind_model(embeddings=True).fit(train, y)
+    train, y, test, _ = small  # given the large-store settings, as training may choose them for any size
+    plain = build_kind_model(size_profile="large").fit(train, y)
+    blended = build_kind_model(embeddings=True, size_profile="large").fit(train, y)
     share = kind.LARGE_SET_EMBEDDING_SHARE
     assert blended.embedding_share_ == share < kind.EMBEDDING_SHARE
     expected = (1 - share) * plain.predict_proba(test) + share * blended.embedding_model_.predict_proba(test)
     np.testing.assert_allclose(blended.predict_proba(test), expected, atol=1e-6)
     # pooling lost on the large Jira set: "auto" keeps one pair there, even with embeddings
-    assert build_kind_model(embeddings=True).pooled_projects(two_projects) == []
+    assert build_kind_model(embeddings=True, size_profile="large").pooled_projects(two_projects) == []
     assert build_kind_model(embeddings=True, pool_projects=True).pooled_projects(two_projects) != []
 
 

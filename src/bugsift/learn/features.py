@@ -122,8 +122,17 @@ _SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
 _FIRST_SINGULAR = re.compile(r"\b(?:I|I'm|my|me)\b")
 _FIRST_PLURAL = re.compile(r"\b(?:we|our|us)\b", re.I)
 
-# Training-set size up to which the slow but helpful full char n-gram block is used ("auto" settings).
+# With ``size_profile="auto"``, the training-set size above which the large-store settings apply. `train`
+# does not rely on it: it fits both profiles (and plain TF-IDF + LR) and keeps the best on validation.
 AUTO_SMALL_N = 5000
+SIZE_PROFILES = ("auto", "small", "large")
+
+
+def large_store(n_reports: int, size_profile: str = "auto") -> bool:
+    """Whether the large-store settings apply: as chosen ("small" / "large"), or by size ("auto")."""
+    if size_profile not in SIZE_PROFILES:
+        raise ValueError(f"size_profile must be one of {SIZE_PROFILES}, not {size_profile!r}")
+    return n_reports > AUTO_SMALL_N if size_profile == "auto" else size_profile == "large"
 
 
 def clean_text(text: str, max_chars: int = 6000) -> str:
@@ -326,6 +335,7 @@ class ReportFeatures(TransformerMixin, BaseEstimator):
         comments_max_features: int | None = 20_000,
         filing_hour: bool | str = "auto",
         style_fields: bool | str = "auto",
+        size_profile: str = "auto",
     ) -> None:
         self.mode = mode
         self.exclude_fields = exclude_fields
@@ -344,6 +354,7 @@ class ReportFeatures(TransformerMixin, BaseEstimator):
         self.comments_max_features = comments_max_features
         self.filing_hour = filing_hour
         self.style_fields = style_fields
+        self.size_profile = size_profile
 
     # -- what may be read ---------------------------------------------------------------------------
     def _excluded(self) -> tuple[set[str], set[str]]:
@@ -492,6 +503,10 @@ class ReportFeatures(TransformerMixin, BaseEstimator):
         if lag:
             f[f"version_lag={lag}"] = 1.0
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("size_profile", "auto")  # model files saved before the profiles existed
+        super().__setstate__(state)
+
     # -- sklearn API --------------------------------------------------------------------------------
     def _word_vectorizer(self, max_features: int | None) -> TfidfVectorizer:
         return TfidfVectorizer(
@@ -509,12 +524,13 @@ class ReportFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X: Sequence[Report], y: Any = None, **fit_params: Any) -> sp.csr_matrix:
-        self.filing_hour_ = len(X) > AUTO_SMALL_N if self.filing_hour == "auto" else bool(self.filing_hour)
-        self.style_fields_ = len(X) > AUTO_SMALL_N if self.style_fields == "auto" else bool(self.style_fields)
+        large = large_store(len(X), self.size_profile)
+        self.filing_hour_ = large if self.filing_hour == "auto" else bool(self.filing_hour)
+        self.style_fields_ = large if self.style_fields == "auto" else bool(self.style_fields)
         self.version_times_, self.version_newest_ = version_history(X, self._excluded()[0])
         titles, bodies, fields, comments = self._texts(X)
         if self.char_body_chars == "auto":
-            self.char_body_chars_ = 1500 if len(titles) <= AUTO_SMALL_N else 300
+            self.char_body_chars_ = 300 if large else 1500
         else:
             self.char_body_chars_ = int(self.char_body_chars)
         blocks = []
@@ -524,7 +540,7 @@ class ReportFeatures(TransformerMixin, BaseEstimator):
         blocks.append(self._fit_block(self.body_vectorizer_, bodies) * self.description_weight)
         char_ngrams = self.char_ngrams
         if char_ngrams == "auto":
-            char_ngrams = (2, 5) if len(titles) <= AUTO_SMALL_N else (2, 4)
+            char_ngrams = (2, 4) if large else (2, 5)
         if char_ngrams and self.char_weight:
             self.char_vectorizer_ = TfidfVectorizer(
                 analyzer="char_wb",

@@ -26,7 +26,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from bugsift.learn.features import AUTO_SMALL_N, ReportFeatures
+from bugsift.learn.features import AUTO_SMALL_N, ReportFeatures, large_store
 from bugsift.sources.base import Report
 
 CALIBRATIONS = ("sigmoid", "isotonic", "none")
@@ -120,6 +120,7 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
         random_state: int = 0,
         embeddings: bool | str = False,
         pool_projects: bool | str = "auto",
+        size_profile: str = "auto",
     ) -> None:
         self.mode = mode
         self.exclude_fields = exclude_fields
@@ -145,10 +146,12 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.embeddings = embeddings
         self.pool_projects = pool_projects
+        self.size_profile = size_profile
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # model files saved before pooling existed: one pair for every report
         state.setdefault("pool_projects", False)
+        state.setdefault("size_profile", "auto")
         if "model_" in state:
             state.setdefault("project_members_", {})
             state.setdefault("embedding_share_", EMBEDDING_SHARE)
@@ -172,6 +175,7 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
             comments_weight=self.comments_weight,
             comments_max_features=self.comments_max_features,
             style_fields=self.style_fields,
+            size_profile=self.size_profile,
         )
 
     def _make_linear(self) -> LogisticRegression:
@@ -181,7 +185,7 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
         """0.5 ** (age / half-life), age in years before the newest training report (undated: 1)."""
         half_life = self.half_life_years
         if half_life == "auto":
-            half_life = 4.0 if len(X) > AUTO_SMALL_N else None
+            half_life = 4.0 if large_store(len(X), self.size_profile) else None
         if not half_life:
             return None
         stamps = [r.created_at.timestamp() if r.created_at is not None else None for r in X]
@@ -198,7 +202,8 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
         y_arr = np.asarray([str(v) for v in y], dtype=object)
         if len(y_arr) != len(X):
             raise ValueError(f"X has {len(X)} reports but y has {len(y_arr)} labels")
-        self.C_ = float(self.C if self.C != "auto" else (10.0 if len(X) <= AUTO_SMALL_N else 1.0))
+        large = large_store(len(X), self.size_profile)
+        self.C_ = float(self.C if self.C != "auto" else (1.0 if large else 10.0))
         self.features_ = self._make_features()
         Xt = self.features_.fit_transform(X)
         sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
@@ -208,7 +213,7 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
         self._fit_tfidf_member(Xt, y_arr, sw)
         self.n_features_ = Xt.shape[1]
         emb, self.embedding_model_ = None, None
-        self.embedding_share_ = EMBEDDING_SHARE if len(X) <= AUTO_SMALL_N else LARGE_SET_EMBEDDING_SHARE
+        self.embedding_share_ = LARGE_SET_EMBEDDING_SHARE if large else EMBEDDING_SHARE
         if self._uses_embeddings(len(X)):
             emb = self._new_embedding_model().embed(X)  # once: every pair's embedding model reads it
             self.embedding_model_ = self._fit_embedding_member(emb, y_arr, sw)
@@ -254,7 +259,7 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
         """The projects that get a pair of their own when fitting on ``X`` (empty: no pooling)."""
         pool = self.pool_projects
         if pool == "auto":
-            pool = len(X) <= AUTO_SMALL_N and self._uses_embeddings(len(X))
+            pool = not large_store(len(X), self.size_profile) and self._uses_embeddings(len(X))
         if not pool:
             return []
         names, counts = np.unique([r.project or "" for r in X], return_counts=True)

@@ -33,6 +33,18 @@ def threshold_line(evaluation: dict[str, Any]) -> str:
     )
 
 
+def selection_line(selection: dict[str, Any]) -> str:
+    """`kind_selection.Selection.line` of a stored selection."""
+    scores = ", ".join(
+        f"{c['name']} {c['score']:.3f}" if c.get("score") is not None else f"{c['name']} not tried"
+        for c in selection["candidates"]
+    )
+    return (
+        f"settings chosen on the newest part of the training data ({selection['metric']}): "
+        f"{scores} -> {selection['chosen']}"
+    )
+
+
 def describe(evaluation: Evaluation) -> str:
     data = evaluation.data
     header = (
@@ -41,7 +53,10 @@ def describe(evaluation: Evaluation) -> str:
         f"test {data['n_test']} {data['test_dates']}"
     )
     body = format_metrics(evaluation.metrics, evaluation.baseline, evaluation.coverage)
-    return "\n".join([header, body, threshold_line(evaluation.as_dict())])
+    lines = [header, body, threshold_line(evaluation.as_dict())]
+    if evaluation.selection.get("candidates"):
+        lines.append(selection_line(evaluation.selection))
+    return "\n".join(lines)
 
 
 @dataclass
@@ -91,6 +106,7 @@ class KindTask:
             settings.random_seed,
             learning_curve=options.learning_curve,
             embeddings=settings.embeddings,
+            budget_seconds=settings.train_budget_seconds,
         )
         return EvaluationOutcome(evaluation=evaluation.as_dict(), text=describe(evaluation))
 

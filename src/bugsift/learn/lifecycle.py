@@ -50,8 +50,10 @@ def train_task(
         precision_target=settings.precision_target,
         seed=settings.random_seed,
         embeddings=settings.embeddings,
+        budget_seconds=settings.train_budget_seconds,
     )
-    model = fit_model(dataset.reports, dataset.labels, task, mode, settings.embeddings)
+    chosen = evaluation.selection["params"]
+    model = fit_model(dataset.reports, dataset.labels, task, mode, settings.embeddings, chosen)
     settings.ensure_home()
     with database.session() as session:
         version = next_version(session, task, dataset.label_name, mode)
@@ -67,6 +69,9 @@ def train_task(
             path=path,
             params={
                 **model_params(task, mode, settings.embeddings),
+                "settings": chosen,
+                # every candidate's validation score (bugsift.learn.kind_selection): how it was chosen
+                "selection": {k: v for k, v in evaluation.selection.items() if k != "params"},
                 "uses_embeddings": getattr(model, "embedding_model_", None) is not None,
                 # the projects with a pair of their own (bugsift.learn.kind: pool_projects); [] = none
                 "pooled_projects": sorted(getattr(model, "project_members_", None) or {}),

@@ -18,11 +18,13 @@ from bugsift.evaluate.metrics import classification_metrics, majority_baseline
 from bugsift.evaluate.splits import calibration_split, random_split, stratified_kfold, time_split
 from bugsift.evaluate.thresholds import choose_threshold, coverage_table
 from bugsift.learn.kind import build_kind_model
+from bugsift.learn.kind_selection import Selection, choose
 from bugsift.learn.targets import LABEL_DEFINING_FIELDS, Dataset
 from bugsift.report.content import class_timeline
 from bugsift.sources.base import Report
 
 SPLITS = ("time", "random", "kfold")
+DEFAULT_BUDGET_SECONDS = 300.0  # issue 15's training target on the 32k Jira: 5 minutes, tuning included
 
 
 @dataclass
@@ -43,6 +45,8 @@ class Evaluation:
     """The test reports with their true class and predicted probabilities (for plots and error analysis)."""
     learning_curve: list[dict[str, Any]] = field(default_factory=list)
     """Test scores of models fitted on growing parts of the (first) training part; empty unless asked."""
+    selection: dict[str, Any] = field(default_factory=dict)
+    """How the settings were chosen (`kind_selection.Selection.as_dict`); empty when they were given."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,9 +67,21 @@ def model_params(task: str, mode: str, embeddings: str = "off") -> dict[str, Any
     }
 
 
-def fit_model(reports: list[Report], labels: list[str], task: str, mode: str, embeddings: str = "off") -> Any:
+def fit_model(
+    reports: list[Report],
+    labels: list[str],
+    task: str,
+    mode: str,
+    embeddings: str = "off",
+    settings: dict[str, Any] | None = None,
+) -> Any:
+    """Fit a kind model; ``settings`` are the chosen candidate's parameters (`kind_selection`)."""
     params = model_params(task, mode, embeddings)
     params["exclude_fields"] = tuple(params["exclude_fields"])
+    if settings:
+        if settings.get("embeddings") is False:  # a candidate that never reads embeddings (plain)
+            params["embeddings"] = False
+        params.update({k: v for k, v in settings.items() if k != "embeddings"})
     return build_kind_model(**params).fit(reports, labels)
 
 
@@ -104,18 +120,61 @@ def _score_split(
     precision_target: float,
     seed: int,
     embeddings: str = "off",
+    settings: dict[str, Any] | None = None,
+    calibrated: tuple[np.ndarray, Any, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, list[Any], dict[str, Any]]:
-    """Fit on train, predict test; choose the threshold on a calibration part carved from train."""
+    """Fit on train, predict test; choose the threshold on a calibration part carved from train.
+
+    ``calibrated`` = (calibration rows, model, its probabilities there) when the settings' choice
+    already fitted that model on the same carve."""
     reports, labels = dataset.reports, dataset.labels
-    fit_idx, calib_idx = _calibration_part(dataset, train_idx, split, seed)
-    calib_model = fit_model(_take(reports, fit_idx), _take(labels, fit_idx), dataset.task, mode, embeddings)
-    calib_proba = calib_model.predict_proba(_take(reports, calib_idx))
+    if calibrated is None:
+        fit_idx, calib_idx = _calibration_part(dataset, train_idx, split, seed)
+        calib_model = fit_model(
+            _take(reports, fit_idx), _take(labels, fit_idx), dataset.task, mode, embeddings, settings
+        )
+        calib_proba = calib_model.predict_proba(_take(reports, calib_idx))
+    else:
+        calib_idx, calib_model, calib_proba = calibrated
     threshold = choose_threshold(
         _take(labels, calib_idx), calib_proba, list(calib_model.classes_), precision_target
     )
-    model = fit_model(_take(reports, train_idx), _take(labels, train_idx), dataset.task, mode, embeddings)
+    model = fit_model(
+        _take(reports, train_idx), _take(labels, train_idx), dataset.task, mode, embeddings, settings
+    )
     proba = model.predict_proba(_take(reports, test_idx))
     return proba, list(model.classes_), threshold
+
+
+def choose_settings(
+    dataset: Dataset,
+    mode: str,
+    train_idx: np.ndarray,
+    split: str,
+    seed: int,
+    embeddings: str,
+    budget_seconds: float,
+) -> tuple[Selection, tuple[np.ndarray, Any, np.ndarray]]:
+    """`kind_selection.choose` on the calibration carve of ``train_idx``; also returns the winner's
+    (calibration rows, model, probabilities) for the threshold."""
+    reports, labels = dataset.reports, dataset.labels
+    fit_idx, calib_idx = _calibration_part(dataset, train_idx, split, seed)
+    fit_reports, fit_labels = _take(reports, fit_idx), _take(labels, fit_idx)
+    calib_reports = _take(reports, calib_idx)
+
+    def fit(settings: dict[str, Any]) -> tuple[Any, np.ndarray]:
+        model = fit_model(fit_reports, fit_labels, dataset.task, mode, embeddings, settings)
+        return model, model.predict_proba(calib_reports)
+
+    selection, (model, proba) = choose(
+        fit, _take(labels, calib_idx), sorted(set(labels)), dataset.task, len(train_idx), budget_seconds
+    )
+    selection.validation = {
+        "n_fit": len(fit_idx),
+        "n_validation": len(calib_idx),
+        "validation_dates": _date_range(calib_reports),
+    }
+    return selection, (calib_idx, model, proba)
 
 
 def _aligned(proba: np.ndarray, classes: list[Any], all_classes: list[Any]) -> np.ndarray:
@@ -152,9 +211,13 @@ def evaluate_dataset(
     seed: int = 0,
     learning_curve: bool = False,
     embeddings: str = "off",
+    settings: dict[str, Any] | None = None,
+    budget_seconds: float = DEFAULT_BUDGET_SECONDS,
 ) -> Evaluation:
     """Score a task on held-out data with the chosen protocol, beside the majority-class baseline.
 
+    The model's settings are chosen on the first training part's calibration carve (`choose_settings`)
+    unless ``settings`` gives them; every part then uses the same ones.
     ``learning_curve`` also fits models on growing parts of the training data (five more fits).
     ``embeddings`` is the setting of that name (auto / on / off).
     """
@@ -169,13 +232,28 @@ def evaluate_dataset(
         parts = list(stratified_kfold(dataset.labels, folds, seed))
     else:
         parts = [_split(dataset, split, test_fraction, seed)]
+    selection, calibrated = None, None
+    if settings is None:
+        selection, calibrated = choose_settings(
+            dataset, mode, parts[0][0], split, seed, embeddings, budget_seconds
+        )
+        settings = selection.params
     y_test: list[str] = []
     y_train_all: list[str] = []
     test_order: list[int] = []
     probas, thresholds = [], []
-    for train_idx, test_idx in parts:
+    for i, (train_idx, test_idx) in enumerate(parts):
         proba, classes, threshold = _score_split(
-            dataset, mode, train_idx, test_idx, split, precision_target, seed, embeddings
+            dataset,
+            mode,
+            train_idx,
+            test_idx,
+            split,
+            precision_target,
+            seed,
+            embeddings,
+            settings,
+            calibrated if i == 0 else None,
         )
         probas.append(_aligned(proba, classes, all_classes))
         y_test.extend(_take(dataset.labels, test_idx))
@@ -211,8 +289,11 @@ def evaluate_dataset(
         data=data,
         predictions=_predictions(dataset, test_order, y_test, proba, all_classes),
         learning_curve=(
-            _learning_curve(dataset, mode, *parts[0], all_classes, embeddings) if learning_curve else []
+            _learning_curve(dataset, mode, *parts[0], all_classes, embeddings, settings)
+            if learning_curve
+            else []
         ),
+        selection=selection.as_dict() if selection else {"chosen": "given", "params": settings},
     )
 
 
@@ -240,6 +321,7 @@ def _learning_curve(
     test_idx: np.ndarray,
     classes: list[str],
     embeddings: str = "off",
+    settings: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Fit on the newest 10%, 25% ... of the training part and score each on the same test part."""
     by_age = sorted(
@@ -253,7 +335,7 @@ def _learning_curve(
         labels = _take(dataset.labels, part)
         if len(set(labels)) < 2:
             continue
-        model = fit_model(_take(dataset.reports, part), labels, dataset.task, mode, embeddings)
+        model = fit_model(_take(dataset.reports, part), labels, dataset.task, mode, embeddings, settings)
         proba = _aligned(model.predict_proba(test_reports), list(model.classes_), classes)
         scores = classification_metrics(y_test, proba, classes)
         points.append({"n_train": len(part), "accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]})
