@@ -323,3 +323,25 @@ def test_each_scope_chooses_between_tuned_and_plain_on_its_training_part(
         _, params, picked = component_task.choose_settings(fit_r, fit_y, cal_r, cal_y, {"min_support": 2})
         assert picked["chosen"] == chosen
         assert params == {"min_support": 2, **component_task.CANDIDATES[chosen]}
+
+
+def test_a_report_that_names_its_product_gets_components_of_that_product(mozilla: list[Report]) -> None:
+    from dataclasses import replace
+
+    scoped, _ = fit_scoped(mozilla)
+    text = "Crash in the URL bar when typing a long address with a stack trace in nsDocShell"
+    products = {c.split("::")[0] for c in scoped.scopes_["bugzilla"].classes_ if "::" in c}
+    assert {"Core", "Firefox"} <= products
+    asked = [
+        Report(tracker="bugzilla", external_id=p, title=text, description=text, product=p)
+        for p in ("Core", "Firefox", "No such product")
+    ]
+    core, firefox, unknown = predict_components(scoped, asked, top_k=5)
+    assert {c["label"].split("::")[0] for c in core["candidates"]} == {"Core"}
+    assert {c["label"].split("::")[0] for c in firefox["candidates"]} == {"Firefox"}
+    assert abs(sum(c["probability"] for c in core["candidates"]) - 1) < 0.05 or len(core["candidates"]) == 5
+    # a product the model never saw restricts nothing
+    assert len({c["label"].split("::")[0] for c in unknown["candidates"]}) >= 2
+    # the filing-time product wins over today's (the one the reporter chose)
+    moved = replace(asked[0], product="Firefox", filed={"product": "Core"})
+    assert predict_components(scoped, [moved])[0]["prediction"].startswith("Core::")

@@ -116,6 +116,11 @@ def report_labels(report: Report) -> tuple[list[str], bool]:
     return list(dict.fromkeys(labels)), from_filing
 
 
+# The score of a component outside the product a report names: far below any SVM score, so the softmax
+# gives it no weight, yet finite (no NaN when every class is outside).
+_OUTSIDE_PRODUCT = -1e4
+
+
 def product_of(label: str) -> str | None:
     return label.split(SEP, 1)[0] if SEP in label else None
 
@@ -395,20 +400,40 @@ class ComponentModel(ClassifierMixin, BaseEstimator):
         """The feature rows of reports (to share one transform between probabilities and explanations)."""
         return self.features_.transform(list(X))
 
-    def decision_from_features(self, matrix: sp.csr_matrix) -> np.ndarray:
+    def decision_from_features(
+        self, matrix: sp.csr_matrix, reports: Sequence[Report] | None = None
+    ) -> np.ndarray:
+        """SVM scores of the allowed classes; with ``reports``, a report that names a product this model
+        knows only gets components of that product (the others score `_OUTSIDE_PRODUCT`)."""
         scores = self.svm_.decision_function(matrix)
         if scores.ndim == 1:  # two classes: LinearSVC gives one column for classes_[1]
             scores = np.column_stack([-scores / 2, scores / 2])
-        return scores[:, self.allowed_]
+        scores = scores[:, self.allowed_]
+        if reports is not None:
+            scores = np.where(self.product_mask(reports), scores, _OUTSIDE_PRODUCT)
+        return scores
 
-    def proba_from_features(self, matrix: sp.csr_matrix) -> np.ndarray:
-        return _softmax(self.decision_from_features(matrix) / self.temperature_)
+    def product_mask(self, reports: Sequence[Report]) -> np.ndarray:
+        """(reports x classes) True where the class may answer: its product is the one the report names
+        (as filed, else as typed), or the report names none this model knows."""
+        products = np.asarray([product_of(str(c)) for c in self.classes_], dtype=object)
+        mask = np.ones((len(reports), len(products)), dtype=bool)
+        for i, report in enumerate(reports):
+            named = (report.filed or {}).get("product") or report.product
+            if named and (products == named).any():
+                mask[i] = products == named
+        return mask
+
+    def proba_from_features(
+        self, matrix: sp.csr_matrix, reports: Sequence[Report] | None = None
+    ) -> np.ndarray:
+        return _softmax(self.decision_from_features(matrix, reports) / self.temperature_)
 
     def decision_function(self, X: Sequence[Report]) -> np.ndarray:
-        return self.decision_from_features(self.transform(X))
+        return self.decision_from_features(self.transform(X), X)
 
     def predict_proba(self, X: Sequence[Report]) -> np.ndarray:
-        return self.proba_from_features(self.transform(X))
+        return self.proba_from_features(self.transform(X), X)
 
     def predict(self, X: Sequence[Report]) -> np.ndarray:
         return self.classes_[self.decision_function(X).argmax(axis=1)]

@@ -214,11 +214,12 @@ def score(
     return result
 
 
-def baseline_proba(model: ComponentModel, n: int) -> np.ndarray:
-    """The "most frequent component" baseline: training frequencies as probabilities."""
+def baseline_proba(model: ComponentModel, reports: Sequence[Report]) -> np.ndarray:
+    """The "most frequent component" baseline: training frequencies as probabilities, among the
+    components of the product a report names (as the model is held to it)."""
     support = np.array([model.class_support_.get(c, 0) for c in model.classes_], dtype=np.float64)
-    support = support + 1e-9
-    return np.tile(support / support.sum(), (n, 1))
+    proba = np.tile(support + 1e-9, (len(reports), 1)) * model.product_mask(reports)
+    return proba / proba.sum(axis=1, keepdims=True)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -350,7 +351,7 @@ def evaluate_scope(
         "thresholds": thresholds,
         "calibration": info,
         "model": score(model, proba, test_y, thresholds, confidence),
-        "baseline": score(model, baseline_proba(model, len(test_r)), test_y),
+        "baseline": score(model, baseline_proba(model, test_r), test_y),
         "per_report": per_report(model, proba, test_r, test_y, confidence),
     }
 
@@ -377,7 +378,7 @@ def per_report(
     return {
         "ids": [r.external_id for r in reports],
         "rank": _first_right_rank(proba, truth),
-        "baseline_rank": _first_right_rank(baseline_proba(model, len(reports)), truth),
+        "baseline_rank": _first_right_rank(baseline_proba(model, reports), truth),
         "confidence": np.round(confidence, 5).tolist(),
         "correct": truth[np.arange(len(reports)), top].tolist(),
     }
@@ -480,13 +481,15 @@ def predict_components(
                 results[i] = _no_model(reports[i], sorted(scoped.scopes_))
             continue
         model, thresholds = scoped.scopes_[key], scoped.thresholds_[key]
-        matrix = model.transform([reports[i] for i in members])
-        proba = model.proba_from_features(matrix)
-        confidence = model.confidence(proba, [reports[i] for i in members])
+        asked = [reports[i] for i in members]
+        matrix = model.transform(asked)
+        proba = model.proba_from_features(matrix, asked)
+        allowed = model.product_mask(asked)  # a product with fewer than top_k components lists no others
+        confidence = model.confidence(proba, asked)
         classes = model.classes_
         for row, i in enumerate(members):
             p = proba[row]
-            order = np.argsort(-p, kind="stable")[: max(1, top_k)]
+            order = [j for j in np.argsort(-p, kind="stable") if allowed[row, j]][: max(1, top_k)]
             best = int(order[0])
             label = str(classes[best])
             results[i] = {
