@@ -114,6 +114,25 @@ def test_previous_version_and_floor_in_summary(defect_eval: dict) -> None:
     json.dumps(data)  # the same numbers for machines
 
 
+def _read_text(html: str) -> str:
+    """What a person reads: the document without its tags (attributes hold values for machines), style
+    and figures."""
+    html = re.sub(r"<style.*?</style>", "", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def test_classes_read_as_words_and_stay_raw_for_machines(defect_eval: dict) -> None:
+    html = render_report(defect_eval, "defect")
+    text = _read_text(html)
+    assert "not_defect" not in text, text[max(0, text.find("not_defect") - 80) :][:200]
+    assert "Not a defect" in text and "'A defect'" in text.replace("&#39;", "'")
+    assert 'data-true="not_defect"' in html or 'data-predicted="not_defect"' in html  # raw, for machines
+    data = report_data(defect_eval, "defect")
+    assert {p["true"] for p in data["summary"]["confused"]} <= {"defect", "not_defect"}  # the JSON keeps them
+    per_class = next(s for s in data["sections"] if s["id"] == "per-class")["tables"][0]
+    assert [row[0] for row in per_class["rows"]] == ["A defect", "Not a defect"]
+
+
 def test_component_report(component_eval: dict) -> None:
     html = render_report(component_eval, "component")
     found = assert_offline_and_inert(html)

@@ -54,6 +54,9 @@ def test_type_see_suggestions_submit_and_correct(browser: Any, server: str, sqli
     predicted = suggestion.locator("strong").get_attribute("data-value")  # the stored value
     words = suggestion.locator("strong").inner_text()  # what the reporter reads
     assert words == {"defect": "A defect", "not_defect": "Not a defect"}[predicted]
+    starred = suggestion.locator(".reason em").all_inner_texts()  # the report's words in the reasons
+    if starred:  # listed once more under the suggestions, highlighted (the textarea cannot mark them)
+        assert set(starred) <= set(page.locator(".drivers mark").all_inner_texts())
     page.click("#submit")
     page.wait_for_selector("#reference")
     assert "<script>alert(1)</script>" in page.inner_text("#stored-title")  # shown as text, not run

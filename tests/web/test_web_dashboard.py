@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bugsift.jobs import run_job
 from bugsift.learn.tasks import TaskOptions, TrainOutcome, evaluation_path, get_task, report_path
+from bugsift.report.html import FORMAT_MARK
 from bugsift.store.models import ModelRow
 from bugsift.store.reports import upsert_reports
 from bugsift.web import accounts
@@ -84,6 +85,19 @@ def test_dashboard_shows_thresholds_coverage_and_the_versions_own_report(
     kept = report_path(defect_model["path"]).read_text(encoding="utf-8")
     assert fit_phones(kept) == html and PHONE_STYLE in html  # rendered once, then read
     assert web.client.get("/dashboard/models/999/report").status_code == 404
+
+
+def test_a_report_kept_in_an_older_format_is_drawn_again(web: Web, defect_model: dict[str, Any]) -> None:
+    """A report kept before classes were named in words ('not_defect') is not served as it is."""
+    kept = report_path(defect_model["path"])
+    # newer than its evaluation, so only its format tells that it is old
+    kept.write_text("<html><body>'not_defect' reports</body></html>", encoding="utf-8")
+    login(web.client, "triager")
+    with web.database.session() as session:
+        model_id = session.scalars(select(ModelRow.id)).one()
+    html = web.client.get(f"/dashboard/models/{model_id}/report").get_data(as_text=True)
+    assert FORMAT_MARK in html and "'not_defect' reports" not in html
+    assert FORMAT_MARK in kept.read_text(encoding="utf-8")  # kept again, in the current format
 
 
 def _token(page: str) -> str:

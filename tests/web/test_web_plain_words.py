@@ -29,6 +29,8 @@ REPORT = {"title": "Firefox crashes when printing", "description": "Segfault in 
         ("HADOOP-12", "HADOOP-12"),
         ("src/main/java/org/a_b.java", "src/main/java/org/a_b.java"),
         ("1222958", "1222958"),
+        ("Core::(other)", "Core: one of its smaller components"),  # the component model's folded bucket
+        ("(other)", "one of the smaller components"),
         (None, ""),
     ],
 )

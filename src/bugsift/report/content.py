@@ -15,6 +15,7 @@ import numpy as np
 
 from bugsift.report import curves, summary
 from bugsift.report.summary import ACCURACY_FLOOR, previous_metrics, previous_name
+from bugsift.web.names import value_words
 
 KINDS = ("classification", "component", "files", "duplicates", "regression")
 TOPK_MAX = 10
@@ -247,7 +248,7 @@ def _classification(
     if data.get("projects") and len(data["projects"]) > 1:
         rows.append(["projects", ", ".join(f"{p or '–'} {n:,}" for p, n in data["projects"].items())])
     per_class_rows = [
-        [str(c), _num(n), _num((data.get("test_classes") or {}).get(c, 0))]
+        [value_words(c), _num(n), _num((data.get("test_classes") or {}).get(c, 0))]
         for c, n in (data.get("classes") or {}).items()
     ]
     notes = [
@@ -282,9 +283,11 @@ def _classification(
     prev = previous_metrics(previous, "classification")
     hindsight = base.get("hindsight_majority") or {}
     majority = base.get("majority_class", "?")
-    header = ["metric", "model", f"always '{majority}' (training period's most common)"]
+    header = ["metric", "model", f"always '{value_words(majority)}' (training period's most common)"]
     if hindsight:
-        header.append(f"always '{hindsight['class']}' (test period's most common, known only afterwards)")
+        header.append(
+            f"always '{value_words(hindsight['class'])}' (test period's most common, known only afterwards)"
+        )
     if prev:
         header.append(f"previous model ({previous_name(previous)})")
     rows = []
@@ -326,7 +329,7 @@ def _classification(
     per_class = m.get("per_class") or {}
     rows = [
         [
-            str(c),
+            value_words(c),
             _num(v.get("precision")),
             _num(v.get("recall")),
             _num(v.get("f1")),

@@ -15,8 +15,12 @@ from importlib.metadata import version as package_version
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from bugsift.report.content import ReportContent
+from bugsift.web.names import value_words
 
 _ENV: Environment | None = None
+REPORT_FORMAT = 2
+"""Raised when what a report shows changes (2: classes in words), so that kept copies are drawn again."""
+FORMAT_MARK = f'<meta name="bugsift-report-format" content="{REPORT_FORMAT}">'
 
 
 def environment() -> Environment:
@@ -28,6 +32,7 @@ def environment() -> Environment:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        _ENV.filters["value_words"] = value_words  # a class as a person reads it ("Not a defect")
     return _ENV
 
 
@@ -45,5 +50,5 @@ def render_html(content: ReportContent, generated: datetime | None = None) -> st
     return (
         environment()
         .get_template("report.html.j2")
-        .render(report=content, images=images, generated=when, version=_version())
+        .render(report=content, images=images, generated=when, version=_version(), format_mark=FORMAT_MARK)
     )

@@ -26,6 +26,7 @@ from sklearn.metrics import (
 )
 
 from bugsift.report import curves
+from bugsift.web.names import value_words
 
 DPI = 100
 WIDE = (9.0, 4.2)
@@ -50,6 +51,11 @@ def _figure(size: tuple[float, float] = WIDE, ncols: int = 1, nrows: int = 1) ->
 def _short(label: Any, width: int = 28) -> str:
     text = str(label)
     return text if len(text) <= width else "…" + text[-(width - 1) :]
+
+
+def _class(label: Any, width: int = 28) -> str:
+    """A class as a person reads it in a figure ("Not a defect", not ``not_defect``), shortened."""
+    return _short(value_words(label), width)
 
 
 def _curve_classes(y_true: np.ndarray, classes: Sequence[str]) -> list[int]:
@@ -78,7 +84,7 @@ def data_figure(data: Mapping[str, Any]) -> bytes:
     y = np.arange(len(classes))
     ax.barh(y, total - test, color=COLORS[0], label="training part")
     ax.barh(y, test, left=total - test, color=COLORS[1], label="test part")
-    ax.set_yticks(y, [_short(c, 20) for c in classes])
+    ax.set_yticks(y, [_class(c, 20) for c in classes])
     ax.invert_yaxis()
     ax.set_xlabel("labelled reports")
     ax.set_title("Reports per class")
@@ -90,7 +96,7 @@ def data_figure(data: Mapping[str, Any]) -> bytes:
         bottom = np.zeros(len(periods))
         for i, (name, counts) in enumerate(timeline["counts"].items()):
             values = np.asarray(counts, dtype=float)
-            ax.bar(x, values, bottom=bottom, width=1.0, color=COLORS[i % 10], label=_short(name, 20))
+            ax.bar(x, values, bottom=bottom, width=1.0, color=COLORS[i % 10], label=_class(name, 20))
             bottom += values
         start = (data.get("test_dates") or [None])[0]
         starts = timeline.get("starts") or []
@@ -131,7 +137,7 @@ def per_class_figure(per_class: Mapping[str, Mapping[str, Any]]) -> bytes:
         values = [per_class[c].get(key) for c in classes]
         heights = [np.nan if v is None else v for v in values]
         ax.bar(x + (i - 1) * 0.27, heights, width=0.27, color=COLORS[i], label=key)
-    ax.set_xticks(x, [_short(c, 18) for c in classes], rotation=20 if len(classes) > 4 else 0)
+    ax.set_xticks(x, [_class(c, 18) for c in classes], rotation=20 if len(classes) > 4 else 0)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("score")
     ax.set_title("Precision, recall and F1 per class (test part)")
@@ -148,7 +154,7 @@ def confusion_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str]) ->
     ax = axes[0][0]
     rows = cm.sum(axis=1, keepdims=True)
     shares = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
-    display = ConfusionMatrixDisplay(confusion_matrix=shares, display_labels=[_short(c, 18) for c in classes])
+    display = ConfusionMatrixDisplay(confusion_matrix=shares, display_labels=[_class(c, 18) for c in classes])
     display.plot(ax=ax, cmap="Blues", colorbar=False, include_values=False, im_kw={"vmin": 0, "vmax": 1})
     for i in range(n):
         for j in range(n):
@@ -180,7 +186,7 @@ def roc_figure(y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str])
             y == classes[j],
             proba[:, j],
             pos_label=True,
-            name=_short(classes[j], 24),
+            name=_class(classes[j], 24),
             ax=ax,
             curve_kwargs={"color": COLORS[n % 10]},
             plot_chance_level=n == len(columns) - 1,
@@ -202,7 +208,7 @@ def pr_figure(y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str]) 
             y == classes[j],
             proba[:, j],
             pos_label=True,
-            name=_short(classes[j], 24),
+            name=_class(classes[j], 24),
             ax=ax,
             curve_kwargs={"color": COLORS[n % 10]},
             plot_chance_level=True,
@@ -238,7 +244,7 @@ def cost_figure(
         step = max(1, len(curve.fpr) // 80)
         for f, m in zip(curve.fpr[::step], curve.fnr[::step], strict=True):
             ax.plot(x, [f, m], color="0.85", linewidth=0.6, zorder=1)
-        rest = f"'{_short(classes[1 - j], 16)}'" if len(classes) == 2 else "another class"
+        rest = f"'{_class(classes[1 - j], 16)}'" if len(classes) == 2 else "another class"
         ax.plot(x, x, color="0.5", linestyle="--", linewidth=1, label=f"always {rest}")
         ax.plot(x, 1 - x, color="0.5", linestyle="-.", linewidth=1, label="always this class")
         ax.plot(
@@ -268,7 +274,7 @@ def cost_figure(
         ax.set_xlabel("probability cost PC(this class)")
         ax.set_ylabel("normalised expected cost")
         ax.set_title(
-            _short(classes[j], 30) if len(classes) > 2 else f"positive class: {_short(classes[j], 24)}",
+            _class(classes[j], 30) if len(classes) > 2 else f"positive class: {_class(classes[j], 24)}",
             fontsize="medium",
         )
         if n == 0:

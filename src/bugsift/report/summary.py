@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 
+# classes in the sentences as a person reads them ("Not a defect"); `confused` keeps the raw values
+from bugsift.web.names import value_words
+
 ACCURACY_FLOOR = 0.75
 """The triage lead's floor: a model below this accuracy is not good enough to suggest on its own."""
 GOOD_F1 = 0.75
@@ -99,7 +102,8 @@ def classification_summary(
     )
     if base:
         headline += (
-            f"; always answering '{base.get('majority_class')}' would be right for {_pct(base['accuracy'])}"
+            f"; always answering '{value_words(base.get('majority_class'))}' would be right for "
+            f"{_pct(base['accuracy'])}"
         )
     headline += "."
     good: list[str] = []
@@ -111,9 +115,9 @@ def classification_summary(
     for c, v in ranked:
         if v["f1"] >= GOOD_F1:
             good.append(
-                f"Recognises '{c}' reports well: it finds {_pct(v['recall'])} of them, and "
+                f"Recognises '{value_words(c)}' reports well: it finds {_pct(v['recall'])} of them, and "
                 f"{_pct(v['precision'])} "
-                f"of the reports it calls '{c}' are (F1 {v['f1']:.2f})."
+                f"of the reports it calls '{value_words(c)}' are (F1 {v['f1']:.2f})."
             )
     at = evaluation.get("at_threshold") or {}
     if at.get("precision") is not None:
@@ -130,15 +134,16 @@ def classification_summary(
     for c, v in reversed(ranked[-2:]):
         if v["f1"] < GOOD_F1 or (macro is not None and v["f1"] < macro - 0.1):
             weak.append(
-                f"Weakest on '{c}': it finds {_pct(v['recall'])} of these reports, and "
+                f"Weakest on '{value_words(c)}': it finds {_pct(v['recall'])} of these reports, and "
                 f"{_pct(v['precision'])} of "
-                f"its '{c}' answers are right (F1 {v['f1']:.2f}, {v['support']} test reports)."
+                f"its '{value_words(c)}' answers are right (F1 {v['f1']:.2f}, {v['support']} test reports)."
             )
     pairs = confused_pairs(m, evaluation.get("predictions"))
     for pair in pairs:
+        true, predicted = value_words(pair["true"]), value_words(pair["predicted"])
         weak.append(
-            f"'{pair['true']}' reports taken for '{pair['predicted']}': {pair['count']} "
-            f"({_pct(pair['share_of_true'])} of the '{pair['true']}' test reports)."
+            f"'{true}' reports taken for '{predicted}': {pair['count']} "
+            f"({_pct(pair['share_of_true'])} of the '{true}' test reports)."
         )
     ece = m.get("ece")
     predictions = evaluation.get("predictions") or {}

@@ -45,7 +45,9 @@ def serve(
     settings = Settings() if secure_cookies is None else Settings(web_secure_cookies=True)
     app = create_app(settings)
     loaded = app.extensions["bugsift"].predictors.warm(app.config["SUGGEST_TASKS"])
-    models = ", ".join(f"{task} {name}" for task, name in loaded.items()) or "none (run `bugsift train TASK`)"
+    from bugsift.web.names import version_words
+
+    models = "; ".join(version_words(name) for name in loaded.values()) or "none (run `bugsift train TASK`)"
     click.echo(f"bugsift web on http://{host}:{port}/  models: {models}")
     if dev:
         app.run(host=host, port=port, debug=True)

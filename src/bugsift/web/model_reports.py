@@ -3,7 +3,8 @@
 Training writes ``<model>.evaluation.json`` (`bugsift.learn.tasks.keep_evaluation`); the first request for
 a version's report renders it (a few seconds of matplotlib) and keeps ``<model>.report.html`` beside it,
 so later requests only read a file. A version is immutable, and so is the version it is compared with
-(the newest one below it), so the kept file never goes stale.
+(the newest one below it), so the kept file goes stale only when bugsift draws reports differently: a
+file of an older `bugsift.report.html.REPORT_FORMAT` is drawn again.
 """
 
 from __future__ import annotations
@@ -60,14 +61,26 @@ def fit_phones(html: str) -> str:
     return html if head_end < 0 else html[:head_end] + PHONE_STYLE + html[head_end:]
 
 
+def _kept(cached: Path, row: ModelRow) -> str | None:
+    """The kept report when it is drawn from the current evaluation in the current format, else None."""
+    if not _fresh(cached, row):
+        return None
+    from bugsift.report.html import FORMAT_MARK  # the report package (numpy, jinja) only when asked
+
+    html = cached.read_text(encoding="utf-8")
+    return html if FORMAT_MARK in html else None
+
+
 def report_html(session: Session, row: ModelRow) -> str | None:
     """The rendered report of a version (kept beside the model after the first time), or None."""
     cached = report_path(row.path)
-    if _fresh(cached, row):
-        return cached.read_text(encoding="utf-8")
+    kept = _kept(cached, row)
+    if kept is not None:
+        return kept
     with _render_lock:
-        if _fresh(cached, row):  # another request rendered it while this one waited
-            return cached.read_text(encoding="utf-8")
+        kept = _kept(cached, row)  # another request may have rendered it while this one waited
+        if kept is not None:
+            return kept
         evaluation = evaluation_of(row)
         if evaluation is None:
             return None

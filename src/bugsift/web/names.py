@@ -25,6 +25,8 @@ VALUE_WORDS = {
     "true": "Yes",
     "false": "No",
 }
+FOLDED = "(other)"
+"""How the component model names the components it folded together (``Core::(other)``, ``(other)``)."""
 LABEL_WORDS = {
     "defect": "Real defect?",
     "type": "Type",
@@ -71,10 +73,14 @@ def version_words(version_name: Any) -> str:
 
 def value_words(value: Any) -> str:
     """A stored label value as a person reads it: ``not_defect`` -> "Not a defect", ``needs_info`` ->
-    "Needs info"; a name the tracker gave (``Core::Layout``, ``HADOOP-12``, a path) is kept as it is."""
+    "Needs info", ``Core::(other)`` -> "Core: one of its smaller components"; a name the tracker gave
+    (``Core::Layout``, ``HADOOP-12``, a path) is kept as it is."""
     text = "" if value is None else str(value)
     if text in VALUE_WORDS:
         return VALUE_WORDS[text]
+    if text.endswith(FOLDED):  # the component model's bucket of components too small to learn alone
+        product = text[: -len(FOLDED)].removesuffix("::")
+        return f"{product}: one of its smaller components" if product else "one of the smaller components"
     if _MACHINE_VALUE.fullmatch(text):
         return text.replace("_", " ").capitalize()
     return text

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from bugsift.learn.reasons import texts as readable_texts
 from bugsift.store.labels import PRECEDENCE, upsert_labels
 from bugsift.store.models import LabelRow, ReportRow
+from bugsift.web.highlight import reason_words, unique_words
 from bugsift.web.models import AuditRow
 from bugsift.web.suggest import LABEL_NAMES, WEB_TRACKER
 
@@ -49,7 +50,12 @@ class Pending:
     report: ReportRow
     suggestions: list[dict[str, Any]] = field(default_factory=list)
     """One per model label without a human one: name, value, model_version, task, probability, uncertain,
-    candidates, reasons."""
+    candidates, reasons, words (the report's words its reasons name)."""
+
+    @property
+    def words(self) -> list[str]:
+        """The words behind all its suggestions, to mark in the report's text."""
+        return unique_words(w for s in self.suggestions for w in s["words"])
 
 
 @dataclass
@@ -120,6 +126,7 @@ def _suggestion(report: ReportRow, label: LabelRow) -> dict[str, Any]:
         "uncertain": bool(label.uncertain),
         "candidates": candidates,
         "reasons": reason_texts(label.explanation),
+        "words": reason_words(label.explanation),
     }
 
 
@@ -246,6 +253,8 @@ def report_detail(session: Session, report_id: int) -> dict[str, Any] | None:
         "report": report,
         "labels": labels,
         "suggestions": suggestions,
+        # a decided report's text too is marked with the words behind the model's answers
+        "words": reason_words(*(label.explanation for label in labels if label.source == "model")),
         "history": audit_entries(session, report_id),
     }
 

@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from bugsift.store.models import LabelRow, ReportRow
-from bugsift.web import names, suggest, visibility
+from bugsift.web import highlight, names, suggest, visibility
 from bugsift.web.extensions import database, limiter, predictors, suggestion_cache
 from bugsift.web.forms import ReportForm
 
@@ -70,6 +70,12 @@ def _fields(form: ReportForm) -> dict[str, str]:
     }
 
 
+def _drivers(suggestions: dict[str, dict] | None) -> list[str]:
+    """The report's words behind any of the answers: the form lists them under the suggestions (its
+    textarea cannot mark them)."""
+    return highlight.reason_words(*(r.get("explanation") for r in (suggestions or {}).values()))
+
+
 @bp.route("/", methods=["GET", "POST"])
 @limiter.limit(_form_limit, methods=["POST"])
 @limiter.limit(_submit_limit, methods=["POST"], exempt_when=_not_an_anonymous_submit)
@@ -94,7 +100,11 @@ def form() -> ResponseReturnValue:
         suggestions = _visible(suggestions)
     status = 400 if request.method == "POST" and report_form.errors else 200
     return render_template(
-        "form.html", form=report_form, suggestions=suggestions, words=suggest.feature_words
+        "form.html",
+        form=report_form,
+        suggestions=suggestions,
+        words=suggest.feature_words,
+        drivers=_drivers(suggestions),
     ), status
 
 
@@ -114,6 +124,7 @@ def suggest_json() -> ResponseReturnValue:
             **names.with_label_text(result),
             "task_text": names.task_words(task),
             "words": suggest.feature_words(result.get("explanation")),
+            "report_words": highlight.reason_words(result.get("explanation")),  # app.js marks them
         }
         for task, result in _visible(answer).items()
     }
@@ -143,4 +154,5 @@ def stored(external_id: str) -> ResponseReturnValue:
         ).all()
         if not logged_in:  # a duplicate label names another stored report
             labels = [label for label in labels if label.name != suggest.LABEL_NAMES["duplicates"]]
-        return render_template("stored.html", report=row, labels=labels)
+        words = highlight.reason_words(*(label.explanation for label in labels if label.source == "model"))
+        return render_template("stored.html", report=row, labels=labels, words=words)

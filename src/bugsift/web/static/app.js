@@ -77,6 +77,25 @@
       }
       list.appendChild(box);
     }
+    drawDrivers(tasks.flatMap((task) => answer[task].report_words || []));
+  }
+
+  // The textarea cannot mark words: list the report's words behind the answers once, under them all.
+  function drawDrivers(words) {
+    const unique = [];
+    const seen = new Set();
+    for (const word of words) {  // each once, in any case (two answers may name the same word)
+      if (seen.has(word.toLowerCase())) continue;
+      seen.add(word.toLowerCase());
+      unique.push(word);
+    }
+    if (!unique.length) return;
+    const line = el("p", "Words that drove this: ", "words drivers");
+    unique.forEach((word, i) => {
+      if (i) line.appendChild(document.createTextNode(", "));
+      line.appendChild(el("mark", word));
+    });
+    list.appendChild(line);
   }
 
   async function ask() {
