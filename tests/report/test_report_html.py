@@ -89,6 +89,9 @@ def test_classification_report_has_every_figure_and_escapes_titles(defect_eval: 
     assert "<script" not in html and "&lt;script&gt;alert(" in html and "&lt;b&gt;1&lt;/b&gt;" in html
     assert "Examples of the most frequent mistakes" in html
     assert "accuracy floor" in html and "Cost curves" in html
+    # how the settings were chosen: every candidate's validation score, the chosen one marked
+    chosen = html[html.index('id="chosen"') :]
+    assert "How this model was chosen" in chosen and "plain TF-IDF + LR" in chosen and "(chosen)" in chosen
 
 
 def test_multiclass_report_draws_one_vs_rest_curves(type_eval: dict) -> None:

@@ -489,6 +489,9 @@ def _classification(
                 [Figure("learning", "Learning curve", "", lambda: _plots().learning_figure(curve, floor))],
             )
         )
+    chosen = _chosen_section(evaluation.get("selection") or {})
+    if chosen:
+        sections.append(chosen)
     label = evaluation.get("label") or task
     return ReportContent(
         kind="classification",
@@ -498,6 +501,29 @@ def _classification(
         summary=summary.classification_summary(evaluation, previous, floor),
         sections=sections,
     )
+
+
+def _chosen_section(selection: Mapping[str, Any]) -> Section | None:
+    """How this model was chosen: every candidate's score on the training part's newest reports."""
+    candidates = selection.get("candidates") or []
+    if not candidates:
+        return None
+    validation = selection.get("validation") or {}
+    rows = [
+        [
+            c["name"] + (" (chosen)" if c["name"] == selection.get("chosen") else ""),
+            _num(c.get("score")) if c.get("score") is not None else f"not tried: {c.get('skipped')}",
+            "-" if c.get("seconds") is None else f"{c['seconds']:.1f} s",
+        ]
+        for c in candidates
+    ]
+    note = (
+        f"Each candidate was fitted on the older {validation.get('n_fit', '?')} training reports and scored "
+        f"({selection.get('metric', '?')}) on the newest {validation.get('n_validation', '?')} "
+        f"({_span(validation.get('validation_dates'))}), never on the test part. The first row is the one "
+        "the store's size suggests; another replaces it only with a lead of more than 0.005."
+    )
+    return Section("chosen", "How this model was chosen", [note], [Table(["settings", "score", "fit"], rows)])
 
 
 def _align(proba: np.ndarray, have: list[str], want: list[str]) -> np.ndarray:
