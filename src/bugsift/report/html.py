@@ -19,7 +19,8 @@ from bugsift.web.names import value_words
 
 _ENV: Environment | None = None
 REPORT_FORMAT = 3
-"""Raised when what a report shows changes (2: classes in words; 3: how the model was chosen), so that kept copies are drawn again."""
+"""Raised when what a report shows changes (2: classes in words; 3: how the model was chosen), so that
+kept copies are drawn again."""
 FORMAT_MARK = f'<meta name="bugsift-report-format" content="{REPORT_FORMAT}">'
 
 
