@@ -29,7 +29,7 @@ def test_demo_shows_every_answer_then_keeps_its_models(
     out = "\n".join(lines)
 
     assert [m.task for m in models] == ["defect", "defect", "component", "type", "files"]
-    for section in range(1, 9):
+    for section in range(1, 10):
         assert re.search(rf"^{section}\. ", out, re.M), f"section {section} missing"
     assert "imported 1014" in out and "imported 1500" in out and "imported 590" in out
     assert out.count("real defect? ") == 5 and out.count("component: ") == 5
@@ -38,12 +38,14 @@ def test_demo_shows_every_answer_then_keeps_its_models(
     assert re.search(r"a fixed file in the top 5 for 0\.\d+ of \d+ replayed bugs", out)
     assert re.search(r"'Add a dark theme to the settings page' -> Feature", out)
     assert "%" in out and "because " in out
+    assert "imported 46" in out and "answered: defect 46, component 46" in out  # the queue's arrivals
     assert not INTERNALS.search(out), INTERNALS.search(out)
 
     again: list[str] = []
     run_demo(sqlite_db, settings, shared_data, echo=again.append)
     second = "\n".join(again)
     assert second.count("  kept ") == 5 and "unchanged 1014" in second
+    assert "unchanged 46" in second and "answered: defect 46, component 46" in second  # named: answered again
     # the kept models answer the same way
     assert [line for line in again if "real defect? " in line] == [
         line for line in lines if "real defect? " in line

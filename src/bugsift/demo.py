@@ -170,9 +170,9 @@ def run_demo(
 
     echo(f"6. Newer Mozilla bugs the models never saw ({paths['newer'].name}): every answer")
     fixture = _reports("bugzilla", paths["newer"], "mozilla")
-    with database.session() as session:
-        known = set(find_report_ids(session, "mozilla", [r.external_id for r in fixture]))
-    newer = [r for r in fixture if r.external_id not in known][:SHOWN]
+    trained_on = {r.external_id for r in _reports("bugzilla", paths["bugs"], "mozilla")}
+    unseen = [r for r in fixture if r.external_id not in trained_on]
+    newer = unseen[:SHOWN]
     answers = {
         "defect": get_task("defect").predictor(database, defect[0].options()).predict(newer, 2),
         "component": get_task("component").predictor(database, component.options()).predict(newer, 3),
@@ -201,4 +201,29 @@ def run_demo(
     for report, result in zip(held_out, ranked, strict=True):
         for line in file_lines(report, result):
             echo(line)
+    echo(f"9. The {len(unseen)} newer bugs arrive: stored, and answered as `classify` does, for the queue")
+    arriving = {r.external_id for r in unseen}
+    echo(f"  {queue_arrivals(database, settings, paths['newer'], arriving, [defect[0], component])}")
     return [*defect, component, issue_type, files]
+
+
+def queue_arrivals(
+    database: Database, settings: Settings, path: Path, arriving: set[str], models: list[DemoModel]
+) -> str:
+    """Import the arriving reports and run `classify` on them for each model: the triage queue then
+    holds them with each answer's probability, "not sure" and reasons."""
+    from bugsift.jobs.classify import classify
+    from bugsift.jobs.core import JobContext
+
+    summary = import_reports(
+        database, "bugzilla", [path], tracker="mozilla", keep=lambda r: r.external_id in arriving
+    )
+    with database.session() as session:
+        ids = [i for found in find_report_ids(session, "mozilla", sorted(arriving)).values() for i in found]
+    context = JobContext(settings=settings, database=database)
+    counts = [
+        classify(context, m.task, label=m.label, mode=m.mode, tracker=m.tracker, report_ids=ids)["predicted"]
+        for m in models
+    ]
+    answered = ", ".join(f"{m.task} {n}" for m, n in zip(models, counts, strict=True))
+    return f"{summary.line()}; answered: {answered} (the queue: /triage/ once logged in)"

@@ -120,12 +120,12 @@ def duplicate_lines(reports: Sequence[Report], results: Sequence[dict[str, Any]]
 def report_lines(report: Report, answers: dict[str, dict[str, Any]]) -> list[str]:
     """One newer Mozilla bug: its real defect / component / duplicates answers, beside what Bugzilla says."""
     defect, component, duplicates = answers["defect"], answers["component"], answers["duplicates"]
-    truth = f"{report.product}::{report.component}" if report.product else "?"
+    now = f"{report.product}::{report.component}" if report.product else "?"
     return [
         f"  bug {report.external_id} {report.title[:72]!r}",
         f"    real defect? {value_words(defect['prediction'])} {defect['probability']:.0%}{_sure(defect)}"
         f"{_reasons(defect)} [Bugzilla type: {report.type or '?'}]",
-        f"    component: {_candidates(component)}{_sure(component)} [filed under: {truth}]",
+        f"    component: {_candidates(component)}{_sure(component)} [in Bugzilla now: {now}]",
         f"    may duplicate: {_duplicates(duplicates)}"
         + (f" [Bugzilla: duplicate of #{report.duplicate_of}]" if report.duplicate_of else ""),
     ]
