@@ -71,3 +71,14 @@ def test_the_budget_leaves_out_what_would_not_fit(monkeypatch: pytest.MonkeyPatc
     assert tried["small-store settings"].score is not None and tried[PLAIN].score is not None
     assert tried["large-store settings"].score is None and "budget" in tried["large-store settings"].skipped
     assert selection.chosen == "small-store settings"  # a tie keeps the size's pick
+
+
+def test_a_label_the_older_part_never_saw_does_not_stop_training(mozilla: list[Report]) -> None:
+    # a young label: only the newest reports of the training part and the test part carry it
+    reports = mozilla[:250]
+    labels = [r.labels["is_bug_derived"] for r in reports]
+    for i in range(170, 250, 4):
+        labels[i] = "task"
+    dataset = Dataset(task="type", label_name="young", reports=reports, labels=labels)
+    evaluation = evaluate_dataset(dataset, "filing", "time", 0.2)
+    assert evaluation.threshold["threshold"] > 0 and "task" in evaluation.metrics["per_class"]

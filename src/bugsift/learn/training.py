@@ -136,9 +136,10 @@ def _score_split(
         calib_proba = calib_model.predict_proba(_take(reports, calib_idx))
     else:
         calib_idx, calib_model, calib_proba = calibrated
-    threshold = choose_threshold(
-        _take(labels, calib_idx), calib_proba, list(calib_model.classes_), precision_target
-    )
+    # a class the older part never saw (a small tracker's young label) gets probability 0, not an error
+    classes = sorted(set(labels))
+    calib_proba = _aligned(calib_proba, list(calib_model.classes_), classes)
+    threshold = choose_threshold(_take(labels, calib_idx), calib_proba, classes, precision_target)
     model = fit_model(
         _take(reports, train_idx), _take(labels, train_idx), dataset.task, mode, embeddings, settings
     )
