@@ -64,3 +64,21 @@ def test_without_a_loadable_version_the_task_is_unavailable_with_its_reason(
     assert (
         record.getMessage().startswith(reason) and "defect predictions are unavailable" in record.getMessage()
     )
+
+
+def test_a_broken_duplicates_model_falls_back_to_text_similarity(
+    sqlite_db: Database, defect_model: dict[str, Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bugsift.duplicates.similarity import RANKER
+    from bugsift.sources.base import Report
+
+    broken = broken_copy(defect_model, tmp_path, task="duplicates", label="all")
+    register(sqlite_db, broken)  # the only duplicates model, and its file is cut in half
+    cache = PredictorCache(sqlite_db)
+    with caplog.at_level(logging.WARNING, logger="bugsift.web.predictors"):
+        loaded = cache.get("duplicates")
+    assert loaded is not None and loaded.predictor.version_name == "duplicates-text-similarity"
+    report = Report(tracker="web", external_id="1", title="Crash on startup", description="Segfault.")
+    (answer,) = loaded.predictor.predict([report], 3)
+    assert answer["ranker"] == RANKER and answer["candidates"] == []  # an empty store: nothing to offer
+    assert any("duplicates predictions are unavailable" in r.getMessage() for r in caplog.records)

@@ -255,3 +255,7 @@ class DuplicatesTask:
         if row is None:
             return text_similarity_predictor(database, options.tracker)
         return DuplicatesPredictor(database, row, load_ranker(row.path))
+
+    def without_model(self, database: Database, options: TaskOptions) -> TextSimilarityPredictor:
+        """Text similarity, whatever the registry holds (a server whose learned model will not load)."""
+        return text_similarity_predictor(database, options.tracker)

@@ -104,7 +104,8 @@ class PredictorCache:
     def get(self, task: str) -> Loaded | None:
         """The loaded predictor of the task's active model (or of the earlier version standing in for it),
         or None when the task has no model or no version of it loads. A task that answers without a
-        model (duplicates: text similarity) is served that way while it has no active model."""
+        model (duplicates: text similarity) is served that way while it has no active model, or none
+        of its versions loads."""
         model = self.active().get(task)
         if model is None:
             return self._without_model(task)
@@ -117,7 +118,8 @@ class PredictorCache:
                 loaded = self._load(model)
                 if loaded is not None:
                     self._loaded[model.id] = loaded
-        return loaded
+        # no version of the model loads: a task that answers without one (duplicates) still does
+        return loaded if loaded is not None else self._without_model(task)
 
     def _load(self, model: ActiveModel) -> Loaded | None:
         """Load a predictor for ``model``; None (logged once a minute, not per request) if nothing loads."""
@@ -150,8 +152,9 @@ class PredictorCache:
         with self._lock:
             kept = self._unmodelled.get(task)
             if kept is None or time.monotonic() >= kept[0]:
-                # no active registry row: the task's predictor() builds its no-model predictor
-                predictor = handler.predictor(self.database, TaskOptions())
+                # the task's no-model predictor (`without_model`, else what predictor() builds with no row)
+                build = getattr(handler, "without_model", handler.predictor)
+                predictor = build(self.database, TaskOptions())
                 keep = float(getattr(predictor, "keep_seconds", WITHOUT_MODEL_TTL_SECONDS))
                 model = ActiveModel(0, task, "all", "filing", 0, predictor.version_name)
                 loaded = Loaded(
