@@ -211,3 +211,20 @@ def test_another_trackers_file_fails_whole_not_record_by_record(
     name = {"bugzilla": "Bugzilla", "jira": "Jira", "github": "GitHub"}[fmt]
     with pytest.raises(ValueError, match=rf"sample\.jsonl: not {name} .*\(first record at .*sample\.jsonl:1"):
         list(read_reports(fmt, path))
+
+
+@pytest.mark.parametrize("value", [1e300, float("nan"), "0001-01-01T00:00:00+05:00", -1e20])
+def test_dates_out_of_the_calendars_range_are_a_clear_record_error(value: object) -> None:
+    with pytest.raises(RecordError, match=r"field 'creation_time' is not a date: .* out of range"):
+        parse_datetime(value, "creation_time")
+
+
+def test_an_import_with_out_of_range_dates_rejects_those_records_only(tmp_path: Path) -> None:
+    path = tmp_path / "bugs.jsonl"
+    path.write_text(
+        '{"id": 1, "summary": "far future", "creation_time": 1e300}\n'
+        '{"id": 2, "summary": "fine", "creation_time": "2020-01-01T00:00:00Z"}\n'
+    )
+    items = list(read_reports("bugzilla", path))
+    assert [type(i).__name__ for i in items] == ["Rejected", "Report"]
+    assert items[0].reason.startswith("field 'creation_time' is not a date") and ":1" in items[0].location

@@ -480,14 +480,20 @@ def parse_datetime(value: Any, field: str = "date", assume: tzinfo = UTC) -> dat
         parsed = value
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = value / 1000 if value > 1e11 else value
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:  # beyond what the platform's clock holds, NaN
+            raise RecordError(f"field '{field}' is not a date: {value!r} is out of range") from exc
     elif isinstance(value, str):
         parsed = _parse_date_text(value.strip(), field)
     else:
         raise RecordError(f"field '{field}' should be a date, got {type(value).__name__}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=assume)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # a year-1 or year-9999 value pushed past the calendar by its offset
+        raise RecordError(f"field '{field}' is not a date: {value!s:.40} is out of range") from exc
 
 
 def _parse_date_text(text: str, field: str) -> datetime:
