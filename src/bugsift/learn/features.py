@@ -293,27 +293,24 @@ class ReportFeatures(TransformerMixin, BaseEstimator):
     exclude_fields : field names (or ``"keywords:VALUE"``) never to read, on top of the label-defining ones
     title_weight, description_weight, char_weight, field_weight : block weights (multiply the columns)
     char_ngrams : ``(lo, hi)`` char_wb n-gram range, or None to skip the char block; ``"auto"`` = (2, 5)
-        up to `AUTO_SMALL_N` training reports, (2, 4) above (on the Jira validation part 0.7033 against
-        0.7036 AUC, and batch prediction 1.4x faster: the char block is the slowest part of prediction)
+        on the small-store settings, (2, 4) on the large-store ones (the char block is the slowest part of
+        prediction)
     min_df : minimum document frequency of word / char features
     max_features : cap of the word vocabulary of the description (None = no cap)
     clean : apply `clean_text` to title and description
     use_current_components : use today's components when there is no filing-time history (leaky; off)
     max_chars : characters of each text kept (long logs add time, not signal)
     char_body_chars : characters of the description that feed the char block after the title; ``"auto"``
-        = 1,500 up to `AUTO_SMALL_N` training reports and 300 above (the char block is the slow part of
-        training; on 18k Jira reports the shorter text costs 0.001-0.002 validation AUC and a third of
-        the time)
-    filing_hour : read the UTC hour of filing (3-hour buckets); ``"auto"`` = only above `AUTO_SMALL_N`
-        training reports (Jira validation AUC +0.001; on the 240-issue NLBSE'24 folds it cost 0.009
-        macro-F1)
+        = 1,500 on the small-store settings, 300 on the large-store ones (a third of the training time)
+    filing_hour : read the UTC hour of filing (3-hour buckets); ``"auto"`` = on the large-store settings
     style_fields : read how the title and description are written: how much they name the code
         (CamelCase names, dotted names, calls) and first-person words (I / my against we / our; see
-        `_style_fields`); ``"auto"`` = only above `AUTO_SMALL_N` training reports (Jira validation
-        carves 1 / 2 / 3: +0.005 / +0.007 / -0.000 AUC; not measured on small sets)
+        `_style_fields`); ``"auto"`` = on the large-store settings
     comments_weight : backlog mode: weight of the separate TF-IDF block of the later comments (own
         vocabulary, capped at ``comments_max_features``); None = append the comments to the description
         block instead (the old behaviour)
+    size_profile : "small" / "large" store settings for every ``"auto"`` above; ``"auto"`` = by size
+        (`AUTO_SMALL_N`). The evidence behind each: docs/kind-models.md.
     """
 
     def __init__(

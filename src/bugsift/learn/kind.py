@@ -30,20 +30,10 @@ from bugsift.learn.features import AUTO_SMALL_N, ReportFeatures, large_store
 from bugsift.sources.base import Report
 
 CALIBRATIONS = ("sigmoid", "isotonic", "none")
-# Share of the embedding model in the average (bench/nlbse_embeddings.py: 0.5 was as good as a share
-# chosen by inner CV on each fold's training part).
-EMBEDDING_SHARE = 0.5
-# Above `AUTO_SMALL_N` training reports (embeddings on there only by choice: encoding ~20k reports takes
-# 15-20 minutes on 2 cores) the TF-IDF model has far more to learn from and the embeddings add less:
-# Jira validation carves 1 / 2 / 3 (bench/kind_jira_embeddings.py, three views, one embedding model for
-# every project) AUC 0.7103 / 0.6929 / 0.7089 with TF-IDF alone, 0.7134 / 0.7009 / 0.7161 at share 0.2,
-# 0.7032 / 0.7029 / 0.7052 at 0.5; the share chosen on two carves gained on the third every time.
-LARGE_SET_EMBEDDING_SHARE = 0.25
-# Project pooling (bench/nlbse_embeddings.py, NLBSE'24 5-fold CV, mean macro-F1 over 5 repos x 3 seeds,
-# three embedding views, C = 1): each repo's model trained on its own issues alone 0.788; with the other
-# four repos' issues at weight 0.05 / 0.1 / 0.2: 0.799 / 0.799 / 0.794; at weight 1 (one model for
-# all, single view, seed 0) nothing was gained (0.773 against 0.774 unpooled).
-POOL_WEIGHT = 0.1
+# Where each constant below was measured: docs/kind-models.md, "Where the kind model's constants come from".
+EMBEDDING_SHARE = 0.5  # the embedding model's share of the average on small-store settings
+LARGE_SET_EMBEDDING_SHARE = 0.25  # ... on large-store settings: more words to learn from, less to add
+POOL_WEIGHT = 0.1  # the other projects' weight in a project's own pair (pooling)
 # A project needs this many training reports for a pair of its own (not tuned): below it its own reports
 # are too few to steer a pair's fit, and every pair costs one more fit of both members.
 POOL_MIN_REPORTS = 30
@@ -60,38 +50,32 @@ class KindClassifier(ClassifierMixin, BaseEstimator):
         passed to `ReportFeatures` (see there).
     char_body_chars, comments_weight, comments_max_features : passed to `ReportFeatures`.
     style_fields : passed to `ReportFeatures`: read how the title and description are written (how
-        much they name the code: CamelCase names, dotted names, calls; first-person words). ``"auto"``
-        (default) = above `AUTO_SMALL_N` training reports, where it was chosen (Jira validation
-        carves 1 / 2 / 3: 0.7104 / 0.6927 / 0.7089 AUC against 0.7051 / 0.6857 / 0.7091 without).
-    C : inverse L2 regularisation of the logistic regression; ``"auto"`` = 10 up to `AUTO_SMALL_N`
-        (5,000) training reports (chosen by CV on the GitHub and Mozilla sets), 1 above (chosen on a
-        validation split of the Jira training part: 0.699 vs 0.693 AUC, and 2-3x faster to fit).
+        much they name the code; first-person words). ``"auto"`` = on the large-store settings.
+    C : inverse L2 regularisation of the logistic regression; ``"auto"`` = 10 on the small-store
+        settings, 1 on the large-store ones.
     class_weight : None or "balanced".
     half_life_years : weight each training report by 0.5 ** (age / half-life), the age counted back
         from the newest training report (``created_at``; undated reports weigh 1). None = no decay;
-        ``"auto"`` = 4 years above `AUTO_SMALL_N` training reports, none below (Jira validation AUC
-        0.703 vs 0.698 with no decay and 0.698 with 2 years; neutral on the small Mozilla set).
+        ``"auto"`` = 4 years on the large-store settings, none on the small-store ones.
     calibration : "sigmoid" (default), "isotonic" or "none" (the logistic regression's own probabilities).
     cv : calibration folds.
     random_state : seed of the calibration fold shuffling.
     embeddings : also fit an `EmbeddingClassifier` (all-MiniLM-L6-v2 sentence embeddings of the title
-        and of the description's first and last 254-token windows + logistic regression with C =
-        `EMBEDDING_C`, `bugsift.learn.embeddings`) and average its probabilities with this model's
-        (weight `EMBEDDING_SHARE`, `LARGE_SET_EMBEDDING_SHARE` above `AUTO_SMALL_N` training reports:
-        ``embedding_share_``). ``"auto"`` = when torch and the model package are installed and
-        there are at most `AUTO_SMALL_N` training reports: there it helped (NLBSE'24 macro-F1 0.746 ->
-        0.770 with the first single-view version, Mozilla filing non-bug F1 0.851 -> 0.890 on
-        validation folds), and encoding (~7-10 reports/s on 2 cores) stays affordable. Explanations
-        come from the TF-IDF member only, toward the class the average predicts.
+        and of the description's first and last 254-token windows + logistic regression,
+        `bugsift.learn.embeddings`) and average its probabilities with this model's (weight
+        `EMBEDDING_SHARE`, `LARGE_SET_EMBEDDING_SHARE` on the large-store settings: ``embedding_share_``).
+        ``"auto"`` = when torch and the model package are installed and there are at most `AUTO_SMALL_N`
+        training reports (encoding, ~7-10 reports/s on 2 cores, stays affordable). Explanations come
+        from the TF-IDF member only, toward the class the average predicts.
     pool_projects : fit one pair of members (TF-IDF + embedding model) per project with at least
         `POOL_MIN_REPORTS` training reports, on every training report with the other projects' at
         weight `POOL_WEIGHT` (multiplied into the sample and age weights), and route each report to its
         project's pair (reports of other projects, or none, to the pair fitted with every weight 1).
-        Needs two such projects. ``"auto"`` (default) = when the model uses embeddings and trains on at
-        most `AUTO_SMALL_N` reports: NLBSE'24 CV macro-F1 0.788 -> 0.799 (5 repos, 3 seeds). On the
-        large Jira set pooling lost (validation carves: TF-IDF mean AUC 0.704 -> 0.689 pooled); on
-        mid-size Jira stores (1,000-5,000 reports, bench/kind_jira_embeddings.py midsize) it was
-        neutral (within +-0.005 of unpooled).
+        Needs two such projects. ``"auto"`` = when the model uses embeddings, on the small-store
+        settings.
+    size_profile : "small" or "large" store settings for every ``"auto"`` above (and in
+        `ReportFeatures`); ``"auto"`` = by size (`AUTO_SMALL_N`). `train` chooses it on validation
+        (`bugsift.learn.kind_selection`). Each setting's evidence: docs/kind-models.md.
     """
 
     def __init__(
