@@ -238,9 +238,9 @@ def test_a_webhook_title_with_a_lone_surrogate_is_a_400(web: Web, hook: FlaskCli
 
 def test_a_webhook_date_out_of_range_is_a_400(web: Web, hook: FlaskClient) -> None:
     assert_400(
-        signed(hook, event(created_at="0001-01-01T00:00:00+14:00")), "issue.created_at", "out of range"
+        signed(hook, event(created_at="0001-01-01T00:00:00+14:00")), "field 'created_at'", "out of range"
     )
-    assert_400(signed(hook, event(closed_at=10**17)), "issue.closed_at")
+    assert_400(signed(hook, event(closed_at=10**17)), "field 'closed_at'", "out of range")
 
 
 def test_a_webhook_field_longer_than_its_column_is_a_400(web: Web, hook: FlaskClient) -> None:

@@ -27,7 +27,6 @@ from bugsift.jobs.core import submit
 from bugsift.settings import Settings
 from bugsift.sources.base import RecordError, Report
 from bugsift.sources.github import from_record
-from bugsift.sources.io import parse_datetime
 from bugsift.store.models import ReportRow
 from bugsift.store.reports import upsert_reports
 from bugsift.web import deliveries, jsonbody
@@ -39,7 +38,6 @@ log = logging.getLogger(__name__)
 
 TRACKER = "github"
 CLASSIFY_ACTIONS = {"opened", "edited", "reopened", "transferred"}  # the text may be new
-DATE_FIELDS = ("created_at", "updated_at", "closed_at")
 Answer = tuple[int, dict[str, Any]]
 
 
@@ -120,14 +118,8 @@ def handle(config: Settings, body: bytes) -> Answer:
 
 
 def _report(issue: dict[str, Any]) -> tuple[Report | None, str | None]:
-    """The issue as a Report (None for a pull request), or what is wrong with it."""
-    for name in DATE_FIELDS:  # parse_datetime lets OverflowError out (0001-01-01T00:00:00+14:00)
-        try:
-            parse_datetime(issue.get(name), name)
-        except RecordError:
-            pass  # from_record says it below
-        except (OverflowError, OSError, ValueError):
-            return None, f"issue.{name}: {str(issue.get(name))[:40]!r} is out of range"
+    """The issue as a Report (None for a pull request), or what is wrong with it (a date out of the
+    calendar's range included: `parse_datetime` says so as a RecordError)."""
     try:
         report = from_record(issue, TRACKER)
     except RecordError as error:
