@@ -5,7 +5,9 @@ and API tokens made with the plain functions of `bugsift.web.accounts`."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,3 +114,30 @@ def admin_token(web: Web) -> str:
     with web.database.session() as session:
         admin = accounts.get_user(session, "admin")
         return accounts.create_token(session, admin, "ops", ("read", "jobs"))[1]
+
+
+@contextmanager
+def waitress_in_thread(app: Flask, **options: Any) -> Iterator[Any]:
+    """The app under waitress (what `bugsift serve` runs) on a free loopback port, in a thread; stopped
+    on exit. Closing the sockets while the loop sits in select() can raise EBADF in that thread: once the
+    stop was asked, that is the stop, not a failure."""
+    from waitress.server import create_server
+
+    server = create_server(app, host="127.0.0.1", port=options.pop("port", 0), **options)
+    stopping = threading.Event()
+
+    def run() -> None:
+        try:
+            server.run()
+        except OSError:
+            if not stopping.is_set():
+                raise
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        stopping.set()
+        server.close()
+        thread.join(timeout=5)

@@ -6,7 +6,6 @@ Skips when Playwright or /usr/bin/chromium is missing, except under CI=true, whe
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,23 +18,14 @@ from bugsift.store.models import LabelRow
 from bugsift.web.app import create_app
 from bugsift.web.models import AuditRow
 
-from .conftest import PASSWORD, Web
+from .conftest import PASSWORD, Web, waitress_in_thread
 
 
 @pytest.fixture
 def server(web: Web, settings: Settings, sqlite_db: Database) -> Iterator[str]:
     """The app under waitress (the production server `bugsift serve` runs) on a free loopback port."""
-    from waitress.server import create_server
-
-    app = create_app(settings, database=sqlite_db)
-    wsgi = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=wsgi.run, daemon=True)
-    thread.start()
-    try:
+    with waitress_in_thread(create_app(settings, database=sqlite_db), threads=4) as wsgi:
         yield f"http://127.0.0.1:{wsgi.effective_port}"
-    finally:
-        wsgi.close()
-        thread.join(timeout=5)
 
 
 @pytest.mark.slow

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import stat
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from bugsift.web.app import create_app
 from bugsift.web.blueprints.auth import safe_next
 from bugsift.web.extensions import limiter
 
-from .conftest import PASSWORD, Web, csrf_token, login, register
+from .conftest import PASSWORD, Web, csrf_token, login, register, waitress_in_thread
 
 SECRET_TEXT = "the staging password is hunter2 and the VPN host is vpn7.internal"
 
@@ -281,26 +280,20 @@ def _free_port() -> int:
 def test_three_hundred_half_open_connections_do_not_take_the_server_down(
     web: Web, settings: Settings
 ) -> None:
-    import waitress
-
     from bugsift.web.commands import server_options
 
     port = _free_port()
-    server = waitress.create_server(web.app, host="127.0.0.1", port=port, **server_options(settings, 4))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     idle: list[socket.socket] = []
-    try:
-        for _ in range(300):  # each sends half a request line and then nothing
-            conn = socket.create_connection(("127.0.0.1", port), timeout=5)
-            conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
-            idle.append(conn)
-        started = time.monotonic()
-        response = requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=10)
-        assert response.status_code == 200
-        assert time.monotonic() - started < 5
-    finally:
-        for conn in idle:
-            conn.close()
-        server.close()
-        thread.join(timeout=5)
+    with waitress_in_thread(web.app, port=port, **server_options(settings, 4)):
+        try:
+            for _ in range(300):  # each sends half a request line and then nothing
+                conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+                conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                idle.append(conn)
+            started = time.monotonic()
+            response = requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=10)
+            assert response.status_code == 200
+            assert time.monotonic() - started < 5
+        finally:
+            for conn in idle:
+                conn.close()
