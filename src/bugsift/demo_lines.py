@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bugsift.learn.kind_selection import candidate_scores
 from bugsift.sources.base import Report
 from bugsift.store.models import ModelRow
 from bugsift.web.names import model_title, value_words
@@ -16,10 +17,9 @@ def _f(value: Any) -> str:
 
 def _chosen(evaluation: dict[str, Any]) -> str:
     selection = evaluation.get("selection") or {}
-    scores = [c for c in selection.get("candidates", []) if c.get("score") is not None]
-    if not scores:
+    if not selection.get("candidates"):
         return ""
-    tried = ", ".join(f"{c['name']} {c['score']:.3f}" for c in scores)
+    tried = candidate_scores(selection["candidates"])
     return f"\n  settings: {selection['chosen']}, chosen on the training part's newest reports (AUC {tried})"
 
 

@@ -108,6 +108,16 @@ def _ovr_auc(y: np.ndarray, p: np.ndarray, classes: list[Any]) -> list[float | N
     return aucs
 
 
+def aligned_proba(proba: np.ndarray, model_classes: Sequence[Any], classes: Sequence[Any]) -> np.ndarray:
+    """``proba``'s columns (in ``model_classes`` order) re-ordered to ``classes``; a class the model never
+    saw (a fold or an older part without it) gets a column of zeros."""
+    out = np.zeros((proba.shape[0], len(classes)))
+    index = {name: j for j, name in enumerate(classes)}
+    for j, name in enumerate(model_classes):
+        out[:, index[name]] = proba[:, j]
+    return out
+
+
 def expected_calibration_error(
     y_true: Sequence[Hashable] | np.ndarray, proba: np.ndarray, classes: Sequence[Hashable], n_bins: int = 10
 ) -> float:

@@ -39,6 +39,7 @@ from bugsift.learn.component import (
     report_labels,
     scope_key,
 )
+from bugsift.learn.kind_selection import candidate_scores
 from bugsift.learn.tasks import EvaluationOutcome, TaskOptions, TrainOutcome
 from bugsift.settings import Settings
 from bugsift.sources.base import Report
@@ -532,10 +533,6 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _scores(candidates: list[dict[str, Any]]) -> str:
-    return ", ".join(f"{c['name']} {c['score']:.3f}" for c in candidates)
-
-
 def describe(evaluation: dict[str, Any]) -> str:
     """The evaluation as a terminal table: one line per scope, then the mean, beside the baseline."""
     data = evaluation["data"]
@@ -591,7 +588,7 @@ def describe(evaluation: dict[str, Any]) -> str:
         f"({', '.join(second) or 'none'}), else the top probability."
     )
     chosen = [
-        f"{key}: {sel['chosen']} ({_scores(sel['candidates'])})"
+        f"{key}: {sel['chosen']} ({candidate_scores(sel['candidates'])})"
         for key, s in evaluation["scopes"].items()
         if (sel := s["calibration"].get("selection"))
     ]

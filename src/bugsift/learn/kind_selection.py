@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bugsift.evaluate.metrics import classification_metrics
+from bugsift.evaluate.metrics import aligned_proba, classification_metrics
 from bugsift.learn.features import large_store
 
 PLAIN = "plain TF-IDF + LR"
@@ -81,6 +81,14 @@ class Selection:
         return {**asdict(self), "params": self.params}
 
 
+def candidate_scores(candidates: list[dict[str, Any]]) -> str:
+    """ "small-store settings 0.739, plain TF-IDF + LR 0.749, ..." from a stored selection's candidates."""
+    return ", ".join(
+        f"{c['name']} {c['score']:.3f}" if c.get("score") is not None else f"{c['name']} not tried"
+        for c in candidates
+    )
+
+
 def candidate_order(n_reports: int) -> list[str]:
     """The settings the size alone would pick first (always fitted), then the cheaper ones."""
     first = "large-store settings" if large_store(n_reports) else "small-store settings"
@@ -119,7 +127,9 @@ def choose(
         model, proba = fit(candidate.params)
         candidate.seconds = round(time.perf_counter() - began, 2)
         unit = unit or candidate.seconds / RELATIVE_COST[name]
-        score = classification_metrics(y_validation, _aligned(proba, list(model.classes_), classes), classes)
+        score = classification_metrics(
+            y_validation, aligned_proba(proba, list(model.classes_), classes), classes
+        )
         candidate.score = None if score.get(metric) is None else round(float(score[metric]), 4)
         value = -1.0 if candidate.score is None else candidate.score
         if best is None:
@@ -129,10 +139,3 @@ def choose(
     assert best is not None  # the first candidate is always fitted
     selection = Selection(metric, best[1].name, tried, budget_seconds)
     return selection, (best[2], best[3])
-
-
-def _aligned(proba: np.ndarray, model_classes: list[Any], classes: list[Any]) -> np.ndarray:
-    out = np.zeros((proba.shape[0], len(classes)))
-    for j, name in enumerate(model_classes):
-        out[:, classes.index(name)] = proba[:, j]
-    return out

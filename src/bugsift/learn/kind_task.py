@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bugsift.evaluate.text_report import format_metrics
+from bugsift.learn.kind_selection import candidate_scores
 from bugsift.learn.lifecycle import LoadedModel, load_active, train_task
 from bugsift.learn.predict import predict_reports
 from bugsift.learn.targets import load_dataset
@@ -34,14 +35,10 @@ def threshold_line(evaluation: dict[str, Any]) -> str:
 
 
 def selection_line(selection: dict[str, Any]) -> str:
-    """`kind_selection.Selection.line` of a stored selection."""
-    scores = ", ".join(
-        f"{c['name']} {c['score']:.3f}" if c.get("score") is not None else f"{c['name']} not tried"
-        for c in selection["candidates"]
-    )
+    """How the settings were chosen, from a stored selection (`kind_selection.Selection.as_dict`)."""
     return (
         f"settings chosen on the newest part of the training data ({selection['metric']}): "
-        f"{scores} -> {selection['chosen']}"
+        f"{candidate_scores(selection['candidates'])} -> {selection['chosen']}"
     )
 
 

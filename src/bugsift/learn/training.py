@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bugsift.evaluate.metrics import classification_metrics, majority_baseline
+from bugsift.evaluate.metrics import aligned_proba, classification_metrics, majority_baseline
 from bugsift.evaluate.splits import calibration_split, random_split, stratified_kfold, time_split
 from bugsift.evaluate.thresholds import choose_threshold, coverage_table
 from bugsift.learn.kind import build_kind_model
@@ -138,7 +138,7 @@ def _score_split(
         calib_idx, calib_model, calib_proba = calibrated
     # a class the older part never saw (a small tracker's young label) gets probability 0, not an error
     classes = sorted(set(labels))
-    calib_proba = _aligned(calib_proba, list(calib_model.classes_), classes)
+    calib_proba = aligned_proba(calib_proba, list(calib_model.classes_), classes)
     threshold = choose_threshold(_take(labels, calib_idx), calib_proba, classes, precision_target)
     model = fit_model(
         _take(reports, train_idx), _take(labels, train_idx), dataset.task, mode, embeddings, settings
@@ -176,14 +176,6 @@ def choose_settings(
         "validation_dates": _date_range(calib_reports),
     }
     return selection, (calib_idx, model, proba)
-
-
-def _aligned(proba: np.ndarray, classes: list[Any], all_classes: list[Any]) -> np.ndarray:
-    """Re-order probability columns to `all_classes` (a fold may miss a class)."""
-    out = np.zeros((proba.shape[0], len(all_classes)))
-    for j, name in enumerate(classes):
-        out[:, all_classes.index(name)] = proba[:, j]
-    return out
 
 
 def _at_threshold(
@@ -256,7 +248,7 @@ def evaluate_dataset(
             settings,
             calibrated if i == 0 else None,
         )
-        probas.append(_aligned(proba, classes, all_classes))
+        probas.append(aligned_proba(proba, classes, all_classes))
         y_test.extend(_take(dataset.labels, test_idx))
         y_train_all.extend(_take(dataset.labels, train_idx))
         test_order.extend(int(i) for i in test_idx)
@@ -337,7 +329,7 @@ def _learning_curve(
         if len(set(labels)) < 2:
             continue
         model = fit_model(_take(dataset.reports, part), labels, dataset.task, mode, embeddings, settings)
-        proba = _aligned(model.predict_proba(test_reports), list(model.classes_), classes)
+        proba = aligned_proba(model.predict_proba(test_reports), list(model.classes_), classes)
         scores = classification_metrics(y_test, proba, classes)
         points.append({"n_train": len(part), "accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]})
     return points

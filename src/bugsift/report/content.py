@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from bugsift.evaluate.metrics import aligned_proba
 from bugsift.report import curves, summary
 from bugsift.report.summary import ACCURACY_FLOOR, previous_metrics, previous_name
 from bugsift.web.names import value_words
@@ -225,7 +226,7 @@ def _classification(
     y_true = list(predictions.get("y_true") or [])
     proba = np.asarray(predictions.get("proba") or [], dtype=float)
     if has_proba:
-        proba = _align(proba, list(predictions["classes"]), classes)
+        proba = aligned_proba(np.asarray(proba), list(predictions["classes"]), classes)
     threshold = evaluation.get("threshold") or {}
     at = evaluation.get("at_threshold") or {}
     uncertain = threshold.get("threshold")
@@ -524,15 +525,6 @@ def _chosen_section(selection: Mapping[str, Any]) -> Section | None:
         "the store's size suggests; another replaces it only with a lead of more than 0.005."
     )
     return Section("chosen", "How this model was chosen", [note], [Table(["settings", "score", "fit"], rows)])
-
-
-def _align(proba: np.ndarray, have: list[str], want: list[str]) -> np.ndarray:
-    if have == want:
-        return proba
-    out = np.zeros((proba.shape[0], len(want)))
-    for j, name in enumerate(have):
-        out[:, want.index(name)] = proba[:, j]
-    return out
 
 
 def _pct(value: float | None) -> str:
