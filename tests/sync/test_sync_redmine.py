@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -251,6 +252,19 @@ def test_recorded_answers_import_like_the_sync(redmine: Any, cli: Invoke, tmp_pa
     assert not any(r.filed_from_history for (tracker, _), r in rows.items() if tracker == "rm-page")
 
 
+@contextmanager
+def local_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A one-handler HTTP server on a free loopback port (answers Redmine never gives), stopped on exit."""
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def html_server() -> Iterator[str]:
     """A server that answers every GET with an HTML page (a proxy's login page, not Redmine's API)."""
@@ -267,12 +281,8 @@ def html_server() -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with local_http(Handler) as url:
+        yield url
 
 
 def test_bad_answers_are_one_clear_line(cli: Invoke, html_server: str) -> None:
@@ -392,15 +402,9 @@ def test_a_server_without_a_date_header_gives_this_clock_less_the_margin() -> No
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     logs: list[str] = []
-    try:
-        client = RedmineClient(f"http://127.0.0.1:{server.server_address[1]}", retries=0, log=logs.append)
+    with local_http(Handler) as url:
+        client = RedmineClient(url, retries=0, log=logs.append)
         watermark = datetime.strptime(client.server_time(), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert abs((datetime.now(UTC) - CLOCK_SKEW_MARGIN - watermark).total_seconds()) < 60
     assert any("no Date header" in line for line in logs), logs
