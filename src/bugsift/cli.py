@@ -621,10 +621,11 @@ def demo(ctx: click.Context, data_dir: Path, serve: bool, port: int, retrain: bo
 
 def _register_commands() -> None:
     """Commands that live beside the code they drive."""
+    from bugsift.bot.commands import bot
     from bugsift.jobs.commands import jobs, worker
     from bugsift.web.commands import serve, tokens, users
 
-    for command in (serve, worker, jobs, users, tokens):
+    for command in (serve, worker, jobs, users, tokens, bot):
         main.add_command(command)
 
 

@@ -305,6 +305,34 @@ class Settings(BaseSettings):
         le=16,
         description="Issues a Redmine sync fetches at once (one request each, for its journals).",
     )
+    bot_rules: Path | None = Field(
+        default=None,
+        description=(
+            "The triage bot's rules (TOML, see docs/bot.md). Default: bot.toml inside the data directory."
+        ),
+    )
+    bot_every_minutes: float = Field(
+        default=0.0,
+        ge=0,
+        description="Minutes between the worker's triage-bot passes (as `bugsift bot run --once`); 0: none.",
+    )
+    bot_digest_to: str | None = Field(
+        default=None,
+        description=(
+            "Addresses (comma-separated) of the bot's daily digest: what it did and what it only suggests."
+        ),
+    )
+    bot_api_key: str | None = Field(
+        default=None,
+        description=(
+            "Key the bot writes with, where it should act as a user of its own (Redmine: X-Redmine-API-Key; "
+            "Bugzilla: API key; GitHub and Jira: token). Default: the tracker's sync key."
+        ),
+    )
+
+    @property
+    def bot_rules_path(self) -> Path:
+        return self.bot_rules or self.home / "bot.toml"
 
     @property
     def models_dir(self) -> Path:

@@ -37,8 +37,9 @@ def get_backend(settings: Settings) -> Backend:
 
 
 def _sweep_orphans(settings: Settings, stop: threading.Event) -> None:
-    """Requeue jobs of dead workers now and every half lease, and queue the retraining that is due,
-    until the worker stops."""
+    """Requeue jobs of dead workers now and every half lease, and queue the retraining and the bot passes
+    that are due, until the worker stops."""
+    from bugsift.jobs.bot_task import queue_due_bot_runs
     from bugsift.jobs.retrain import queue_due_trainings
 
     while True:
@@ -46,6 +47,8 @@ def _sweep_orphans(settings: Settings, stop: threading.Event) -> None:
             requeue_orphans(settings)
         with contextlib.suppress(Exception):
             queue_due_trainings(settings)
+        with contextlib.suppress(Exception):
+            queue_due_bot_runs(settings)
         if stop.wait(max(1.0, settings.jobs_lease_s / 2)):
             return
 

@@ -39,6 +39,7 @@ TASKS: dict[str, str] = {
     "notify": "bugsift.jobs.notify:notify",
     "sync": "bugsift.jobs.sync_task:sync",
     "encode": "bugsift.jobs.encode:encode",
+    "bot": "bugsift.jobs.bot_task:bot",
     "ping": "bugsift.jobs.core:ping",
 }
 LOG_LIMIT = 20_000  # characters of log kept per job (the newest)

@@ -65,7 +65,7 @@ def _message(settings: Settings, to: str, subject: str, body: str, ids: list[int
     return message
 
 
-def _connect(settings: Settings) -> smtplib.SMTP:
+def connect_smtp(settings: Settings) -> smtplib.SMTP:
     smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.http_timeout_s)
     if settings.smtp_starttls:
         smtp.starttls()
@@ -101,7 +101,7 @@ def notify(context: JobContext) -> dict[str, Any]:
     if not mails:
         return {"sent": 0}
     sent = 0
-    smtp = _connect(settings)
+    smtp = connect_smtp(settings)
     try:
         for to, subject, body, ids in mails:
             message = _message(settings, to, subject, body, ids)

@@ -43,6 +43,7 @@ from bugsift.learn.kind_selection import candidate_scores
 from bugsift.learn.tasks import EvaluationOutcome, TaskOptions, TrainOutcome
 from bugsift.settings import Settings
 from bugsift.sources.base import Report
+from bugsift.store.bot_actions import written_by_bot
 from bugsift.store.db import Database
 from bugsift.store.reports import iter_reports
 
@@ -382,6 +383,7 @@ def per_report(
         "baseline_rank": _first_right_rank(baseline_proba(model, reports), truth),
         "confidence": np.round(confidence, 5).tolist(),
         "correct": truth[np.arange(len(reports)), top].tolist(),
+        "predicted": [str(model.classes_[j]) for j in top],  # the bot's per-label thresholds
     }
 
 
@@ -605,9 +607,13 @@ def describe(evaluation: dict[str, Any]) -> str:
 
 
 def _load(database: Database, options: TaskOptions) -> list[Report]:
+    """The stored reports, less those whose component the bot set and no person corrected since."""
     with database.session() as session:
+        by_bot = written_by_bot(session, TASK)
         return [
-            report for _, report in iter_reports(session, tracker=options.tracker, project=options.project)
+            report
+            for row_id, report in iter_reports(session, tracker=options.tracker, project=options.project)
+            if row_id not in by_bot
         ]
 
 

@@ -64,6 +64,11 @@ class KindPredictor:
     def version_name(self) -> str:
         return self.loaded.version_name
 
+    @property
+    def row(self) -> Any:
+        """The registry row (its file's held-out evaluation gives the bot's per-label thresholds)."""
+        return self.loaded.row
+
     def predict(self, reports: Sequence[Report], top_k: int) -> list[dict[str, Any]]:
         return predict_reports(self.loaded.model, reports, self.loaded.threshold, top_k)
 

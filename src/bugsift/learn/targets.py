@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from bugsift.sources.base import Report
+from bugsift.store.bot_actions import written_by_bot
 from bugsift.store.labels import effective_labels
 from bugsift.store.reports import iter_reports
 
@@ -114,7 +115,11 @@ def load_dataset(
     named = effective_labels(session, label) if label else None
     if named is not None and not named:
         raise ValueError(f"no report carries the label {label!r}: import it with `bugsift labels import`")
+    by_bot = written_by_bot(session, task) if task == "type" and not label else set()
     for row_id, report in iter_reports(session, tracker=tracker, project=project):
+        if row_id in by_bot:  # the bot's own answer, not a person's: never a training label
+            dataset.excluded["set by the bot"] += 1
+            continue
         value = _target(task, report, named.get(row_id) if named is not None else None, named is not None)
         if value is None:
             dataset.excluded[_exclusion_reason(task, report, named is not None)] += 1

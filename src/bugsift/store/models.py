@@ -151,3 +151,44 @@ class ModelRow(Base):
     def version_name(self) -> str:
         """How predictions name the model that made them, e.g. ``defect:is_bug:filing:v3``."""
         return f"{self.task}:{self.label}:{self.mode}:v{self.version}"
+
+
+class BotActionRow(Base):
+    """One thing the triage bot decided to do in a tracker, and what became of it (`bugsift.bot`).
+
+    ``key`` makes an action unique per rule, report and new value: planning again, a retried job or two
+    runs at once find the same row, and an action that was undone or reverted is never planned again.
+    """
+
+    __tablename__ = "bot_actions"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_bot_actions_key"),
+        Index("ix_bot_actions_state", "state"),
+        Index("ix_bot_actions_rule_done", "rule", "done_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(700))
+    rule: Mapped[str] = mapped_column(String(100))
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    tracker: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(200))
+    task: Mapped[str] = mapped_column(String(50))
+    action: Mapped[str] = mapped_column(String(20))  # set | label | comment
+    field: Mapped[str] = mapped_column(String(50))  # component | type | label | comment
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str] = mapped_column(Text)
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    probability: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    explanation: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    seen_version: Mapped[str | None] = mapped_column(String(100))
+    """The tracker's own version of the report when the bot decided (updated_on, last_change_time...)."""
+    state: Mapped[str] = mapped_column(String(20))  # see bugsift.bot.actions.STATES
+    reason: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    """What the tracker answered to the write (status, the ids it gave, an error body)."""
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,274 @@
+"""What the bot would do now: for each rule, the reports in its scope, the model's answer, and whether
+that answer is trusted enough to act on (per-label thresholds for the rule's precision).
+
+Planning reads the store and the models only; it changes nothing (`bugsift bot plan`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bugsift.bot.rules import Rule
+from bugsift.bot.thresholds import LabelThreshold, held_out_of, label_thresholds
+from bugsift.learn.component import SEP
+from bugsift.learn.tasks import TaskOptions, get_task
+from bugsift.store.bot_actions import FIELD_OF_TASK
+from bugsift.store.db import Database
+from bugsift.store.models import BotActionRow, LabelRow, ModelRow, ReportRow
+from bugsift.store.reports import row_to_report
+
+PREDICT_BATCH = 200
+# The label name a person's answer for each task is stored under (as `web.suggest.LABEL_NAMES`).
+HUMAN_LABEL = {"component": "component", "type": "type", "defect": "defect", "duplicates": "duplicate_of"}
+# States after which a rule never acts on that report again (a person undid or reverted it, or it is done).
+FINAL = ("writing", "done", "skipped", "failed", "undone", "reverted")
+
+
+@dataclass
+class Decision:
+    """One report under one rule: what the bot would write and why, or why it would not."""
+
+    rule: str
+    report_id: int
+    tracker: str
+    project: str
+    external_id: str
+    title: str
+    task: str
+    action: str
+    field: str
+    old_value: str | None
+    new_value: str | None
+    label: str | None
+    probability: float
+    threshold: float | None
+    verdict: str  # act | suggest
+    why: str
+    model_version: str
+    seen_version: str | None
+    explanation: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answerer:
+    """The model a rule's answers come from: its registry row (None for the text-similarity duplicates
+    search), its name, and the per-label thresholds for the rule's precision."""
+
+    model: ModelRow | None
+    version_name: str
+    thresholds: dict[str, LabelThreshold]
+
+
+@dataclass
+class RulePlan:
+    rule: Rule
+    decisions: list[Decision] = field(default_factory=list)
+    problem: str | None = None
+    """Why the rule cannot plan at all (no model, unknown tracker): said, never raised."""
+    thresholds: dict[str, LabelThreshold] = field(default_factory=dict)
+
+
+def plan(
+    database: Database,
+    rules: Sequence[Rule],
+    version_of: Any,
+    now: datetime | None = None,
+) -> list[RulePlan]:
+    """Every rule's decisions; ``version_of(rule, raw)`` reads the tracker's version from a raw record."""
+    now = now or datetime.now(UTC)
+    return [_plan_rule(database, rule, version_of, now) for rule in rules]
+
+
+def _plan_rule(database: Database, rule: Rule, version_of: Any, now: datetime) -> RulePlan:
+    result = RulePlan(rule)
+    mode = "filing" if rule.task in ("type", "defect") else None  # new reports: what is known at filing
+    try:
+        predictor = get_task(rule.task).predictor(database, TaskOptions(tracker=rule.tracker, mode=mode))
+    except LookupError as error:
+        result.problem = f"no {rule.task} model: {error}"
+        return result
+    except (ValueError, OSError) as error:
+        result.problem = f"the {rule.task} model does not load: {error}"
+        return result
+    model: ModelRow | None = getattr(predictor, "row", None)
+    result.thresholds = _thresholds(rule, model)
+    answerer = Answerer(model, predictor.version_name, result.thresholds)
+    for rows in _candidates(database, rule, now):
+        reports = [row_to_report(row) for row in rows]
+        answers = predictor.predict(reports, top_k=1)
+        for row, answer in zip(rows, answers, strict=True):
+            decision = _decide(rule, row, answer, answerer, version_of(rule, row.raw or {}))
+            if decision is not None:
+                result.decisions.append(decision)
+    return result
+
+
+def _thresholds(rule: Rule, model: ModelRow | None) -> dict[str, LabelThreshold]:
+    if rule.task == "duplicates" or model is None:
+        return {}
+    held_out = held_out_of(rule.task, model.path)
+    return {} if held_out is None else label_thresholds(held_out, rule.precision, rule.min_support)
+
+
+def _candidates(database: Database, rule: Rule, now: datetime) -> Iterator[list[ReportRow]]:
+    """The rule's reports, in batches: old enough, young enough, untriaged, not a skipped reporter's, with
+    no person's answer for the task and no earlier action of this rule."""
+    with database.session() as session:
+        query = select(ReportRow).where(ReportRow.tracker == rule.tracker).order_by(ReportRow.id)
+        query = query.where(ReportRow.created_at <= now - timedelta(minutes=rule.grace_minutes))
+        if rule.max_age_days is not None:
+            query = query.where(ReportRow.created_at >= now - timedelta(days=rule.max_age_days))
+        if rule.projects:
+            query = query.where(ReportRow.project.in_(rule.projects) | ReportRow.product.in_(rule.projects))
+        if rule.skip_reporters:
+            query = query.where(ReportRow.reporter.is_(None) | ReportRow.reporter.not_in(rule.skip_reporters))
+        stored_field = FIELD_OF_TASK.get(rule.task)
+        if rule.only_untriaged and stored_field and rule.action == "set":
+            column = getattr(ReportRow, stored_field)
+            query = query.where(column.is_(None) | column.in_(("", *rule.untriaged_values)))
+        people = select(LabelRow.report_id).where(
+            LabelRow.name == HUMAN_LABEL[rule.task], LabelRow.source == "human"
+        )
+        acted = select(BotActionRow.report_id).where(
+            BotActionRow.rule == rule.name, BotActionRow.state.in_(FINAL)
+        )
+        query = query.where(ReportRow.id.not_in(people), ReportRow.id.not_in(acted))
+        if rule.task == "duplicates":
+            query = query.where(ReportRow.duplicate_of.is_(None))
+        batch: list[ReportRow] = []
+        for row in session.scalars(query.execution_options(yield_per=PREDICT_BATCH)):
+            session.expunge(row)
+            batch.append(row)
+            if len(batch) == PREDICT_BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def _decide(
+    rule: Rule,
+    row: ReportRow,
+    answer: dict[str, Any],
+    answerer: Answerer,
+    seen_version: str | None,
+) -> Decision | None:
+    label = answer.get("prediction")
+    if label is None:
+        return None
+    label = str(label)
+    probability = float(answer.get("confidence", answer.get("probability")) or 0.0)
+    field_name, old_value, new_value, why_not = _change(rule, row, label)
+    decision = Decision(
+        rule=rule.name,
+        report_id=row.id,
+        tracker=row.tracker,
+        project=row.project,
+        external_id=row.external_id,
+        title=row.title[:200],
+        task=rule.task,
+        action=rule.action,
+        field=field_name,
+        old_value=old_value,
+        new_value=new_value,
+        label=label,
+        probability=round(probability, 4),
+        threshold=None,
+        verdict="suggest",
+        why="",
+        model_version=answer.get("model_version") or answerer.version_name,
+        seen_version=seen_version,
+        explanation=list(answer.get("explanation") or []),
+    )
+    if why_not:
+        decision.why = why_not
+        return decision if new_value else None
+    decision.verdict, decision.threshold, decision.why = _trust(rule, label, probability, answer, answerer)
+    if decision.verdict == "act" and not rule.apply:
+        decision.verdict, decision.why = "suggest", f"{decision.why}; the rule has apply = false"
+    return decision
+
+
+def _change(rule: Rule, row: ReportRow, label: str) -> tuple[str, str | None, str | None, str | None]:
+    """(field, old value, new value, why not) for a rule's action on a report given the model's label."""
+    if rule.action == "comment":
+        return "comment", None, _comment_value(rule, label), None
+    if rule.action == "label":
+        value = rule.label_format.format(value=label)
+        if value in (row.keywords or []):
+            return "label", None, None, f"already carries {value!r}"
+        return "label", None, value, None if rule.admits(label) else f"{label!r} is not allowed by the rule"
+    stored = getattr(row, FIELD_OF_TASK[rule.task])
+    value = label
+    if rule.task == "component" and SEP in label:
+        product, value = label.split(SEP, 1)
+        if row.product and product != row.product:
+            return "component", stored, None, f"the model's {label!r} is outside the report's product"
+    if value == stored:
+        return "component" if rule.task == "component" else "type", stored, None, "already has that value"
+    if not rule.admits(value) or not rule.admits(label):
+        return FIELD_OF_TASK[rule.task], stored, value, f"{value!r} is not allowed by the rule"
+    return FIELD_OF_TASK[rule.task], stored or None, value, None
+
+
+def _comment_value(rule: Rule, label: str) -> str:
+    if rule.task == "duplicates":
+        return f"possible duplicate of {label}"
+    return f"{rule.task}: {label}"
+
+
+def _trust(
+    rule: Rule,
+    label: str,
+    probability: float,
+    answer: dict[str, Any],
+    answerer: Answerer,
+) -> tuple[str, float | None, str]:
+    """(verdict, threshold, why): act only at or above the label's own threshold for the rule's precision."""
+    model, version_name, thresholds = answerer.model, answerer.version_name, answerer.thresholds
+    if rule.task == "duplicates":
+        chosen = (model.thresholds or {}) if model is not None else {}
+        target = float(chosen.get("precision_target") or 0.0)
+        if answer.get("uncertain"):
+            return "suggest", None, f"{version_name} is not sure"
+        if model is None or target < rule.precision or not chosen.get("met", True):
+            return (
+                "suggest",
+                None,
+                f"{version_name} has no threshold chosen for precision {rule.precision:.2f}",
+            )
+        return "act", float(chosen.get("uncertain") or 0.0), f"p={probability:.2f}, not uncertain"
+    if not thresholds:
+        return "suggest", None, f"{version_name} kept no held-out answers per label: retrain it"
+    chosen = thresholds.get(label)
+    if chosen is None:
+        return "suggest", None, f"no held-out answers of {label!r}"
+    if chosen.threshold is None:
+        return "suggest", None, chosen.why_not(rule.precision, rule.min_support)
+    if probability < chosen.threshold:
+        return (
+            "suggest",
+            chosen.threshold,
+            f"p={probability:.2f} is below {label!r}'s threshold {chosen.threshold:.2f}",
+        )
+    return (
+        "act",
+        chosen.threshold,
+        f"p={probability:.2f} >= {chosen.threshold:.2f}, where {label!r} was right "
+        f"{chosen.precision:.0%} of {chosen.support} held-out times",
+    )
+
+
+def untouched(session: Session, rule: Rule) -> int:
+    """How many actions of a rule wait for a run (for the plan's summary)."""
+    query = select(BotActionRow.id).where(BotActionRow.rule == rule.name, BotActionRow.state == "planned")
+    return len(session.scalars(query).all())

@@ -1,0 +1,116 @@
+"""Per-label thresholds for a rule's precision, from the model's own held-out predictions.
+
+A model's evaluation (kept beside its file, `learn.tasks.evaluation_path`) holds, for each report of the
+time-ordered test part, the label the model answered, its confidence and whether it was right. For each
+label, the threshold is the lowest confidence at which the answers of that label, from the most
+confident down, are still right at the rule's precision, over at least ``min_support`` answers. A label
+that never gets there has no threshold: the bot never acts on it, it only suggests it in the digest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bugsift.learn.tasks import evaluation_path
+
+
+@dataclass(frozen=True)
+class LabelThreshold:
+    label: str
+    threshold: float | None
+    """Act at or above this confidence; None: never act on this label."""
+    precision: float | None
+    """Held-out precision of the answers at or above the threshold (of all answers when None)."""
+    support: int
+    """Held-out answers at or above the threshold (all answers of the label when None)."""
+
+    def why_not(self, target: float, min_support: int) -> str:
+        if self.support < min_support:
+            return f"{self.support} held-out answers of {self.label!r}, fewer than the {min_support} needed"
+        shown = "n/a" if self.precision is None else f"{self.precision:.2f}"
+        return f"held-out precision of {self.label!r} is {shown} at best, below the rule's {target:.2f}"
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The test part's answers: per report the label answered, its confidence, whether it was right."""
+
+    predicted: list[str]
+    confidence: list[float]
+    correct: list[bool]
+
+
+def label_thresholds(held_out: HeldOut, target: float, min_support: int) -> dict[str, LabelThreshold]:
+    by_label: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+    for label, confidence, right in zip(
+        held_out.predicted, held_out.confidence, held_out.correct, strict=True
+    ):
+        by_label[label].append((float(confidence), bool(right)))
+    return {label: _threshold(label, answers, target, min_support) for label, answers in by_label.items()}
+
+
+def _threshold(
+    label: str, answers: list[tuple[float, bool]], target: float, min_support: int
+) -> LabelThreshold:
+    answers.sort(key=lambda a: -a[0])
+    confidence = np.array([a[0] for a in answers])
+    right = np.cumsum([a[1] for a in answers])
+    count = np.arange(1, len(answers) + 1)
+    precision = right / count
+    # Only cut between distinct confidences: a threshold keeps every answer at its value.
+    cuts = [i for i in range(len(answers)) if i + 1 == len(answers) or confidence[i + 1] < confidence[i]]
+    good = [i for i in cuts if count[i] >= min_support and precision[i] >= target]
+    if good:
+        i = max(good)
+        return LabelThreshold(label, float(confidence[i]), float(precision[i]), int(count[i]))
+    best = max((precision[i] for i in cuts if count[i] >= min_support), default=None)
+    return LabelThreshold(label, None, None if best is None else float(best), len(answers))
+
+
+def held_out_of(task: str, model_path: str | Path) -> HeldOut | None:
+    """The held-out answers kept beside a model file; None when the evaluation holds none (a model trained
+    before the evaluation kept them: retrain it)."""
+    path = evaluation_path(model_path)
+    if not path.is_file():
+        return None
+    evaluation = json.loads(path.read_text(encoding="utf-8"))
+    if task == "component":
+        return _component_answers(evaluation)
+    if task in ("type", "defect"):
+        return _kind_answers(evaluation)
+    return None
+
+
+def _component_answers(evaluation: dict[str, Any]) -> HeldOut | None:
+    predicted: list[str] = []
+    confidence: list[float] = []
+    correct: list[bool] = []
+    for scope in (evaluation.get("scopes") or {}).values():
+        rows = scope.get("per_report") or {}
+        if "predicted" not in rows:
+            return None
+        predicted += rows["predicted"]
+        confidence += rows["confidence"]
+        correct += rows["correct"]
+    return HeldOut(predicted, confidence, correct) if predicted else None
+
+
+def _kind_answers(evaluation: dict[str, Any]) -> HeldOut | None:
+    predictions = evaluation.get("predictions") or {}
+    classes: Sequence[str] = predictions.get("classes") or []
+    proba = np.asarray(predictions.get("proba") or [], dtype=float)
+    if not len(classes) or proba.size == 0:
+        return None
+    best = proba.argmax(axis=1)
+    predicted = [str(classes[j]) for j in best]
+    truth = predictions.get("y_true") or []
+    return HeldOut(
+        predicted, proba.max(axis=1).tolist(), [p == t for p, t in zip(predicted, truth, strict=True)]
+    )
