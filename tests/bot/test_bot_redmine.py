@@ -5,14 +5,17 @@ the old value; a run killed with -9 mid-write, then run again, leaves every acti
 
 from __future__ import annotations
 
+import email
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,25 +49,46 @@ def bot_env(redmine: Any, home: Path) -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="module")
+def bot_home(redmine: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One bugsift home for the whole module, as one install has: synced from the test Redmine, a
+    component model trained, the rules file written. The tests run in order on it, each filing or
+    changing its own issues; the action log keeps what earlier tests did, as it would."""
+    home = tmp_path_factory.mktemp("bot") / "home"
+    runner = CliRunner()
+    env = {name: None for name in os.environ if name.startswith("BUGSIFT_") and name != "BUGSIFT_SHARED_DATA"}
+    env.update(bot_env(redmine, home))
+    for args in (["sync", "redmine"], ["train", "component"]):
+        result = runner.invoke(main, args, env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    (home / "bot.toml").write_text(RULE, encoding="utf-8")
+    return home
+
+
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redmine: Any) -> Invoke:
-    """`bugsift ...` in process, with a fresh home synced from the test Redmine and a component model."""
+def cli(bot_home: Path, monkeypatch: pytest.MonkeyPatch, redmine: Any) -> Invoke:
+    """`bugsift ...` in process on the module's home, synced with the test Redmine first."""
     for name in [n for n in os.environ if n.startswith("BUGSIFT_") and n != "BUGSIFT_SHARED_DATA"]:
         monkeypatch.delenv(name)
-    for name, value in bot_env(redmine, tmp_path / "home").items():
+    for name, value in bot_env(redmine, bot_home).items():
         monkeypatch.setenv(name, value)
     runner = CliRunner()
 
-    def invoke(*args: str, ok: bool = True) -> Result:
-        result = runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+    def invoke(*args: str, ok: bool = True, env: dict[str, str] | None = None) -> Result:
+        result = runner.invoke(main, [str(a) for a in args], env=env, catch_exceptions=False)
         if ok:
             assert result.exit_code == 0, result.output
         return result
 
     invoke("sync", "redmine")
-    invoke("train", "component")
-    (tmp_path / "home" / "bot.toml").write_text(RULE, encoding="utf-8")
     return invoke
+
+
+@pytest.fixture(scope="module")
+def confident_texts(redmine: Any) -> list[dict[str, Any]]:
+    """Filled by the first test: the seeded untriaged issues the bot planned to act on before anything
+    was written. Later tests file copies of them, to get fresh untriaged issues the bot acts on."""
+    return []
 
 
 def issue(redmine: Any, redmine_id: int | str) -> dict[str, Any]:
@@ -88,7 +112,9 @@ def actions(cli: Invoke, state: str | None = None) -> list[dict[str, Any]]:
     return [json.loads(line) for line in cli(*args).stdout.splitlines() if line.strip()]
 
 
-def test_plan_names_probability_threshold_and_reasons_and_changes_nothing(redmine: Any, cli: Invoke) -> None:
+def test_plan_names_probability_threshold_and_reasons_and_changes_nothing(
+    redmine: Any, cli: Invoke, confident_texts: list[dict[str, Any]]
+) -> None:
     untriaged = redmine.seed.untriaged
     before = {i: issue(redmine, i)["updated_on"] for i in untriaged}
     decisions = planned(cli)
@@ -104,11 +130,12 @@ def test_plan_names_probability_threshold_and_reasons_and_changes_nothing(redmin
             assert decision["why"]  # every suggestion says why it is not acted on
     assert {i: issue(redmine, i)["updated_on"] for i in untriaged} == before
     assert actions(cli) == []  # planning records nothing
+    confident_texts.extend(redmine.seed.texts[int(d["external_id"])] for d in act)
     text = cli("bot", "plan").stdout
-    assert "labels trusted at this precision" in text and "DO redmine" in text
+    assert "labels trusted at this precision" in text and "DO redmine" in text and "only suggested:" in text
 
 
-def test_run_writes_once_people_win_and_undo_restores(redmine: Any, cli: Invoke) -> None:
+def test_run_writes_once_people_win_and_undo_restores(redmine: Any, cli: Invoke, bot_home: Path) -> None:
     act = [d for d in planned(cli) if d["verdict"] == "act" and category(redmine, d["external_id"]) is None]
     assert len(act) >= 3, act
     hand_set, removed, *rest = act
@@ -151,6 +178,12 @@ def test_run_writes_once_people_win_and_undo_restores(redmine: Any, cli: Invoke)
     assert second["done"] == 0 and second["skipped"] == 0
     assert {i: len(issue(redmine, i)["journals"]) for i in redmine.seed.untriaged} == journals
 
+    figures = dashboard_bot_row(bot_home)
+    assert "<td>component</td><td>component &rarr; set on redmine</td>" in figures
+    assert (
+        f"<td>{len(rest)}</td><td>0</td><td>0</td><td>2</td>" in figures
+    )  # written, reverted, undone, skipped
+
     undone = next(a for a in actions(cli, "done") if a["external_id"] == rest[0]["external_id"])
     cli("bot", "undo", undone["id"])
     assert category(redmine, rest[0]["external_id"]) is None
@@ -163,15 +196,16 @@ def test_run_writes_once_people_win_and_undo_restores(redmine: Any, cli: Invoke)
 
 
 def test_a_persons_revert_becomes_a_correction_and_no_training_label_is_the_bots(
-    redmine: Any, cli: Invoke, tmp_path: Path
+    redmine: Any, cli: Invoke, bot_home: Path, confident_texts: list[dict[str, Any]]
 ) -> None:
     from bot_seed import file_untriaged
 
-    file_untriaged(redmine, confident_copies(redmine, cli, 2))
+    assert confident_texts, "the first test of the module plans them"
+    filed = file_untriaged(redmine, (confident_texts * 2)[:2])
     cli("sync", "redmine")
     done = json.loads(cli("bot", "run", "--once", "--json").stdout.splitlines()[-1])["done"]
-    assert done >= 1
-    first = actions(cli, "done")[0]
+    assert done >= 1, cli("bot", "plan", "--all").stdout
+    first = next(a for a in actions(cli, "done") if int(a["external_id"]) in filed)
     other = next(name for name in redmine.seed.categories if name != first["new_value"])
     redmine.api(
         "PUT",
@@ -183,7 +217,7 @@ def test_a_persons_revert_becomes_a_correction_and_no_training_label_is_the_bots
     assert result["reverted"] == 1
     (reverted,) = actions(cli, "reverted")
     assert reverted["external_id"] == first["external_id"] and other in reverted["reason"]
-    with sqlite3.connect(tmp_path / "home" / "bugsift.sqlite3") as db:
+    with sqlite3.connect(bot_home / "bugsift.sqlite3") as db:
         labels = db.execute(
             "SELECT l.value, l.source FROM labels l JOIN reports r ON r.id = l.report_id "
             "WHERE r.external_id = ? AND l.name = 'component'",
@@ -195,7 +229,7 @@ def test_a_persons_revert_becomes_a_correction_and_no_training_label_is_the_bots
     from bugsift.settings import Settings
     from bugsift.store.db import open_database
 
-    database = open_database(Settings(home=tmp_path / "home"))
+    database = open_database(Settings(home=bot_home))
     try:
         trained_on = {r.external_id for r in _load(database, TaskOptions())}
     finally:
@@ -204,24 +238,44 @@ def test_a_persons_revert_becomes_a_correction_and_no_training_label_is_the_bots
     assert still_bots and not (still_bots & trained_on)  # the bot's own answers are never training labels
     assert first["external_id"] in trained_on  # the person's correction is
 
+    inbox: list[bytes] = []
+    with smtp_sink(inbox) as port:
+        sent = cli(
+            "bot",
+            "digest",
+            "--send",
+            env={
+                "BUGSIFT_SMTP_HOST": "127.0.0.1",
+                "BUGSIFT_SMTP_PORT": str(port),
+                "BUGSIFT_BOT_DIGEST_TO": "triage@example.org",
+            },
+        )
+    assert "digest sent to triage@example.org" in sent.stdout
+    (mail,) = [email.message_from_bytes(m) for m in inbox]
+    assert mail["Subject"].startswith("[bugsift bot] ") and " done, " in mail["Subject"]
+    body = mail.get_payload()
+    assert f"reverted or undone: redmine {first['external_id']}" in body and "suggested: redmine" in body
+    assert "live precision" in body
+
 
 def test_killed_run_then_rerun_does_every_action_exactly_once(
-    redmine: Any, cli: Invoke, tmp_path: Path
+    redmine: Any, cli: Invoke, bot_home: Path, tmp_path: Path, confident_texts: list[dict[str, Any]]
 ) -> None:
     from bot_seed import file_untriaged
 
-    filed = file_untriaged(redmine, confident_copies(redmine, cli, 6))
+    assert confident_texts, "the first test of the module plans them"
+    filed = file_untriaged(redmine, (confident_texts * 6)[:6])
     cli("sync", "redmine")
     to_do = [d for d in planned(cli) if d["verdict"] == "act" and int(d["external_id"]) in filed]
     assert len(to_do) >= 3, to_do
-    env = {**os.environ, **bot_env(redmine, tmp_path / "home")}
+    env = {**os.environ, **bot_env(redmine, bot_home)}
     command = [sys.executable, "-m", "bugsift", "bot", "run", "--once"]
     with open(tmp_path / "killed-run.log", "wb") as output:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
-    database = tmp_path / "home" / "bugsift.sqlite3"
+    database = bot_home / "bugsift.sqlite3"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
-        if _count(database, "state = 'done'") >= 1 and _count(database, "state = 'writing'") >= 1:
+        if _count(database, "state = 'writing'") >= 1:
             break
         time.sleep(0.002)
     assert process.poll() is None, "the run ended before it could be killed"
@@ -238,17 +292,53 @@ def test_killed_run_then_rerun_does_every_action_exactly_once(
     assert _count(database, "state IN ('planned', 'writing')") == 0
 
 
-def confident_copies(redmine: Any, cli: Invoke, count: int) -> list[dict[str, Any]]:
-    """``count`` copies of the seed's untriaged issues that the bot plans to act on: a test of its own
-    gets fresh untriaged issues to act on, whatever earlier tests did to the seeded ones."""
-    seeded = redmine.seed.texts
-    texts = [
-        seeded[int(d["external_id"])]
-        for d in planned(cli)
-        if d["verdict"] == "act" and int(d["external_id"]) in seeded
-    ]
-    assert texts, "the bot should plan to act on some seeded untriaged issue"
-    return (texts * count)[:count]
+def dashboard_bot_row(home: Path) -> str:
+    """The dashboard's triage-bot table, as a viewer sees it."""
+    import re
+
+    from bugsift.settings import Settings
+    from bugsift.store.db import open_database
+    from bugsift.web import accounts
+    from bugsift.web.app import create_app
+
+    settings = Settings()  # the test's environment: this home
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            accounts.create_user(session, "viewer", "correct horse battery", "viewer")
+        client = create_app(settings, database=database, TESTING=True).test_client()
+        login_page = client.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf-token" content="([^"]+)"', login_page)
+        assert token
+        form = {"username": "viewer", "password": "correct horse battery", "csrf_token": token.group(1)}
+        assert client.post("/login", data=form).status_code == 302
+        page = client.get("/dashboard/").get_data(as_text=True)
+    finally:
+        database.dispose()
+    table = re.search(r'<table id="bot".*?</table>', page, re.S)
+    assert table, page
+    return table.group(0)
+
+
+@contextmanager
+def smtp_sink(inbox: list[bytes]) -> Iterator[int]:
+    """A real local SMTP server (aiosmtpd) keeping what it is sent; yields its port."""
+    from aiosmtpd.controller import Controller
+
+    class Keep:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            inbox.append(envelope.content)
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
 
 
 def _count(database: Path, where: str) -> int:

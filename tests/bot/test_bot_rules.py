@@ -103,7 +103,8 @@ def test_each_label_gets_the_lowest_threshold_that_keeps_the_precision() -> None
         confidence=[*confident, 0.99, 0.98, 0.97, 0.96],
         correct=[*right, True, False, True, False],
     )
-    thresholds = label_thresholds(held_out, target=0.9, min_support=5)
+    # Judged on the held-out share itself (z = 0): the lowest cut still right 90% of the time.
+    thresholds = label_thresholds(held_out, target=0.9, min_support=5, z=0.0, local=False)
     networking = thresholds["Networking"]
     assert (
         networking.threshold == 0.4
@@ -113,8 +114,23 @@ def test_each_label_gets_the_lowest_threshold_that_keeps_the_precision() -> None
     graphics = thresholds["Graphics"]
     assert graphics.threshold is None  # 4 answers: fewer than min_support, never acted on
     assert "fewer than the 5 needed" in graphics.why_not(0.9, 5)
-    strict = label_thresholds(held_out, target=0.95, min_support=5)["Networking"]
+    strict = label_thresholds(held_out, target=0.95, min_support=5, z=0.0, local=False)["Networking"]
     assert strict.threshold == 0.6 and strict.precision == 1.0
+    # Each admitted answer on its own too: the answers at 0.5 and 0.4 are right one time in two (isotonic),
+    # so the cut stays above them although the average down to 0.4 is still 10 of 11.
+    own = label_thresholds(held_out, target=0.9, min_support=5, z=0.0, local=True)["Networking"]
+    assert own.threshold == 0.6 and own.support == 9
+
+
+def test_by_default_a_label_must_be_surely_that_precise_not_just_by_luck() -> None:
+    """Nine right answers out of nine are not enough for 0.9: the Wilson bound of 9/9 is 0.77."""
+    few = HeldOut(predicted=["Networking"] * 9, confidence=[0.9] * 9, correct=[True] * 9)
+    alone = label_thresholds(few, target=0.9, min_support=5)["Networking"]
+    assert alone.threshold is None and alone.lower == pytest.approx(0.769, abs=0.001)
+    assert "surely above 0.77 at best, not the rule's 0.90" in alone.why_not(0.9, 5)
+    many = HeldOut(predicted=["Networking"] * 60, confidence=[0.9] * 60, correct=[True] * 59 + [False])
+    trusted = label_thresholds(many, target=0.9, min_support=5)["Networking"]
+    assert trusted.threshold == 0.9 and trusted.lower is not None and trusted.lower >= 0.9
 
 
 @contextmanager
@@ -171,3 +187,45 @@ def test_the_worker_queues_one_bot_pass_at_a_time(tmp_path: Path) -> None:
     with database_for(settings).session() as session:
         job = session.get(JobRow, first)
         assert job is not None and job.task == "bot" and job.args == {}
+
+
+def test_a_rule_people_keep_reverting_is_paused(tmp_path: Path) -> None:
+    """Once 20 of its writes are settled, a rule whose writes people reverted too often only suggests."""
+    from datetime import UTC, datetime, timedelta
+
+    from bugsift.bot.planner import paused_because
+    from bugsift.store.db import open_database
+    from bugsift.store.models import BotActionRow, ReportRow
+
+    (rule,) = parse_rules(GOOD.split("\n\n")[0])
+    database = open_database(Settings(home=tmp_path / "home"))
+    now = datetime.now(UTC)
+    try:
+        assert paused_because(database, rule, now) is None  # nothing written yet
+        with database.session() as session:
+            for n in range(25):
+                report = ReportRow(tracker="redmine", external_id=str(n), content_hash="x")
+                session.add(report)
+                session.flush()
+                state = "reverted" if n < 5 else "done"
+                session.add(
+                    BotActionRow(
+                        key=f"component|redmine||{n}",
+                        rule="component",
+                        report_id=report.id,
+                        tracker="redmine",
+                        external_id=str(n),
+                        task="component",
+                        action="set",
+                        field="component",
+                        new_value="Networking",
+                        state=state,
+                        done_at=now - timedelta(days=30 if n < 22 else 1),
+                    )
+                )
+        why = paused_because(database, rule, now)
+        assert why is not None and "people reverted 5 of its 22 settled writes" in why
+        assert "live precision 0.77 < 0.90" in why
+        assert paused_because(database, rule.model_copy(update={"precision": 0.7}), now) is None
+    finally:
+        database.dispose()

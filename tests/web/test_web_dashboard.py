@@ -15,6 +15,7 @@ from sqlalchemy import select
 from bugsift.jobs import run_job
 from bugsift.learn.tasks import TaskOptions, TrainOutcome, evaluation_path, get_task, report_path
 from bugsift.report.html import FORMAT_MARK
+from bugsift.settings import Settings
 from bugsift.store.models import ModelRow
 from bugsift.store.reports import upsert_reports
 from bugsift.web import accounts
@@ -250,3 +251,13 @@ def test_new_reports_are_answered_by_the_filing_time_model_and_pages_name_it_pla
     assert "Real defect? (is_bug_derived) · in the backlog · v1" in page
     assert page.count("yes: the form and the API") == 1
     assert "current for its mode (batch jobs)" in page
+
+
+def test_dashboard_says_when_the_bot_has_no_rules_or_bad_ones(web: Web, settings: Settings) -> None:
+    login(web.client, "viewer")
+    page = web.client.get("/dashboard/").get_data(as_text=True)
+    assert 'id="bot-none"' in page and "the bot writes nothing into the tracker" in page
+    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.bot_rules_path.write_text('[[rule]]\nname = "c"\ntracker = "redmine"\ntask = "component"\n')
+    page = web.client.get("/dashboard/").get_data(as_text=True)
+    assert 'id="bot-problem"' in page and "bot.toml:1: rule 1: action: missing" in page

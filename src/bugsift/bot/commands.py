@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,17 +22,18 @@ def _rules(app: Any) -> list[Any]:
 
 def _adapters(app: Any) -> Any:
     """Rule -> its tracker's adapter, one per kind, made on first use."""
-    from bugsift.bot.trackers import adapter_for
+    from bugsift.bot.trackers import adapter_for, check_rule
 
     made: dict[str, Any] = {}
 
     def adapter(rule: Any) -> Any:
         kind = rule.kind or rule.tracker
-        if kind not in made:
-            try:
+        try:
+            if kind not in made:
                 made[kind] = adapter_for(kind, app.settings)
-            except ValueError as error:
-                raise click.ClickException(f"rule {rule.name}: {error}") from None
+            check_rule(made[kind], rule)
+        except ValueError as error:
+            raise click.ClickException(f"rule {rule.name}: {error}") from None
         return made[kind]
 
     adapter.made = made  # type: ignore[attr-defined]
@@ -47,8 +49,9 @@ def bot() -> None:
 @bot.command("plan")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per decision.")
 @click.option("--rule", "rule_name", help="Only this rule.")
+@click.option("--all", "show_all", is_flag=True, help="List every suggestion too, not only their counts.")
 @click.pass_obj
-def plan_command(app: Any, as_json: bool, rule_name: str | None) -> None:
+def plan_command(app: Any, as_json: bool, rule_name: str | None, show_all: bool) -> None:
     """Show what the bot would do now and why (probability, threshold, reasons); changes nothing."""
     from bugsift.bot.planner import plan
 
@@ -64,14 +67,14 @@ def plan_command(app: Any, as_json: bool, rule_name: str | None) -> None:
             for decision in rule_plan.decisions:
                 click.echo(json.dumps(decision.as_dict(), default=str))
             continue
-        _echo_plan(rule_plan)
+        _echo_plan(rule_plan, show_all)
 
 
 def _version(adapters: Any, rule: Any, raw: dict[str, Any]) -> str | None:
     return adapters(rule).version_of(raw)
 
 
-def _echo_plan(rule_plan: Any) -> None:
+def _echo_plan(rule_plan: Any, show_all: bool) -> None:
     rule = rule_plan.rule
     act = [d for d in rule_plan.decisions if d.verdict == "act"]
     trusted = sorted(label for label, t in rule_plan.thresholds.items() if t.threshold is not None)
@@ -82,16 +85,24 @@ def _echo_plan(rule_plan: Any) -> None:
     if rule_plan.problem:
         click.echo(f"  cannot plan: {rule_plan.problem}")
         return
+    if rule_plan.paused:
+        click.echo(f"  {rule_plan.paused}")
     if rule_plan.thresholds:
         click.echo(f"  labels trusted at this precision: {len(trusted)} of {len(rule_plan.thresholds)}")
     click.echo(f"  {len(act)} to do, {len(rule_plan.decisions) - len(act)} only suggested")
-    for decision in rule_plan.decisions:
+    shown = rule_plan.decisions if show_all else act
+    for decision in shown:
         verb = "DO " if decision.verdict == "act" else "   "
         change = f"{decision.field}: {decision.old_value or '(none)'} -> {decision.new_value or '(nothing)'}"
         click.echo(f"  {verb}{decision.tracker} {decision.external_id} {change}  [{decision.why}]")
         reasons = "; ".join(r.get("text", "") for r in decision.explanation[:3])
         if reasons and decision.verdict == "act":
             click.echo(f"       why: {reasons}")
+    suggested = Counter(d.new_value for d in rule_plan.decisions if d.verdict != "act")
+    if suggested and not show_all:
+        counts = ", ".join(f"{value} {n}" for value, n in suggested.most_common(8))
+        more = ", ..." if len(suggested) > 8 else ""
+        click.echo(f"  only suggested: {counts}{more} (--all lists each with the reason)")
 
 
 @bot.command("run")

@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bugsift.bot.log import live_precision
 from bugsift.bot.rules import Rule
 from bugsift.bot.thresholds import LabelThreshold, held_out_of, label_thresholds
-from bugsift.learn.component import SEP
+from bugsift.learn.component import OTHER, SEP
 from bugsift.learn.tasks import TaskOptions, get_task
 from bugsift.store.bot_actions import FIELD_OF_TASK
 from bugsift.store.db import Database
@@ -24,6 +25,7 @@ from bugsift.store.models import BotActionRow, LabelRow, ModelRow, ReportRow
 from bugsift.store.reports import row_to_report
 
 PREDICT_BATCH = 200
+PAUSE_AFTER = 20  # settled writes before a live precision below target pauses a rule (fewer: noise)
 # The label name a person's answer for each task is stored under (as `web.suggest.LABEL_NAMES`).
 HUMAN_LABEL = {"component": "component", "type": "type", "defect": "defect", "duplicates": "duplicate_of"}
 # States after which a rule never acts on that report again (a person undid or reverted it, or it is done).
@@ -75,6 +77,8 @@ class RulePlan:
     problem: str | None = None
     """Why the rule cannot plan at all (no model, unknown tracker): said, never raised."""
     thresholds: dict[str, LabelThreshold] = field(default_factory=dict)
+    paused: str | None = None
+    """Why the rule only suggests for now (its live precision fell below its target)."""
 
 
 def plan(
@@ -102,14 +106,30 @@ def _plan_rule(database: Database, rule: Rule, version_of: Any, now: datetime) -
     model: ModelRow | None = getattr(predictor, "row", None)
     result.thresholds = _thresholds(rule, model)
     answerer = Answerer(model, predictor.version_name, result.thresholds)
+    result.paused = paused_because(database, rule, now)
     for rows in _candidates(database, rule, now):
         reports = [row_to_report(row) for row in rows]
         answers = predictor.predict(reports, top_k=1)
         for row, answer in zip(rows, answers, strict=True):
-            decision = _decide(rule, row, answer, answerer, version_of(rule, row.raw or {}))
+            decision = decide(rule, row, answer, answerer, version_of(rule, row.raw or {}))
+            if decision is not None and decision.verdict == "act" and result.paused:
+                decision.verdict, decision.why = "suggest", f"{decision.why}; {result.paused}"
             if decision is not None:
                 result.decisions.append(decision)
     return result
+
+
+def paused_because(database: Database, rule: Rule, now: datetime) -> str | None:
+    """Why a rule must stop acting: people reverted too many of its settled writes (its live precision,
+    over at least ``PAUSE_AFTER`` of them, is below its target); None when it may act."""
+    (figures,) = live_precision(database, [rule], now)
+    precision = figures.live_precision
+    if figures.settled < PAUSE_AFTER or precision is None or precision >= rule.precision:
+        return None
+    return (
+        f"rule paused: people reverted {figures.settled - figures.kept} of its {figures.settled} settled "
+        f"writes (live precision {precision:.2f} < {rule.precision:.2f}); retrain, or lower its precision"
+    )
 
 
 def _thresholds(rule: Rule, model: ModelRow | None) -> dict[str, LabelThreshold]:
@@ -155,7 +175,7 @@ def _candidates(database: Database, rule: Rule, now: datetime) -> Iterator[list[
             yield batch
 
 
-def _decide(
+def decide(
     rule: Rule,
     row: ReportRow,
     answer: dict[str, Any],
@@ -203,6 +223,8 @@ def _change(rule: Rule, row: ReportRow, label: str) -> tuple[str, str | None, st
     if rule.action == "comment":
         return "comment", None, _comment_value(rule, label), None
     if rule.action == "label":
+        if label == OTHER or label.endswith(SEP + OTHER):
+            return "label", None, None, f"{label!r} is a catch-all, never written as an answer"
         value = rule.label_format.format(value=label)
         if value in (row.keywords or []):
             return "label", None, None, f"already carries {value!r}"
@@ -211,6 +233,8 @@ def _change(rule: Rule, row: ReportRow, label: str) -> tuple[str, str | None, st
     value = label
     if rule.task == "component" and SEP in label:
         product, value = label.split(SEP, 1)
+    if value == OTHER or value in rule.untriaged_values:
+        return FIELD_OF_TASK[rule.task], stored, None, f"{label!r} is a catch-all, never written as an answer"
         if row.product and product != row.product:
             return "component", stored, None, f"the model's {label!r} is outside the report's product"
     if value == stored:

@@ -226,6 +226,8 @@ def people_changed(row: BotActionRow, live: LiveReport | None) -> str | None:
             return f"a person removed {row.new_value!r} from this report before"
     if row.action == "label" and row.new_value in live.labels:
         return "the report already carries that label"
+    if row.action == "label" and row.new_value in live.removed_by_people.get("label", set()):
+        return f"a person removed the label {row.new_value!r} from this report before"
     if row.seen_version and live.version and live.version != row.seen_version:
         return f"the report changed since the bot looked (version {row.seen_version} -> {live.version})"
     return None

@@ -5,6 +5,10 @@ time-ordered test part, the label the model answered, its confidence and whether
 label, the threshold is the lowest confidence at which the answers of that label, from the most
 confident down, are still right at the rule's precision, over at least ``min_support`` answers. A label
 that never gets there has no threshold: the bot never acts on it, it only suggests it in the digest.
+
+"Still right at the rule's precision" is judged on the lower end of a one-sided 95% Wilson interval of
+that precision, not on the held-out share itself: the share of the lowest passing cut is the luckiest
+of many cuts tried on a few dozen answers, and newer reports drift (bench/bot_replay.py measured both).
 """
 
 from __future__ import annotations
@@ -17,8 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.isotonic import IsotonicRegression
 
 from bugsift.learn.tasks import evaluation_path
+
+WILSON_Z = 1.645  # one-sided 95%: the precision a label's threshold keeps is at least this sure
+LOCAL = True  # each admitted answer must reach the target too (bench/bot_replay.py: fewer misses)
 
 
 @dataclass(frozen=True)
@@ -30,12 +38,17 @@ class LabelThreshold:
     """Held-out precision of the answers at or above the threshold (of all answers when None)."""
     support: int
     """Held-out answers at or above the threshold (all answers of the label when None)."""
+    lower: float | None = None
+    """The lower end of the precision's one-sided 95% interval at the threshold (the best one when None)."""
 
     def why_not(self, target: float, min_support: int) -> str:
         if self.support < min_support:
             return f"{self.support} held-out answers of {self.label!r}, fewer than the {min_support} needed"
-        shown = "n/a" if self.precision is None else f"{self.precision:.2f}"
-        return f"held-out precision of {self.label!r} is {shown} at best, below the rule's {target:.2f}"
+        shown = "n/a" if self.lower is None else f"{self.lower:.2f}"
+        return (
+            f"held-out precision of {self.label!r} is surely above {shown} at best, "
+            f"not the rule's {target:.2f}"
+        )
 
 
 @dataclass(frozen=True)
@@ -47,31 +60,54 @@ class HeldOut:
     correct: list[bool]
 
 
-def label_thresholds(held_out: HeldOut, target: float, min_support: int) -> dict[str, LabelThreshold]:
+def label_thresholds(
+    held_out: HeldOut, target: float, min_support: int, z: float = WILSON_Z, local: bool = LOCAL
+) -> dict[str, LabelThreshold]:
     by_label: dict[str, list[tuple[float, bool]]] = defaultdict(list)
     for label, confidence, right in zip(
         held_out.predicted, held_out.confidence, held_out.correct, strict=True
     ):
         by_label[label].append((float(confidence), bool(right)))
-    return {label: _threshold(label, answers, target, min_support) for label, answers in by_label.items()}
+    return {
+        label: _threshold(label, answers, target, min_support, z, local)
+        for label, answers in by_label.items()
+    }
+
+
+def wilson_lower(right: np.ndarray, count: np.ndarray, z: float) -> np.ndarray:
+    """Lower end of the Wilson score interval of right / count (0 where count is 0)."""
+    share = right / np.maximum(count, 1)
+    centre = share + z * z / (2 * count)
+    spread = z * np.sqrt(share * (1 - share) / count + z * z / (4 * count * count))
+    return np.where(count > 0, (centre - spread) / (1 + z * z / count), 0.0)
 
 
 def _threshold(
-    label: str, answers: list[tuple[float, bool]], target: float, min_support: int
+    label: str, answers: list[tuple[float, bool]], target: float, min_support: int, z: float, local: bool
 ) -> LabelThreshold:
     answers.sort(key=lambda a: -a[0])
     confidence = np.array([a[0] for a in answers])
     right = np.cumsum([a[1] for a in answers])
     count = np.arange(1, len(answers) + 1)
     precision = right / count
+    lower = wilson_lower(right.astype(float), count.astype(float), z)
     # Only cut between distinct confidences: a threshold keeps every answer at its value.
     cuts = [i for i in range(len(answers)) if i + 1 == len(answers) or confidence[i + 1] < confidence[i]]
-    good = [i for i in cuts if count[i] >= min_support and precision[i] >= target]
+    good = [i for i in cuts if count[i] >= min_support and lower[i] >= target]
+    if local and good:
+        # Also each admitted answer on its own: its chance of being right (isotonic in the confidence)
+        # reaches the target, not just the average with the surer ones.
+        chance = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
+            confidence, [float(a[1]) for a in answers]
+        )
+        own = chance.predict(confidence)
+        good = [i for i in good if own[i] >= target]
     if good:
         i = max(good)
-        return LabelThreshold(label, float(confidence[i]), float(precision[i]), int(count[i]))
-    best = max((precision[i] for i in cuts if count[i] >= min_support), default=None)
-    return LabelThreshold(label, None, None if best is None else float(best), len(answers))
+        kept = float(precision[i])
+        return LabelThreshold(label, float(confidence[i]), kept, int(count[i]), float(lower[i]))
+    best = max((float(lower[i]) for i in cuts if count[i] >= min_support), default=None)
+    return LabelThreshold(label, None, None, len(answers), best)
 
 
 def held_out_of(task: str, model_path: str | Path) -> HeldOut | None:

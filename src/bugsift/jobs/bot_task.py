@@ -27,7 +27,7 @@ def bot(context: JobContext, digest: bool = False) -> dict[str, Any]:
     from bugsift.bot.digest import digest_text, send_digest
     from bugsift.bot.rules import load_rules
     from bugsift.bot.runner import run_once
-    from bugsift.bot.trackers import adapter_for
+    from bugsift.bot.trackers import adapter_for, check_rule
 
     rules = load_rules(context.settings.bot_rules_path)
     if digest:
@@ -39,6 +39,7 @@ def bot(context: JobContext, digest: bool = False) -> dict[str, Any]:
         kind = rule.kind or rule.tracker
         if kind not in adapters:
             adapters[kind] = adapter_for(kind, context.settings)
+        check_rule(adapters[kind], rule)
         return adapters[kind]
 
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
@@ -39,8 +40,25 @@ def index() -> ResponseReturnValue:
             active={m.id for m in predictors().active().values()},
             drift=stats.drift(session),
             jobs=joblist.recent(database(), limit=JOBS_SHOWN),
+            bot=_bot_figures(),
             job_form=_job_form(),
         )
+
+
+def _bot_figures() -> dict[str, Any]:
+    """Each bot rule with its volume and live precision, or why there are none (no rules file, a bad one)."""
+    from bugsift.bot.log import live_precision
+    from bugsift.bot.rules import RulesError, load_rules
+
+    path = settings().bot_rules_path
+    if not path.is_file():
+        return {"rules": [], "problem": None, "path": str(path)}
+    try:
+        rules = load_rules(path)
+    except RulesError as error:
+        return {"rules": [], "problem": str(error), "path": str(path)}
+    figures = live_precision(database(), rules)
+    return {"rules": list(zip(rules, figures, strict=True)), "problem": None, "path": str(path)}
 
 
 def _job_form() -> JobForm:
