@@ -355,7 +355,7 @@ def evaluate(app: AppContext, task: str, as_json: bool, report_path: Path | None
 
 def _registry_key(task: str, evaluation: dict[str, Any], tracker: str | None) -> tuple[str, str]:
     """(label, mode) under which a task's models are registered, to find the previous version."""
-    if task in ("type", "defect"):
+    if task in ("type", "defect", "severity", "priority"):
         return evaluation["label"], evaluation["mode"]
     return {"files": "fixed_files", "duplicates": tracker or "all"}.get(task, task), "filing"
 

@@ -101,6 +101,8 @@ TRUSTED_TYPE_MODULES: tuple[str, ...] = (
     "bugsift.localize.model",
     "bugsift.duplicates.ranker",
     "bugsift.learn.embeddings",
+    "bugsift.learn.ordinal",
+    "bugsift.learn.fix_time_model",
 )
 
 

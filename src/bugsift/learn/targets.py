@@ -55,6 +55,8 @@ FALSE_VALUES = {"false", "0", "no", "n", "nobug", "notabug", "notdefect"}
 LABEL_DEFINING_FIELDS: dict[str, tuple[str, ...]] = {
     "type": ("type",),
     "defect": ("status", "resolution", "resolved_at", "duplicate_of"),
+    "severity": ("severity",),  # bugsift.learn.scale_targets
+    "priority": ("priority",),
 }
 
 

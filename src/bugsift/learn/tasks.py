@@ -84,6 +84,9 @@ TASKS: dict[str, tuple[str, str]] = {
     "component": ("bugsift.learn.component_task", "ComponentTask"),
     "files": ("bugsift.localize.task", "FilesTask"),
     "duplicates": ("bugsift.duplicates.task", "DuplicatesTask"),
+    "fix-time": ("bugsift.learn.fix_time_task", "FixTimeTask"),
+    "severity": ("bugsift.learn.scale_task", "ScaleTask"),
+    "priority": ("bugsift.learn.scale_task", "ScaleTask"),
 }
 
 

@@ -82,6 +82,10 @@ def fit_model(
         if settings.get("embeddings") is False:  # a candidate that never reads embeddings (plain)
             params["embeddings"] = False
         params.update({k: v for k, v in settings.items() if k != "embeddings"})
+    if params.get("scale"):  # the ordinal candidate of the severity / priority tasks
+        from bugsift.learn.ordinal import build_ordinal_model
+
+        return build_ordinal_model(**params).fit(reports, labels)
     return build_kind_model(**params).fit(reports, labels)
 
 

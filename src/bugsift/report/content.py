@@ -211,6 +211,7 @@ _OVERALL = (
     ("log_loss", "log loss (lower is better)"),
     ("brier", "Brier score, multiclass (lower is better)"),
     ("ece", "calibration error, ECE (lower is better)"),
+    ("mean_abs_rank_error", "mean absolute rank error, levels off (lower is better)"),  # severity, priority
 )
 
 
@@ -521,8 +522,12 @@ def _chosen_section(selection: Mapping[str, Any]) -> Section | None:
     note = (
         f"Each candidate was fitted on the older {validation.get('n_fit', '?')} training reports and scored "
         f"({selection.get('metric', '?')}) on the newest {validation.get('n_validation', '?')} "
-        f"({_span(validation.get('validation_dates'))}), never on the test part. The first row is the one "
-        "the store's size suggests; another replaces it only with a lead of more than 0.005."
+        f"({_span(validation.get('validation_dates'))}), never on the test part. "
+        + (
+            selection.get("rule")  # a task that chooses by its own rule says it (severity, priority)
+            or "The first row is the one the store's size suggests; another replaces it only with a lead "
+            "of more than 0.005."
+        )
     )
     return Section("chosen", "How this model was chosen", [note], [Table(["settings", "score", "fit"], rows)])
 
@@ -965,25 +970,74 @@ def _duplicates(
 
 def _regression_section(regression: Mapping[str, Any]) -> Section:
     y, p = np.asarray(regression["y_true"], dtype=float), np.asarray(regression["y_pred"], dtype=float)
-    rmse = float(np.sqrt(np.mean((y - p) ** 2)))
-    mae = float(np.mean(np.abs(y - p)))
-    base = float(np.mean(np.abs(y - np.median(y))))
+    # the baseline answers what was known before the test part (the training median) where given
+    b = np.asarray(regression.get("baseline_pred") or np.full(y.size, np.median(y) if y.size else 0.0))
+
+    def rmse(pred: np.ndarray) -> float | None:
+        return float(np.sqrt(np.mean((y - pred) ** 2))) if y.size else None
+
+    def mae(pred: np.ndarray) -> float | None:
+        return float(np.mean(np.abs(y - pred))) if y.size else None
+
     name = regression.get("name", "value")
+    baseline_name = regression.get("baseline_name", "always the median")
+    rows = [
+        ["RMSE", _num(rmse(p)), _num(rmse(b))],
+        ["MAE", _num(mae(p)), _num(mae(b))],
+        ["test reports", _num(int(y.size)), ""],
+    ]
+    notes = ["Residual = actual − predicted."]
+    if regression.get("unit"):
+        notes.append(f"Values are {name} in {regression['unit']}.")
+    if regression.get("lower") is not None and regression.get("upper") is not None:
+        low, high = np.asarray(regression["lower"], float), np.asarray(regression["upper"], float)
+        q = regression.get("interval") or [0.1, 0.9]
+        inside = float(np.mean((y >= low) & (y <= high))) if y.size else None
+        rows.append([f"inside the {q[0]:.0%}-{q[1]:.0%} interval (aim {q[1] - q[0]:.0%})", _pct(inside), ""])
+    if regression.get("n_censored") is not None:
+        rows.append(["not scored: still open (censored)", _num(int(regression["n_censored"])), ""])
+        rows.append(
+            [
+                "of those, already open longer than the predicted median",
+                _pct(regression.get("censored_median_exceeded")),
+                _pct(regression.get("baseline_censored_median_exceeded")),
+            ]
+        )
+        notes.append(
+            "Still-open reports have no fix time yet: they are lower bounds, counted and checked (a "
+            "predicted median shorter than the time already open is surely wrong), not scored as errors."
+        )
     return Section(
         "regression",
         f"Numeric target: {name}",
-        ["Residual = actual − predicted."],
-        [
-            Table(
-                ["metric", "model", "baseline: always the median"],
-                [
-                    ["RMSE", _num(rmse), _num(float(np.sqrt(np.mean((y - np.median(y)) ** 2))))],
-                    ["MAE", _num(mae), _num(base)],
-                    ["test reports", _num(int(y.size)), ""],
-                ],
-            )
-        ],
+        notes,
+        [Table(["metric", "model", f"baseline: {baseline_name}"], rows)],
         [Figure("residuals", "Residuals", "", lambda: _plots().residual_figure(y, p))],
+    )
+
+
+def _regression_selection(selection: Mapping[str, Any]) -> Section | None:
+    """Every candidate's validation score, when the evaluation chose among several."""
+    candidates = selection.get("candidates") or []
+    if not candidates:
+        return None
+    validation = selection.get("validation") or {}
+    rows = [
+        [
+            c["name"] + (" (chosen)" if c["name"] == selection.get("chosen") else ""),
+            _num(c.get("score")) if c.get("score") is not None else f"not scored: {c.get('skipped')}",
+            _pct(c.get("coverage")),
+        ]
+        for c in candidates
+    ]
+    note = (
+        f"Each candidate was fitted on the older {validation.get('n_fit', '?')} training reports and scored "
+        f"({selection.get('metric', '?')}, lower is better) on the newest "
+        f"{validation.get('n_validation', '?')} "
+        f"({_span(validation.get('validation_dates'))}), never on the test part; the lowest wins."
+    )
+    return Section(
+        "chosen", "How this model was chosen", [note], [Table(["settings", "score", "coverage"], rows)]
     )
 
 
@@ -998,11 +1052,12 @@ def _regression_only(
         title=f"Validation report: {task}",
         subtitle="numeric target",
         summary={
-            "headline": f"RMSE {rows[0][1]}, MAE {rows[1][1]} on {rows[2][1]} held-out reports.",
+            "headline": f"RMSE {rows[0][1]}, MAE {rows[1][1]} on {rows[2][1]} held-out reports "
+            f"(baseline: MAE {rows[1][2]}).",
             "good": [],
             "weak": [],
             "floor": None,
             "confused": [],
         },
-        sections=[section],
+        sections=[s for s in (section, _regression_selection(evaluation.get("selection") or {})) if s],
     )

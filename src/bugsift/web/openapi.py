@@ -48,10 +48,23 @@ _PREDICTION = {
     "properties": {
         "id": {"type": "string"},
         "prediction": {
-            "type": "string",
+            "oneOf": [{"type": "string"}, {"type": "number"}],
             "nullable": True,
-            "description": "null when nothing qualifies (duplicates: no stored report is similar)",
+            "description": "null when nothing qualifies (duplicates: no stored report is similar); "
+            "fix-time: the median number of days to a fix (see unit and interval)",
         },
+        "unit": {"type": "string", "description": "fix-time: what prediction counts (days)"},
+        "interval": {
+            "type": "object",
+            "description": "fix-time: the range the fix falls in with the given probability",
+            "properties": {
+                "low": {"type": "number"},
+                "high": {"type": "number"},
+                "quantiles": {"type": "array", "items": {"type": "number"}},
+                "probability": {"type": "number"},
+            },
+        },
+        "summary": {"type": "string", "description": "fix-time: the estimate in words"},
         "label_text": {
             "type": "string",
             "nullable": True,
@@ -69,6 +82,7 @@ _PREDICTION = {
                     "label_text": {"type": "string", "description": "the label in words"},
                     "probability": {"type": "number"},
                     "score": {"type": "number", "description": "duplicates by text similarity: its score"},
+                    "days": {"type": "number", "description": "fix-time: fixed within this many days"},
                 },
             },
         },
@@ -92,6 +106,12 @@ _PREDICTION = {
             },
         },
         "model_version": {"type": "string"},
+        "scale": {
+            "type": "string",
+            "description": "severity and priority: the ordered scale the answer is on "
+            "(bugsift.learn.scales), e.g. jira-priority",
+            "example": "bugzilla-severity",
+        },
         "ranker": {
             "type": "string",
             "enum": ["learned", "text-similarity"],

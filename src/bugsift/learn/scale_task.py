@@ -1,0 +1,230 @@
+"""The `severity` and `priority` tasks: the tracker's own field as filed, on an ordered scale.
+
+Targets: `bugsift.learn.scale_targets`; scales: `bugsift.learn.scales`; settings chosen on the newest
+part of the training data: `bugsift.learn.scale_selection`. Evaluation, thresholds and reasons are the
+kind models' (`bugsift.learn.training.evaluate_dataset`), plus the mean absolute rank error of the
+model and of the majority baseline. Every answer names the scale it is on (``"scale"``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from bugsift.evaluate.text_report import format_metrics
+from bugsift.learn.kind_selection import candidate_scores
+from bugsift.learn.kind_task import threshold_line
+from bugsift.learn.lifecycle import LoadedModel, load_active
+from bugsift.learn.persist import save_model
+from bugsift.learn.predict import predict_reports
+from bugsift.learn.scale_selection import RULE, choose_scale_settings
+from bugsift.learn.scale_targets import (
+    AS_FILED,
+    CORRECTED,
+    FINAL,
+    ScaleDataset,
+    load_scale_dataset,
+)
+from bugsift.learn.scales import Scale, mean_absolute_rank_error
+from bugsift.learn.tasks import EvaluationOutcome, TaskOptions, TrainOutcome, keep_evaluation
+from bugsift.learn.training import Evaluation, _split, evaluate_dataset, fit_model, model_params
+from bugsift.settings import Settings
+from bugsift.sources.base import Report
+from bugsift.store.db import Database
+from bugsift.store.registry import next_version, register_model
+
+HELP = {
+    "severity": "the tracker's severity as filed, on an ordered scale (blocker..trivial, S1..S4)",
+    "priority": "the tracker's priority as filed, on an ordered scale (P1..P5, Blocker..Trivial, ...)",
+}
+
+
+def load(database: Database, task: str, options: TaskOptions) -> tuple[ScaleDataset, Scale]:
+    if options.label:
+        raise ValueError(f"{task} learns the tracker's own {task} field: --label is not used")
+    with database.session() as session:
+        dataset = load_scale_dataset(session, task, options.tracker, options.project)
+    if dataset.scale is None:
+        where = f" of tracker {options.tracker}" if options.tracker else ""
+        raise ValueError(
+            f"no stored report{where} has a {task} on a known scale "
+            f"({sum(dataset.excluded.values())} reports: {dict(dataset.excluded)})"
+        )
+    return dataset, dataset.scale
+
+
+def evaluate_scale(
+    dataset: ScaleDataset, scale: Scale, settings: Settings, options: TaskOptions
+) -> Evaluation:
+    """Choose the settings on the training part's newest 20%, then score on the test part."""
+    mode = options.mode or "filing"
+    split = options.split
+    test_fraction = options.test_fraction or settings.test_fraction
+    if split == "kfold":
+        train_idx = np.arange(len(dataset.labels))
+    else:
+        train_idx, _ = _split(dataset, split, test_fraction, settings.random_seed)
+    selection = choose_scale_settings(dataset, scale, mode, train_idx, split, settings.random_seed)
+    evaluation = evaluate_dataset(
+        dataset,
+        mode,
+        split,
+        test_fraction,
+        options.folds,
+        settings.precision_target,
+        settings.random_seed,
+        learning_curve=options.learning_curve,
+        settings=selection.params,
+    )
+    evaluation.selection = {**selection.as_dict(), "rule": RULE}
+    add_rank_error(evaluation, scale)
+    evaluation.data.update(
+        scale=scale.name,
+        levels=list(scale.levels),
+        label_sources=dict(dataset.sources),
+        person_set_defaults=dataset.person_set_defaults,
+    )
+    return evaluation
+
+
+def add_rank_error(evaluation: Evaluation, scale: Scale) -> None:
+    """``mean_abs_rank_error`` of the model's and the majority baseline's top answers on the test part."""
+    predictions = evaluation.predictions
+    classes, y_true = predictions["classes"], predictions["y_true"]
+    predicted = [classes[int(np.argmax(row))] for row in predictions["proba"]]
+    evaluation.metrics["mean_abs_rank_error"] = mean_absolute_rank_error(y_true, predicted, scale)
+    majority = evaluation.baseline.get("majority_class")
+    if majority is not None:
+        evaluation.baseline["mean_abs_rank_error"] = mean_absolute_rank_error(
+            y_true, [majority] * len(y_true), scale
+        )
+
+
+def sources_line(dataset_data: dict[str, Any], task: str) -> str:
+    sources = Counter(dataset_data.get("label_sources") or {})
+    line = f"labels: {sources[AS_FILED]} {task} values as filed (replayed from the field's history)"
+    if sources[FINAL]:
+        line += (
+            f"; {sources[FINAL]} FINAL values: the tracker gave no history for them, so today's {task} "
+            "stands in for the filed one (a triager may have changed it since)"
+        )
+    if sources[CORRECTED]:
+        line += f"; {sources[CORRECTED]} corrected by a person in bugsift (these win over the tracker's)"
+    person = dataset_data.get("person_set_defaults") or 0
+    if person:
+        line += f"; {person} are the tracker's default, counted because a person set it"
+    return line
+
+
+def describe(evaluation: Evaluation) -> str:
+    data = evaluation.data
+    scale = data["scale"]
+    excluded = data.get("excluded") or {}
+    lines = [
+        f"{evaluation.task} on the scale {scale} ({' > '.join(data['levels'])}; rank 0 = the first), "
+        f"mode {evaluation.mode}, split {evaluation.split}: {data['n_labelled']} labelled reports; "
+        f"train {data['n_train']} {data['train_dates']}, test {data['n_test']} {data['test_dates']}",
+        sources_line(data, evaluation.task),
+        f"excluded {sum(excluded.values())} reports: "
+        + (", ".join(f"{n} {why}" for why, n in sorted(excluded.items(), key=lambda kv: -kv[1])) or "none"),
+        format_metrics(evaluation.metrics, evaluation.baseline, evaluation.coverage).rstrip("\n"),
+        f"mean absolute rank error (levels off, on {scale}): model "
+        f"{_num(evaluation.metrics.get('mean_abs_rank_error'))}, baseline "
+        f"{_num(evaluation.baseline.get('mean_abs_rank_error'))}",
+        threshold_line(evaluation.as_dict()),
+    ]
+    selection = evaluation.selection
+    if selection.get("candidates"):
+        lines.append(
+            f"settings chosen on the newest part of the training data ({selection['metric']}): macro-F1 "
+            f"{candidate_scores(selection['candidates'])} -> {selection['chosen']}"
+        )
+    return "\n".join(lines)
+
+
+def _num(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+@dataclass
+class ScalePredictor:
+    loaded: LoadedModel
+
+    @property
+    def version_name(self) -> str:
+        return self.loaded.version_name
+
+    @property
+    def scale(self) -> str:
+        return str(self.loaded.row.params.get("scale") or self.loaded.row.label)
+
+    def predict(self, reports: Sequence[Report], top_k: int) -> list[dict[str, Any]]:
+        results = predict_reports(self.loaded.model, reports, self.loaded.threshold, top_k)
+        return [{**result, "scale": self.scale} for result in results]
+
+
+class ScaleTask:
+    keeps_evaluation = True  # train() writes it beside the model file itself
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.help = HELP[name]
+
+    def evaluate(self, database: Database, settings: Settings, options: TaskOptions) -> EvaluationOutcome:
+        dataset, scale = load(database, self.name, options)
+        evaluation = evaluate_scale(dataset, scale, settings, options)
+        return EvaluationOutcome(evaluation=evaluation.as_dict(), text=describe(evaluation))
+
+    def train(self, database: Database, settings: Settings, options: TaskOptions) -> TrainOutcome:
+        """Evaluate on a time-ordered split, refit on every labelled report, save and register."""
+        dataset, scale = load(database, self.name, options)
+        mode = options.mode or "filing"
+        timed = replace(options, split="time")
+        evaluation = evaluate_scale(dataset, scale, settings, timed)
+        chosen = evaluation.selection["params"]
+        model = fit_model(dataset.reports, dataset.labels, self.name, mode, "off", chosen)
+        settings.ensure_home()
+        with database.session() as session:
+            version = next_version(session, self.name, scale.name, mode)
+            path = settings.models_dir / f"{self.name}-{scale.name}-{mode}-v{version}.skops"
+            save_model(model, path)
+            keep_evaluation(path, evaluation.as_dict())
+            row = register_model(
+                session,
+                task=self.name,
+                label=scale.name,
+                mode=mode,
+                version=version,
+                path=path,
+                params={
+                    **model_params(self.name, mode),
+                    "scale": scale.name,
+                    "settings": chosen,
+                    "selection": {k: v for k, v in evaluation.selection.items() if k != "params"},
+                    "tracker": options.tracker,
+                    "project": options.project,
+                },
+                data={**evaluation.data, "n_fit": len(dataset.labels)},
+                metrics={
+                    "test": evaluation.metrics,
+                    "baseline": evaluation.baseline,
+                    "at_threshold": evaluation.at_threshold,
+                },
+                thresholds={
+                    "uncertain": evaluation.threshold["threshold"],
+                    "precision_target": settings.precision_target,
+                    "chosen_on": "newest 20% of the training part",
+                    **{k: v for k, v in evaluation.threshold.items() if k != "threshold"},
+                },
+            )
+        saved = f"saved {self.name} model v{row.version} (scale {scale.name}, mode {mode}) to {row.path}"
+        return TrainOutcome(
+            model=row, evaluation=evaluation.as_dict(), text=f"{describe(evaluation)}\n{saved}"
+        )
+
+    def predictor(self, database: Database, options: TaskOptions) -> ScalePredictor:
+        return ScalePredictor(load_active(database, self.name, options.label, options.mode))
