@@ -27,7 +27,7 @@ import numpy as np
 
 from bugsift.bot.planner import Answerer, decide
 from bugsift.bot.rules import Rule
-from bugsift.bot.thresholds import WILSON_Z, held_out_of, label_thresholds
+from bugsift.bot.thresholds import MAX_TARGET, WILSON_Z, drift_margin, held_out_of, label_thresholds
 from bugsift.learn.component import SEP, report_labels
 from bugsift.learn.tasks import TaskOptions, get_task
 from bugsift.settings import Settings
@@ -39,8 +39,9 @@ from bugsift.store.reports import upsert_reports
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("BUGSIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
-CRITERIA = [  # (Wilson z, each answer too, name)
-    (WILSON_Z, True, "Wilson 95% + each answer (the bot)"),
+CRITERIA = [  # (Wilson z, each answer too, name); a None z: the bot's, with its drift margin
+    (None, True, "Wilson 95% + each answer + drift margin"),
+    (WILSON_Z, True, "Wilson 95% + each answer"),
     (WILSON_Z, False, "Wilson 95% only"),
     (0.0, False, "held-out share"),
 ]
@@ -117,7 +118,13 @@ def plan_slice(
             held_out = held_out_of("component", predictor.row.path)
             assert held_out is not None, "the component evaluation kept no per-label answers"
             for (rule, z, local), count in zip(rules, counts, strict=True):
-                thresholds = label_thresholds(held_out, rule.precision, rule.min_support, z, local)
+                if z is None:
+                    margin = drift_margin(held_out, rule.precision, rule.min_support)
+                    count["margin"] += margin
+                    target = min(MAX_TARGET, rule.precision + margin)
+                    thresholds = label_thresholds(held_out, target, rule.min_support)
+                else:
+                    thresholds = label_thresholds(held_out, rule.precision, rule.min_support, z, local)
                 answerer = Answerer(predictor.row, predictor.version_name, thresholds)
                 count["trusted"] += sum(t.threshold is not None for t in thresholds.values())
                 count["labels"] += len(thresholds)
@@ -168,7 +175,7 @@ def replay_dataset(
         rows.append(
             f"| {name} | {rule.precision:.2f} | {judged} | {replayed:,} | {acted:,} ({acted / replayed:.1%}) "
             f"| {shown} ({verdict}) | {total['trusted'] / count:.1f} of {total['labels'] / count:.1f} "
-            f"| {seconds / count:.0f} s |"
+            f"| {total['margin'] / count:.3f} | {seconds / count:.0f} s |"
         )
     return rows
 
@@ -189,9 +196,9 @@ def main() -> None:
     datasets.append(("Mozilla (Product::Component)", mozilla))
     print(
         "| dataset | rule precision | labels judged on | replayed | actions (share) | precision of actions "
-        "| labels trusted (mean per model) | per training |"
+        "| labels trusted (mean per model) | drift margin | per training |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, reports in datasets:
         if args.only and args.only not in name:
             continue

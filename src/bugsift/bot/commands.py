@@ -87,6 +87,11 @@ def _echo_plan(rule_plan: Any, show_all: bool) -> None:
         return
     if rule_plan.paused:
         click.echo(f"  {rule_plan.paused}")
+    if rule_plan.margin:
+        click.echo(
+            f"  thresholds aim at {min(0.99, rule.precision + rule_plan.margin):.2f}: on this store's own "
+            f"held-out reports, precision fell {rule_plan.margin:.2f} from the older half to the newer half"
+        )
     if rule_plan.thresholds:
         click.echo(f"  labels trusted at this precision: {len(trusted)} of {len(rule_plan.thresholds)}")
     click.echo(f"  {len(act)} to do, {len(rule_plan.decisions) - len(act)} only suggested")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bugsift.bot.log import live_precision
 from bugsift.bot.rules import Rule
-from bugsift.bot.thresholds import LabelThreshold, held_out_of, label_thresholds
+from bugsift.bot.thresholds import MAX_TARGET, LabelThreshold, drift_margin, held_out_of, label_thresholds
 from bugsift.learn.component import OTHER, SEP
 from bugsift.learn.tasks import TaskOptions, get_task
 from bugsift.store.bot_actions import FIELD_OF_TASK
@@ -77,6 +77,9 @@ class RulePlan:
     problem: str | None = None
     """Why the rule cannot plan at all (no model, unknown tracker): said, never raised."""
     thresholds: dict[str, LabelThreshold] = field(default_factory=dict)
+    margin: float = 0.0
+    """How much the labels' held-out precision fell from older to newer reports: thresholds aim this
+    much higher than the rule's precision."""
     paused: str | None = None
     """Why the rule only suggests for now (its live precision fell below its target)."""
 
@@ -104,7 +107,7 @@ def _plan_rule(database: Database, rule: Rule, version_of: Any, now: datetime) -
         result.problem = f"the {rule.task} model does not load: {error}"
         return result
     model: ModelRow | None = getattr(predictor, "row", None)
-    result.thresholds = _thresholds(rule, model)
+    result.thresholds, result.margin = _thresholds(rule, model)
     answerer = Answerer(model, predictor.version_name, result.thresholds)
     result.paused = paused_because(database, rule, now)
     for rows in _candidates(database, rule, now):
@@ -132,11 +135,17 @@ def paused_because(database: Database, rule: Rule, now: datetime) -> str | None:
     )
 
 
-def _thresholds(rule: Rule, model: ModelRow | None) -> dict[str, LabelThreshold]:
+def _thresholds(rule: Rule, model: ModelRow | None) -> tuple[dict[str, LabelThreshold], float]:
+    """Per-label thresholds for the rule's precision, raised by the drift the store's own held-out answers
+    show from their older half to their newer half (`thresholds.drift_margin`); and that margin."""
     if rule.task == "duplicates" or model is None:
-        return {}
+        return {}, 0.0
     held_out = held_out_of(rule.task, model.path)
-    return {} if held_out is None else label_thresholds(held_out, rule.precision, rule.min_support)
+    if held_out is None:
+        return {}, 0.0
+    margin = drift_margin(held_out, rule.precision, rule.min_support)
+    target = min(MAX_TARGET, rule.precision + margin)
+    return label_thresholds(held_out, target, rule.min_support), margin
 
 
 def _candidates(database: Database, rule: Rule, now: datetime) -> Iterator[list[ReportRow]]:

@@ -26,6 +26,7 @@ from sklearn.isotonic import IsotonicRegression
 from bugsift.learn.tasks import evaluation_path
 
 WILSON_Z = 1.645  # one-sided 95%: the precision a label's threshold keeps is at least this sure
+MAX_TARGET = 0.99  # a target raised by the drift margin stays reachable
 LOCAL = True  # each admitted answer must reach the target too (bench/bot_replay.py: fewer misses)
 
 
@@ -58,6 +59,8 @@ class HeldOut:
     predicted: list[str]
     confidence: list[float]
     correct: list[bool]
+    created_at: list[str | None] | None = None
+    """Filing times (ISO 8601), where the evaluation kept them: the drift check splits by time."""
 
 
 def label_thresholds(
@@ -110,6 +113,34 @@ def _threshold(
     return LabelThreshold(label, None, None, len(answers), best)
 
 
+def drift_margin(held_out: HeldOut, target: float, min_support: int, z: float = WILSON_Z) -> float:
+    """How much precision the thresholds lose from one period to the next, on the user's own data:
+    thresholds chosen on the older half of the held-out answers, scored on the newer half. The rule's
+    target is raised by this much (0 when the newer half keeps it, or has too few actions to tell)."""
+    if not held_out.created_at or len(held_out.predicted) < 4 * min_support:
+        return 0.0
+    order = sorted(range(len(held_out.predicted)), key=lambda i: held_out.created_at[i] or "")  # type: ignore[index]
+    half = len(order) // 2
+
+    def part(indices: list[int]) -> HeldOut:
+        return HeldOut(
+            [held_out.predicted[i] for i in indices],
+            [held_out.confidence[i] for i in indices],
+            [held_out.correct[i] for i in indices],
+        )
+
+    older, newer = part(order[:half]), part(order[half:])
+    chosen = label_thresholds(older, target, min_support, z)
+    acted = [
+        right
+        for label, confidence, right in zip(newer.predicted, newer.confidence, newer.correct, strict=True)
+        if (t := chosen.get(label)) is not None and t.threshold is not None and confidence >= t.threshold
+    ]
+    if len(acted) < min_support:
+        return 0.0
+    return max(0.0, target - sum(acted) / len(acted))
+
+
 def held_out_of(task: str, model_path: str | Path) -> HeldOut | None:
     """The held-out answers kept beside a model file; None when the evaluation holds none (a model trained
     before the evaluation kept them: retrain it)."""
@@ -128,6 +159,7 @@ def _component_answers(evaluation: dict[str, Any]) -> HeldOut | None:
     predicted: list[str] = []
     confidence: list[float] = []
     correct: list[bool] = []
+    created: list[str | None] = []
     for scope in (evaluation.get("scopes") or {}).values():
         rows = scope.get("per_report") or {}
         if "predicted" not in rows:
@@ -135,7 +167,8 @@ def _component_answers(evaluation: dict[str, Any]) -> HeldOut | None:
         predicted += rows["predicted"]
         confidence += rows["confidence"]
         correct += rows["correct"]
-    return HeldOut(predicted, confidence, correct) if predicted else None
+        created += rows.get("created_at") or [None] * len(rows["predicted"])
+    return HeldOut(predicted, confidence, correct, created) if predicted else None
 
 
 def _kind_answers(evaluation: dict[str, Any]) -> HeldOut | None:
@@ -147,6 +180,6 @@ def _kind_answers(evaluation: dict[str, Any]) -> HeldOut | None:
     best = proba.argmax(axis=1)
     predicted = [str(classes[j]) for j in best]
     truth = predictions.get("y_true") or []
-    return HeldOut(
-        predicted, proba.max(axis=1).tolist(), [p == t for p, t in zip(predicted, truth, strict=True)]
-    )
+    created = predictions.get("created_at")
+    right = [p == t for p, t in zip(predicted, truth, strict=True)]
+    return HeldOut(predicted, proba.max(axis=1).tolist(), right, created)

@@ -384,6 +384,7 @@ def per_report(
         "confidence": np.round(confidence, 5).tolist(),
         "correct": truth[np.arange(len(reports)), top].tolist(),
         "predicted": [str(model.classes_[j]) for j in top],  # the bot's per-label thresholds
+        "created_at": [r.created_at.isoformat() if r.created_at else None for r in reports],
     }
 
 
