@@ -118,6 +118,7 @@ def plan_slice(
             held_out = held_out_of("component", predictor.row.path)
             assert held_out is not None, "the component evaluation kept no per-label answers"
             for (rule, z, local), count in zip(rules, counts, strict=True):
+                margin = 0.0
                 if z is None:
                     margin = drift_margin(held_out, rule.precision, rule.min_support)
                     count["margin"] += margin
@@ -125,7 +126,8 @@ def plan_slice(
                     thresholds = label_thresholds(held_out, target, rule.min_support)
                 else:
                     thresholds = label_thresholds(held_out, rule.precision, rule.min_support, z, local)
-                answerer = Answerer(predictor.row, predictor.version_name, thresholds)
+                aimed = min(MAX_TARGET, rule.precision + (margin if z is None else 0.0))
+                answerer = Answerer(predictor.row, predictor.version_name, thresholds, aimed)
                 count["trusted"] += sum(t.threshold is not None for t in thresholds.values())
                 count["labels"] += len(thresholds)
                 for n, (report, answer) in enumerate(zip(now, answers, strict=True)):

@@ -229,3 +229,22 @@ def test_a_rule_people_keep_reverting_is_paused(tmp_path: Path) -> None:
         assert paused_because(database, rule.model_copy(update={"precision": 0.7}), now) is None
     finally:
         database.dispose()
+
+
+def test_thresholds_aim_higher_by_the_drift_between_older_and_newer_held_out_reports() -> None:
+    from bugsift.bot.thresholds import drift_margin
+
+    # 100 older answers all right; 100 newer ones right 4 times in 5 at the same confidence.
+    older = [True] * 100
+    newer = [n % 5 != 0 for n in range(100)]
+    held_out = HeldOut(
+        predicted=["Networking"] * 200,
+        confidence=[0.9] * 200,
+        correct=older + newer,
+        created_at=[f"2020-01-01T00:00:{n // 60:02d}:{n % 60:02d}" for n in range(200)],
+    )
+    assert drift_margin(held_out, target=0.9, min_support=10) == pytest.approx(0.1)
+    steady = HeldOut(held_out.predicted, held_out.confidence, [True] * 200, held_out.created_at)
+    assert drift_margin(steady, target=0.9, min_support=10) == 0.0
+    undated = HeldOut(held_out.predicted, held_out.confidence, held_out.correct)
+    assert drift_margin(undated, target=0.9, min_support=10) == 0.0  # no dates: no drift to measure

@@ -68,6 +68,8 @@ class Answerer:
     model: ModelRow | None
     version_name: str
     thresholds: dict[str, LabelThreshold]
+    target: float
+    """The precision the thresholds were chosen for: the rule's, raised by the store's drift."""
 
 
 @dataclass
@@ -108,7 +110,8 @@ def _plan_rule(database: Database, rule: Rule, version_of: Any, now: datetime) -
         return result
     model: ModelRow | None = getattr(predictor, "row", None)
     result.thresholds, result.margin = _thresholds(rule, model)
-    answerer = Answerer(model, predictor.version_name, result.thresholds)
+    target = min(MAX_TARGET, rule.precision + result.margin)
+    answerer = Answerer(model, predictor.version_name, result.thresholds, target)
     result.paused = paused_because(database, rule, now)
     for rows in _candidates(database, rule, now):
         reports = [row_to_report(row) for row in rows]
@@ -286,7 +289,7 @@ def _trust(
     if chosen is None:
         return "suggest", None, f"no held-out answers of {label!r}"
     if chosen.threshold is None:
-        return "suggest", None, chosen.why_not(rule.precision, rule.min_support)
+        return "suggest", None, chosen.why_not(answerer.target, rule.min_support)
     if probability < chosen.threshold:
         return (
             "suggest",

@@ -26,6 +26,7 @@ from sklearn.isotonic import IsotonicRegression
 from bugsift.learn.tasks import evaluation_path
 
 WILSON_Z = 1.645  # one-sided 95%: the precision a label's threshold keeps is at least this sure
+DRIFT_MIN_ACTIONS = 30  # newer-half actions below this measure noise more than drift
 MAX_TARGET = 0.99  # a target raised by the drift margin stays reachable
 LOCAL = True  # each admitted answer must reach the target too (bench/bot_replay.py: fewer misses)
 
@@ -136,8 +137,8 @@ def drift_margin(held_out: HeldOut, target: float, min_support: int, z: float = 
         for label, confidence, right in zip(newer.predicted, newer.confidence, newer.correct, strict=True)
         if (t := chosen.get(label)) is not None and t.threshold is not None and confidence >= t.threshold
     ]
-    if len(acted) < min_support:
-        return 0.0
+    if len(acted) < max(DRIFT_MIN_ACTIONS, min_support):
+        return 0.0  # too few to tell drift from noise: a small store would lose every label
     return max(0.0, target - sum(acted) / len(acted))
 
 
