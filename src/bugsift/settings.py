@@ -130,7 +130,7 @@ class Settings(BaseSettings):
         ),
     )
     web_suggest_tasks: str = Field(
-        default="type,defect,component,duplicates",
+        default="type,defect,component,duplicates,severity,priority",
         description=(
             "Comma-separated tasks the report form suggests; a task without a trained model is skipped."
         ),

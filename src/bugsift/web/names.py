@@ -14,6 +14,9 @@ TASK_WORDS = {
     "component": "Component",
     "files": "Files to fix",
     "duplicates": "Duplicates",
+    "severity": "Severity",
+    "priority": "Priority",
+    "fix-time": "Days to a fix",
 }
 MODE_WORDS = {"filing": "at filing", "backlog": "in the backlog"}
 """filing: only what a new report has; backlog: also comments and later fields of stored reports."""
