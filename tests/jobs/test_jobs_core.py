@@ -112,6 +112,16 @@ def test_held_out_score_reads_each_task_family() -> None:
     assert held_out_score({"test": {"macro_f1": 0.5, "accuracy": 0.9}}) == ("test.macro_f1", 0.5)
     assert held_out_score({"mean": {"model": {"top1": 0.4}}}) == ("mean.model.top1", 0.4)
     assert held_out_score({"other": 1}) is None
+    assert held_out_score({"test": {"mae": 1.1, "rmse": 1.4}}) == ("test.mae", 1.1)  # fix-time
+
+
+def test_a_fix_time_challenger_with_a_larger_error_is_not_better() -> None:
+    from bugsift.jobs.train import at_least_as_good
+
+    assert at_least_as_good(("test.mae", 1.10), ("test.mae", 1.20))
+    assert not at_least_as_good(("test.mae", 1.25), ("test.mae", 1.20))
+    assert at_least_as_good(("test.macro_f1", 0.61), ("test.macro_f1", 0.60))
+    assert not at_least_as_good(("test.macro_f1", 0.59), ("test.macro_f1", 0.60))
 
 
 def test_a_worker_reuses_its_predictor_until_the_active_models_change(job_home: Path) -> None:

@@ -24,7 +24,10 @@ SCORE_PATHS: tuple[tuple[str, ...], ...] = (
     ("test", "top1"),
     ("test", "recall_at_5"),
     ("test", "mrr"),
+    ("test", "mae"),
 )
+LOWER_IS_BETTER = {"test.mae"}
+"""Headline metrics where less is better (fix-time's error in log-days): a challenger must not exceed."""
 
 
 ARGS = {
@@ -46,6 +49,11 @@ def held_out_score(metrics: dict[str, Any]) -> tuple[str, float] | None:
         if isinstance(value, int | float):
             return ".".join(path), float(value)
     return None
+
+
+def at_least_as_good(new: tuple[str, float], old: tuple[str, float]) -> bool:
+    """Whether the challenger's headline score is at least the champion's, in the metric's direction."""
+    return new[1] <= old[1] if new[0] in LOWER_IS_BETTER else new[1] >= old[1]
 
 
 def train(
@@ -80,7 +88,8 @@ def train(
     challenger: ModelRow = outcome.model
     new = held_out_score(challenger.metrics)
     old = held_out_score(champion.metrics) if champion else None
-    promoted = champion is None or new is None or old is None or new[0] != old[0] or new[1] >= old[1]
+    comparable = new is not None and old is not None and new[0] == old[0]
+    promoted = champion is None or not comparable or at_least_as_good(new, old)  # type: ignore[arg-type]
     if not promoted:
         assert champion is not None
         with database.session() as session:
