@@ -77,8 +77,9 @@ class RuleFigures:
     def text(self) -> str:
         precision = self.live_precision
         shown = "n/a (nothing settled yet)" if precision is None else f"{precision:.2f}"
+        written = self.done + self.reverted + self.undone
         return (
-            f"rule {self.rule}: {self.done + self.reverted + self.undone} written ({self.reverted} reverted by people, "
+            f"rule {self.rule}: {written} written ({self.reverted} reverted by people, "
             f"{self.undone} undone), {self.skipped} skipped, {self.suggested} only suggested; live precision "
             f"{shown} of {self.settled} settled (target {self.target:.2f})"
         )
