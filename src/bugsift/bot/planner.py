@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from bugsift.bot.log import live_precision
 from bugsift.bot.rules import Rule
@@ -303,8 +302,3 @@ def _trust(
         f"{chosen.precision:.0%} of {chosen.support} held-out times",
     )
 
-
-def untouched(session: Session, rule: Rule) -> int:
-    """How many actions of a rule wait for a run (for the plan's summary)."""
-    query = select(BotActionRow.id).where(BotActionRow.rule == rule.name, BotActionRow.state == "planned")
-    return len(session.scalars(query).all())

@@ -54,31 +54,53 @@ def train_task(
     )
     chosen = evaluation.selection["params"]
     model = fit_model(dataset.reports, dataset.labels, task, mode, settings.embeddings, chosen)
+    params = {
+        **model_params(task, mode, settings.embeddings),
+        "settings": chosen,
+        "uses_embeddings": getattr(model, "embedding_model_", None) is not None,
+        # the projects with a pair of their own (bugsift.learn.kind: pool_projects); [] = none
+        "pooled_projects": sorted(getattr(model, "project_members_", None) or {}),
+        "tracker": tracker,
+        "project": project,
+    }
+    label_name, n_fit = dataset.label_name, len(dataset.labels)
+    row = save_and_register(database, settings, task, label_name, mode, model, evaluation, params, n_fit)
+    return row, evaluation
+
+
+def save_and_register(
+    database: Database,
+    settings: Settings,
+    task: str,
+    label: str,
+    mode: str,
+    model: Any,
+    evaluation: Evaluation,
+    params: dict[str, Any],
+    n_fit: int,
+) -> ModelRow:
+    """Save a model fitted on every labelled report as the next version, keep its evaluation beside it
+    (for the dashboard's validation report and the bot's per-label thresholds) and register it with its
+    held-out figures, the "uncertain" threshold and how its settings were chosen."""
     settings.ensure_home()
     with database.session() as session:
-        version = next_version(session, task, dataset.label_name, mode)
-        path = settings.models_dir / f"{task}-{dataset.label_name}-{mode}-v{version}.skops"
+        version = next_version(session, task, label, mode)
+        path = settings.models_dir / f"{task}-{label}-{mode}-v{version}.skops"
         save_model(model, path)
-        keep_evaluation(path, evaluation.as_dict())  # for the dashboard's validation report
-        row = register_model(
+        keep_evaluation(path, evaluation.as_dict())
+        return register_model(
             session,
             task=task,
-            label=dataset.label_name,
+            label=label,
             mode=mode,
             version=version,
             path=path,
             params={
-                **model_params(task, mode, settings.embeddings),
-                "settings": chosen,
+                **params,
                 # every candidate's validation score (bugsift.learn.kind_selection): how it was chosen
                 "selection": {k: v for k, v in evaluation.selection.items() if k != "params"},
-                "uses_embeddings": getattr(model, "embedding_model_", None) is not None,
-                # the projects with a pair of their own (bugsift.learn.kind: pool_projects); [] = none
-                "pooled_projects": sorted(getattr(model, "project_members_", None) or {}),
-                "tracker": tracker,
-                "project": project,
             },
-            data={**evaluation.data, "n_fit": len(dataset.labels)},
+            data={**evaluation.data, "n_fit": n_fit},
             metrics={
                 "test": evaluation.metrics,
                 "baseline": evaluation.baseline,
@@ -91,7 +113,6 @@ def train_task(
                 **{k: v for k, v in evaluation.threshold.items() if k != "threshold"},
             },
         )
-    return row, evaluation
 
 
 def load_active(

@@ -18,8 +18,7 @@ import numpy as np
 from bugsift.evaluate.text_report import format_metrics
 from bugsift.learn.kind_selection import candidate_scores
 from bugsift.learn.kind_task import threshold_line
-from bugsift.learn.lifecycle import LoadedModel, load_active
-from bugsift.learn.persist import save_model
+from bugsift.learn.lifecycle import LoadedModel, load_active, save_and_register
 from bugsift.learn.predict import predict_reports
 from bugsift.learn.scale_selection import RULE, choose_scale_settings
 from bugsift.learn.scale_targets import (
@@ -30,12 +29,11 @@ from bugsift.learn.scale_targets import (
     load_scale_dataset,
 )
 from bugsift.learn.scales import Scale, mean_absolute_rank_error
-from bugsift.learn.tasks import EvaluationOutcome, TaskOptions, TrainOutcome, keep_evaluation
+from bugsift.learn.tasks import EvaluationOutcome, TaskOptions, TrainOutcome
 from bugsift.learn.training import Evaluation, _split, evaluate_dataset, fit_model, model_params
 from bugsift.settings import Settings
 from bugsift.sources.base import Report
 from bugsift.store.db import Database
-from bugsift.store.registry import next_version, register_model
 
 HELP = {
     "severity": "the tracker's severity as filed, on an ordered scale (blocker..trivial, S1..S4)",
@@ -187,40 +185,16 @@ class ScaleTask:
         evaluation = evaluate_scale(dataset, scale, settings, timed)
         chosen = evaluation.selection["params"]
         model = fit_model(dataset.reports, dataset.labels, self.name, mode, "off", chosen)
-        settings.ensure_home()
-        with database.session() as session:
-            version = next_version(session, self.name, scale.name, mode)
-            path = settings.models_dir / f"{self.name}-{scale.name}-{mode}-v{version}.skops"
-            save_model(model, path)
-            keep_evaluation(path, evaluation.as_dict())
-            row = register_model(
-                session,
-                task=self.name,
-                label=scale.name,
-                mode=mode,
-                version=version,
-                path=path,
-                params={
-                    **model_params(self.name, mode),
-                    "scale": scale.name,
-                    "settings": chosen,
-                    "selection": {k: v for k, v in evaluation.selection.items() if k != "params"},
-                    "tracker": options.tracker,
-                    "project": options.project,
-                },
-                data={**evaluation.data, "n_fit": len(dataset.labels)},
-                metrics={
-                    "test": evaluation.metrics,
-                    "baseline": evaluation.baseline,
-                    "at_threshold": evaluation.at_threshold,
-                },
-                thresholds={
-                    "uncertain": evaluation.threshold["threshold"],
-                    "precision_target": settings.precision_target,
-                    "chosen_on": "newest 20% of the training part",
-                    **{k: v for k, v in evaluation.threshold.items() if k != "threshold"},
-                },
-            )
+        params = {
+            **model_params(self.name, mode),
+            "scale": scale.name,
+            "settings": chosen,
+            "tracker": options.tracker,
+            "project": options.project,
+        }
+        row = save_and_register(
+            database, settings, self.name, scale.name, mode, model, evaluation, params, len(dataset.labels)
+        )
         saved = f"saved {self.name} model v{row.version} (scale {scale.name}, mode {mode}) to {row.path}"
         return TrainOutcome(
             model=row, evaluation=evaluation.as_dict(), text=f"{describe(evaluation)}\n{saved}"
