@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bugsift.learn.features import large_store
 from bugsift.learn.kind_selection import CANDIDATES, PLAIN
-from bugsift.learn.targets import Dataset, defect_from_label, defect_from_resolution
+from bugsift.learn.targets import Dataset, defect_from_label, defect_from_report
 from bugsift.learn.training import evaluate_dataset
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 def _jira(data: Path) -> dict[str, Dataset]:
     by_project: dict[str, Dataset] = defaultdict(lambda: Dataset("defect", "resolution"))
     for r in read_reports("jira", data / "apache-jira" / "jira_issues.jsonl.xz"):
-        label = defect_from_resolution(r.resolution) if isinstance(r, Report) else None
+        label = defect_from_report(r) if isinstance(r, Report) else None
         if label:
             by_project[f"jira/{r.project}"].reports.append(r)
             by_project[f"jira/{r.project}"].labels.append(label)

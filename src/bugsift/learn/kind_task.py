@@ -50,7 +50,9 @@ def describe(evaluation: Evaluation) -> str:
         f"test {data['n_test']} {data['test_dates']}"
     )
     body = format_metrics(evaluation.metrics, evaluation.baseline, evaluation.coverage)
-    lines = [header, body, threshold_line(evaluation.as_dict())]
+    lines = [header]
+    lines += [f"labels: {count} {note}" for note, count in data.get("label_notes", {}).items()]
+    lines += [body, threshold_line(evaluation.as_dict())]
     if evaluation.selection.get("candidates"):
         lines.append(selection_line(evaluation.selection))
     return "\n".join(lines)

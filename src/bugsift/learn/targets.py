@@ -5,6 +5,8 @@
 - ``defect``: real product defect or not. From a named label set (``--label is_bug``; true/false-like
   values), or else from the resolution mapping below. Duplicates and open reports are excluded: a
   duplicate says nothing about whether the original was a defect, an open report has no verdict yet.
+  A resolution says whether the work was done, not what the work was: where the tracker records a type
+  of other work (enhancement, task...), the report is not a defect, FIXED or open (`recorded_type`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
@@ -47,6 +50,16 @@ RESOLUTION_TO_DEFECT: dict[str, str | None] = {
     "implemented": None,  # a feature request that was done, not a defect verdict
 }
 
+# Recorded types (normalised) that name work other than fixing a defect: done, such a report was a wish
+# granted, not a bug fixed. Ambiguous ones (Jira's Sub-task, Test) are left to the resolution.
+NOT_DEFECT_TYPES = frozenset(
+    {"enhancement", "feature", "newfeature", "improvement", "task", "wish", "question", "story", "epic"}
+)
+# bugzilla.mozilla.org added its type field in 2019 and back-filled every older bug (enhancement where
+# the severity said so, else defect): on older bugs the type repeats the severity, it is no one's verdict.
+BUGZILLA_TYPE_SINCE = datetime(2019, 1, 1, tzinfo=UTC)
+BACKFILLED_NOTE = "type back-filled by the tracker (a Bugzilla bug filed before it had a type field, 2019)"
+
 # Label values as normalised by `_normalise`.
 TRUE_VALUES = {"true", "1", "yes", "y", "bug", "defect"}
 FALSE_VALUES = {"false", "0", "no", "n", "nobug", "notabug", "notdefect"}
@@ -71,6 +84,36 @@ def defect_from_resolution(resolution: str | None) -> str | None:
     return RESOLUTION_TO_DEFECT.get(_normalise(resolution))
 
 
+def recorded_type(report: Report) -> str | None:
+    """The report's type as the tracker records it, normalised; Bugzilla's older ways of saying
+    "enhancement" (the severity, or the keyword ``feature``) count where it has no type field."""
+    if report.type:
+        return _normalise(report.type)
+    if report.severity and _normalise(report.severity) == "enhancement":
+        return "enhancement"
+    if "feature" in report.keywords:
+        return "enhancement"
+    return None
+
+
+def type_backfilled(report: Report) -> bool:
+    """Whether the report's type was filled in by a tracker migration, not by a person (see
+    `BUGZILLA_TYPE_SINCE`): a Bugzilla REST record filed before that tracker had a type field."""
+    if not report.type or report.created_at is None or "creation_time" not in report.raw:
+        return False
+    created = report.created_at if report.created_at.tzinfo else report.created_at.replace(tzinfo=UTC)
+    return created < BUGZILLA_TYPE_SINCE
+
+
+def defect_from_report(report: Report) -> str | None:
+    """The defect label of a report: not a defect where the tracker records a type of other work
+    (whatever its resolution: a fixed, open or duplicate enhancement is still no defect), else what its
+    resolution says."""
+    if recorded_type(report) in NOT_DEFECT_TYPES:
+        return NOT_DEFECT
+    return defect_from_resolution(report.resolution)
+
+
 def defect_from_label(value: str) -> str:
     """Map a true/false-like human label to defect / not_defect."""
     normalised = _normalise(value)
@@ -91,6 +134,8 @@ class Dataset:
     reports: list[Report] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     excluded: Counter[str] = field(default_factory=Counter)
+    notes: Counter[str] = field(default_factory=Counter)
+    """How many labels came about in a way worth saying (a fixed enhancement, a back-filled type)."""
 
     def class_counts(self) -> dict[str, int]:
         return dict(sorted(Counter(self.labels).items()))
@@ -129,7 +174,19 @@ def load_dataset(
         dataset.row_ids.append(row_id)
         dataset.reports.append(report)
         dataset.labels.append(value)
+        if named is None:
+            _note(dataset.notes, task, report, value)
     return dataset
+
+
+def _note(notes: Counter[str], task: str, report: Report, value: str) -> None:
+    resolved_as = defect_from_resolution(report.resolution)
+    from_type = task == "defect" and value == NOT_DEFECT and resolved_as != NOT_DEFECT
+    if from_type:
+        said = "fixed" if resolved_as == DEFECT else (report.resolution or "open").lower()
+        notes[f"{said}, but the tracker records type {recorded_type(report)}: not a defect"] += 1
+    if type_backfilled(report) and (task == "type" or from_type):
+        notes[BACKFILLED_NOTE] += 1
 
 
 def _target(task: str, report: Report, named_value: str | None, from_label_set: bool) -> str | None:
@@ -139,7 +196,7 @@ def _target(task: str, report: Report, named_value: str | None, from_label_set: 
         return defect_from_label(named_value) if task == "defect" else named_value
     if task == "type":
         return report.type or None
-    return defect_from_resolution(report.resolution)
+    return defect_from_report(report)
 
 
 def _exclusion_reason(task: str, report: Report, from_label_set: bool) -> str:

@@ -264,6 +264,7 @@ def evaluate_dataset(
         "n_labelled": len(dataset.labels),
         "classes": dataset.class_counts(),
         "excluded": dict(dataset.excluded),
+        "label_notes": dict(dataset.notes),
         "n_train": len(train_idx),
         "n_test": len(test_idx) if split != "kfold" else len(dataset.labels),
         "folds": len(parts),

@@ -1,0 +1,74 @@
+"""The defect label from resolutions means what it says: a tracker's recorded type of other work
+(enhancement, task) is never a defect, whatever the resolution (issue 15, part 3). Real Mozilla records."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bugsift.ingest import import_reports
+from bugsift.learn.kind_task import describe
+from bugsift.learn.targets import (
+    BACKFILLED_NOTE,
+    DEFECT,
+    NOT_DEFECT,
+    defect_from_report,
+    load_dataset,
+    recorded_type,
+    type_backfilled,
+)
+from bugsift.learn.training import evaluate_dataset
+from bugsift.sources import read_reports
+from bugsift.sources.base import Report
+from bugsift.store.db import Database
+
+
+@pytest.fixture(scope="module")
+def typed_bugs(data_dir: Path) -> list[Report]:
+    """The 65 newer Mozilla bugs whose Bugzilla has a type field (defect / enhancement / task)."""
+    path = data_dir / "bugzilla-mozilla" / "fixture_bugs_history_union.jsonl.xz"
+    return [r for r in read_reports("bugzilla", path) if isinstance(r, Report)]
+
+
+def test_a_fixed_enhancement_or_task_is_not_a_defect(typed_bugs: list[Report]) -> None:
+    by_type = Counter((r.type, r.resolution, defect_from_report(r)) for r in typed_bugs)
+    assert by_type[("enhancement", "FIXED", NOT_DEFECT)] == 6
+    assert by_type[("task", "FIXED", NOT_DEFECT)] == 6
+    assert by_type[("enhancement", "FIXED", DEFECT)] == 0
+    assert by_type[("defect", "FIXED", DEFECT)] == 30  # a fixed defect stays one
+    assert by_type[("defect", "INVALID", NOT_DEFECT)] == 1
+    # An open enhancement needs no verdict to be no defect; an open defect still has none.
+    assert by_type[("enhancement", None, NOT_DEFECT)] == 9
+    assert by_type[("defect", None, None)] == 4
+
+
+def test_bugzilla_without_a_type_field_says_enhancement_by_severity_or_keyword(mozilla: list[Report]) -> None:
+    said = [r for r in mozilla if recorded_type(r) == "enhancement"]
+    assert said, "older Mozilla bugs mark requests by severity 'enhancement' or keyword 'feature'"
+    assert all(r.type is None for r in said)
+    assert all(r.severity == "enhancement" or "feature" in r.keywords for r in said)
+    assert {defect_from_report(r) for r in said} == {NOT_DEFECT}
+
+
+def test_types_filled_in_by_the_2019_migration_are_named(typed_bugs: list[Report]) -> None:
+    backfilled = [r for r in typed_bugs if type_backfilled(r)]
+    assert backfilled and all(r.created_at is not None and r.created_at.year < 2019 for r in backfilled)
+    assert not any(type_backfilled(r) for r in typed_bugs if r.created_at and r.created_at.year >= 2019)
+
+
+def test_training_says_how_many_labels_the_type_decided(sqlite_db: Database, data_dir: Path) -> None:
+    base = data_dir / "bugzilla-mozilla"
+    paths = [base / "bugs_full_add08f170.jsonl.xz", base / "fixture_bugs_history_union.jsonl.xz"]
+    import_reports(sqlite_db, "bugzilla", paths, tracker="mozilla")
+    with sqlite_db.session() as session:
+        dataset = load_dataset(session, "defect", tracker="mozilla")
+    notes = dict(dataset.notes)
+    assert notes["fixed, but the tracker records type enhancement: not a defect"] == 23
+    assert notes["fixed, but the tracker records type task: not a defect"] == 6
+    assert notes[BACKFILLED_NOTE] > 0
+    evaluation = evaluate_dataset(dataset, "filing")
+    text = describe(evaluation)
+    assert "labels: 23 fixed, but the tracker records type enhancement: not a defect" in text
+    assert evaluation.as_dict()["data"]["label_notes"] == notes
