@@ -258,7 +258,7 @@ def test_predict_contract_shape(scoped, jira_slice: list[Report]) -> None:
     results = predict_components(scoped, [*jira_slice[:20], stranger], top_k=3)
     assert len(results) == 21
     for report, result in zip(jira_slice[:20], results, strict=False):
-        assert set(result) == {
+        assert set(result) - {"catch_all"} == {
             "id",
             "prediction",
             "probability",
@@ -271,7 +271,8 @@ def test_predict_contract_shape(scoped, jira_slice: list[Report]) -> None:
         }
         assert result["id"] == report.external_id
         assert len(result["candidates"]) == 3
-        assert result["candidates"][0]["label"] == result["prediction"]
+        real = [c["label"] for c in result["candidates"] if not c.get("catch_all")]
+        assert real[0] == result["prediction"]
         probabilities = [c["probability"] for c in result["candidates"]]
         assert probabilities == sorted(probabilities, reverse=True)
         assert isinstance(result["uncertain"], bool) and isinstance(result["act"], bool)
@@ -345,3 +346,25 @@ def test_a_report_that_names_its_product_gets_components_of_that_product(mozilla
     # the filing-time product wins over today's (the one the reporter chose)
     moved = replace(asked[0], product="Firefox", filed={"product": "Core"})
     assert predict_components(scoped, [moved])[0]["prediction"].startswith("Core::")
+
+
+def test_a_bucket_is_never_the_answer_only_a_marked_candidate(mozilla: list[Report]) -> None:
+    """Untriaged, General and folded '(other)' buckets are where reports wait, not sections of the code:
+    the answer is the best real component, the bucket stays marked, and passing one over is 'not sure'."""
+    from bugsift.learn.component import is_catch_all
+
+    scoped, _ = fit_scoped(mozilla[:450])
+    results = predict_components(scoped, mozilla[450:], top_k=3)
+    passed_over = [r for r in results if r.get("catch_all")]
+    assert passed_over, "Mozilla's filed components are often General or Untriaged: some first choices are"
+    for result in results:
+        if is_catch_all(result["prediction"]):  # only where the product has no real component to offer
+            assert result["catch_all"] and all(c.get("catch_all") for c in result["candidates"])
+        for candidate in result["candidates"]:
+            assert bool(candidate.get("catch_all")) == is_catch_all(candidate["label"])
+    for result in passed_over:
+        assert is_catch_all(result["catch_all"]) and result["candidates"][0]["label"] == result["catch_all"]
+        assert result["uncertain"] and not result["act"]
+        assert result["prediction"] in [c["label"] for c in result["candidates"]]
+    assert is_catch_all("Firefox::Untriaged") and is_catch_all("Core::(other)") and is_catch_all("General")
+    assert not is_catch_all("Core::Networking") and not is_catch_all("Toolkit::General Preferences")

@@ -149,6 +149,17 @@ def fold_label(label: str, products: Any, min_support: int) -> str:
     return OTHER
 
 
+# Where trackers park reports nobody has placed yet (Bugzilla's Untriaged, General): a bucket, not a
+# section of the code, like the folded "(other)".
+CATCH_ALL_COMPONENTS = frozenset({"untriaged", "general", OTHER})
+
+
+def is_catch_all(label: str) -> bool:
+    """Whether a label is a bucket rather than a component: folded, Untriaged or General."""
+    short = label.split(SEP, 1)[1] if SEP in label else label
+    return short.strip().lower() in CATCH_ALL_COMPONENTS
+
+
 def is_excluded(label: str, patterns: Sequence[str]) -> bool:
     """A label matches an exclusion given as a full label, a bare component name or a glob pattern."""
     short = label.split(SEP, 1)[1] if SEP in label else label

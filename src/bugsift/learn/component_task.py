@@ -36,6 +36,7 @@ from bugsift.learn.component import (
     OTHER,
     ComponentModel,
     ScopedComponentModel,
+    is_catch_all,
     report_labels,
     scope_key,
 )
@@ -493,23 +494,36 @@ def predict_components(
         classes = model.classes_
         for row, i in enumerate(members):
             p = proba[row]
-            order = [j for j in np.argsort(-p, kind="stable") if allowed[row, j]][: max(1, top_k)]
-            best = int(order[0])
+            ranked = [int(j) for j in np.argsort(-p, kind="stable") if allowed[row, j]]
+            order = ranked[: max(1, top_k)]
+            # A bucket is never the answer: the best real component is; a bucket stays as a marked candidate.
+            best = next((j for j in ranked if not is_catch_all(str(classes[j]))), ranked[0])
+            if best not in order:
+                order = [*order[: max(1, top_k) - 1], best]
             label = str(classes[best])
+            bucket_first = is_catch_all(str(classes[ranked[0]]))
             results[i] = {
                 "id": reports[i].external_id,
                 "prediction": label,
                 "probability": round(float(p[best]), 4),
-                "candidates": [
-                    {"label": str(classes[j]), "probability": round(float(p[j]), 4)} for j in order
-                ],
+                "candidates": [_candidate(str(classes[j]), float(p[j])) for j in order],
                 "confidence": round(float(confidence[row]), 4),
-                "uncertain": bool(confidence[row] < thresholds["suggest"]),
-                "act": bool(confidence[row] >= thresholds["act"]),
+                # the confidence is the first choice's: past a bucket the answer is only a suggestion
+                "uncertain": bool(bucket_first or confidence[row] < thresholds["suggest"]),
+                "act": bool(not bucket_first and confidence[row] >= thresholds["act"]),
                 "explanation": model.explain_reasons(matrix, row, label, reports[i], explain_n),
                 "scope": key,
             }
+            if bucket_first:  # the model's own first choice, named so a reader knows what was passed over
+                results[i]["catch_all"] = str(classes[ranked[0]])
     return [r for r in results if r is not None]
+
+
+def _candidate(label: str, probability: float) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"label": label, "probability": round(probability, 4)}
+    if is_catch_all(label):
+        candidate["catch_all"] = True
+    return candidate
 
 
 def _no_model(report: Report, scopes: list[str]) -> dict[str, Any]:

@@ -83,8 +83,18 @@ _PREDICTION = {
                     "probability": {"type": "number"},
                     "score": {"type": "number", "description": "duplicates by text similarity: its score"},
                     "days": {"type": "number", "description": "fix-time: fixed within this many days"},
+                    "catch_all": {
+                        "type": "boolean",
+                        "description": "component: a bucket (Untriaged, General, a folded '(other)'), "
+                        "never the prediction",
+                    },
                 },
             },
+        },
+        "catch_all": {
+            "type": "string",
+            "description": "component: the bucket the model ranked first; the prediction is then the best "
+            "real component and uncertain",
         },
         "uncertain": {"type": "boolean"},
         "explanation": {
