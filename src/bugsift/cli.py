@@ -19,6 +19,20 @@ from bugsift.settings import Settings
 TASK_NAMES = tuple(TASKS)
 
 
+class TaskName(click.ParamType):
+    """A task name: one of TASK_NAMES, or label:NAME / field:NAME (`bugsift.learn.tasks.TASKS`)."""
+
+    name = "task"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "{" + "|".join(TASK_NAMES) + "|label:NAME|field:NAME}"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if value not in TASKS:
+            self.fail(f"{value!r} is not a task; tasks: {TASKS.listing()}", param, ctx)
+        return str(value)
+
+
 class AppContext:
     """Settings plus a database opened (and migrated) on first use."""
 
@@ -233,7 +247,7 @@ def labels_list(app: AppContext) -> None:
 
 # --- train / evaluate / predict -----------------------------------------------------------------------
 
-task_argument = click.argument("task", type=click.Choice(TASK_NAMES))
+task_argument = click.argument("task", type=TaskName())
 label_option = click.option("--label", help="Named label set to learn (default: the tracker's own field).")
 mode_option = click.option(
     "--mode",
@@ -283,7 +297,11 @@ def component_options(command: Any) -> Any:
 @files_options
 @pass_app
 def train(app: AppContext, task: str, **options: Any) -> None:
-    """Train a model for TASK, evaluate it on the newest reports, and register it."""
+    """Train a model for TASK, evaluate it on the newest reports, and register it.
+
+    label:NAME learns an imported label set, field:NAME a tracker field as filed (a Bugzilla cf_* field,
+    a Jira field, labels with a prefix such as 'priority: high' or 'area/ui'): docs/fields.md.
+    """
     from sqlalchemy.exc import DBAPIError
 
     from bugsift.ingest import database_problem
@@ -355,7 +373,7 @@ def evaluate(app: AppContext, task: str, as_json: bool, report_path: Path | None
 
 def _registry_key(task: str, evaluation: dict[str, Any], tracker: str | None) -> tuple[str, str]:
     """(label, mode) under which a task's models are registered, to find the previous version."""
-    if task in ("type", "defect", "severity", "priority"):
+    if task in ("type", "defect", "severity", "priority") or ":" in task:  # label:NAME, field:NAME
         return evaluation["label"], evaluation["mode"]
     return {"files": "fixed_files", "duplicates": tracker or "all"}.get(task, task), "filing"
 

@@ -70,6 +70,15 @@ class Settings(BaseSettings):
             "reports ahead, so that trainings read the vectors); off: never."
         ),
     )
+    github_scale_labels: str = Field(
+        default="severity=severity,priority=priority",
+        description=(
+            "Labels that carry severity or priority where a report has no such field (GitHub): "
+            "comma-separated FIELD=PREFIX rules; a label PREFIX and a separator (':', '/', '-', '=', "
+            "' ') then a level, e.g. 'priority: high', 'severity/critical', 'priority/P1'. Empty: none "
+            "(docs/severity-priority.md)."
+        ),
+    )
 
     web_secret_key: str | None = Field(
         default=None,
@@ -130,7 +139,7 @@ class Settings(BaseSettings):
         ),
     )
     web_suggest_tasks: str = Field(
-        default="type,defect,component,duplicates,severity,priority",
+        default="type,defect,component,duplicates,severity,priority,fix-time",
         description=(
             "Comma-separated tasks the report form suggests; a task without a trained model is skipped."
         ),

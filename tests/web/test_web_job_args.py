@@ -68,4 +68,4 @@ def test_the_document_states_each_jobs_arguments_without_a_url(web: Web) -> None
     assert "url" not in variants["sync"]["properties"]
     assert variants["classify"]["properties"]["shards"] == {"type": "integer", "minimum": 1, "maximum": 1024}
     assert variants["classify"]["required"] == ["task"]
-    assert "defect" in variants["train"]["properties"]["task"]["enum"]
+    assert "defect" in variants["train"]["properties"]["task"]["anyOf"][0]["enum"]  # and label:NAME ...

@@ -120,7 +120,8 @@ def _check_str(where: str, spec: ArgSpec, value: Any, known_tasks: Collection[st
     if spec.choices is not None and value not in spec.choices:
         raise ValueError(f"{where} must be one of {', '.join(spec.choices)}, not {value!r}")
     if spec.model_task and known_tasks is not None and value not in known_tasks:
-        raise ValueError(f"{where} must be one of {', '.join(known_tasks)}, not {value!r}")
+        listing = getattr(known_tasks, "listing", lambda: ", ".join(known_tasks))()  # label:NAME too
+        raise ValueError(f"{where} must be one of {listing}, not {value!r}")
     if spec.pattern is not None and not re.fullmatch(spec.pattern, value):
         raise ValueError(f"{where}: {value[:60]!r} is not of the expected form ({spec.description})")
     problem = spec.check(value) if spec.check else None
@@ -158,6 +159,9 @@ def json_schema(spec: ArgSpec, known_tasks: Collection[str] = ()) -> dict[str, A
         choices = spec.choices or (tuple(known_tasks) if spec.model_task and known_tasks else None)
         if choices:
             schema = {"type": "string", "enum": list(choices)}
+        pattern = getattr(known_tasks, "pattern", None) if spec.model_task else None
+        if pattern:  # label:NAME, field:NAME beside the fixed names
+            schema = {"anyOf": [schema, {"type": "string", "pattern": f"^{pattern}$"}]}
         if spec.pattern:
             schema["pattern"] = spec.pattern
     elif spec.kind == "int":

@@ -6,6 +6,10 @@ progress are committed in one transaction. A report the model has no answer for 
 gets no label. A report is a candidate while it has neither a human label of that name
 nor a model label from this model version, so a restarted job picks up exactly where the killed one
 stopped, and running it twice does nothing the second time. Human labels are never touched.
+Severity and priority are labels like the others (their value is a level of the model's scale). A
+fix-time answer is not: it is days with a 10-90% interval, which a label row (one value, one
+probability) cannot hold, and nothing a triager accepts; classify refuses it, and the triage report page
+computes the estimate with the active model when it is shown.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sqlalchemy.orm import Session
 from bugsift.jobs.args import ArgSpec
 from bugsift.jobs.core import JobContext
 from bugsift.jobs.models import OutboxRow, SubscriptionRow
+from bugsift.learn.fix_time_target import TASK as FIX_TIME
 from bugsift.learn.targets import MODES
 from bugsift.learn.tasks import TaskOptions, get_task
 from bugsift.store.db import Database
@@ -153,8 +158,16 @@ ARGS = {
 """What `classify` takes (checked on submit, `bugsift.jobs.args`)."""
 
 
+ESTIMATE_REFUSED = (
+    f"{FIX_TIME} answers an estimate (days with an interval), not a label to store: the triage report "
+    "page computes it live with the active model"
+)
+
+
 def check_combination(args: dict[str, Any]) -> None:
-    """What the arguments say together: the shard must be one of the shards."""
+    """What the arguments say together: the shard must be one of the shards; the task's answer a label."""
+    if args.get("task") == FIX_TIME:
+        raise ValueError(f"args.task: {ESTIMATE_REFUSED}")
     shard, shards = args.get("shard", 0), args.get("shards", 1)
     if not 0 <= shard < shards:
         raise ValueError(f"args.shard must be from 0 to shards - 1 = {shards - 1}, not {shard}")
@@ -181,6 +194,8 @@ def classify(
     ``report_ids`` predicts only those stored reports (database ids); ``shard`` of ``shards`` takes the
     reports whose id modulo ``shards`` is ``shard`` (submit one job per shard to use several workers).
     """
+    if task == FIX_TIME:
+        raise ValueError(ESTIMATE_REFUSED)
     settings, database = context.settings, context.database
     options = TaskOptions(label=label, mode=mode, tracker=tracker, project=project)
     predictor = cached_predictor(database, task, options)

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bugsift.learn.field_targets import prefixed, without_labels
 from bugsift.learn.scales import (
     BUGZILLA_SEVERITY,
     CLASSIC_TO_S,
@@ -95,21 +96,54 @@ def person_set(report: Report, field_name: str, value: str) -> bool:
     return False
 
 
-def report_value(report: Report, field_name: str) -> tuple[str | None, str]:
-    """The field's value as filed where history was replayed, else today's; and which of the two."""
+def label_rules(text: str | None = None) -> dict[str, tuple[str, ...]]:
+    """The ``BUGSIFT_GITHUB_SCALE_LABELS`` rules (``severity=severity,priority=priority``) as field ->
+    label prefixes; ``text`` None reads the setting."""
+    if text is None:
+        from bugsift.settings import Settings
+
+        text = Settings().github_scale_labels
+    rules: dict[str, tuple[str, ...]] = {}
+    for rule in filter(None, (part.strip() for part in text.split(","))):
+        field_name, sep, prefix = (piece.strip() for piece in rule.partition("="))
+        if field_name not in FIELDS or not sep or not prefix:
+            raise ValueError(
+                f"BUGSIFT_GITHUB_SCALE_LABELS: {rule!r} is not FIELD=PREFIX (FIELD: {', '.join(FIELDS)})"
+            )
+        rules[field_name] = (*rules.get(field_name, ()), prefix)
+    return rules
+
+
+def report_value(
+    report: Report, field_name: str, rules: dict[str, tuple[str, ...]] | None = None
+) -> tuple[str | None, str]:
+    """The field's value as filed where history was replayed, else today's; and which of the two. A
+    report without the field (GitHub) takes it from one label a rule names (`label_rules`); GitHub's
+    issue object has no label history, so that is today's value."""
     if report.filed is not None:
         return report.filed.get(field_name), AS_FILED
-    return getattr(report, field_name), FINAL
+    value = getattr(report, field_name)
+    if value is None and rules and rules.get(field_name):
+        found = {v for prefix in rules[field_name] for v in prefixed(report.keywords or [], prefix)}
+        value = found.pop() if len(found) == 1 else None  # several levels at once: no answer
+    return value, FINAL
 
 
 def load_scale_dataset(
-    session: Session, task: str, tracker: str | None = None, project: str | None = None
+    session: Session,
+    task: str,
+    tracker: str | None = None,
+    project: str | None = None,
+    rules: dict[str, tuple[str, ...]] | None = None,
 ) -> ScaleDataset:
-    """The stored reports whose ``task`` field (severity / priority) is a level of one scale."""
+    """The stored reports whose ``task`` field (severity / priority) is a level of one scale; ``rules``
+    (default: the setting) say which labels carry the field where a report has none (`label_rules`)."""
     if task not in FIELDS:
         raise ValueError(f"unknown task {task!r}; scale tasks are {', '.join(FIELDS)}")
     rows = iter_reports(session, tracker=tracker, project=project)
-    return build_scale_dataset(task, rows, human_corrections(session, task), written_by_bot(session, task))
+    corrections, by_bot = human_corrections(session, task), written_by_bot(session, task)
+    rules = label_rules() if rules is None else rules
+    return build_scale_dataset(task, rows, corrections, by_bot, rules)
 
 
 def human_corrections(session: Session, task: str) -> dict[int, str]:
@@ -126,14 +160,18 @@ def build_scale_dataset(
     rows: Any,
     corrections: dict[int, str] | None = None,
     by_bot: set[int] | frozenset[int] = frozenset(),
+    rules: dict[str, tuple[str, ...]] | None = None,
 ) -> ScaleDataset:
     """`load_scale_dataset` over (row id, Report) pairs, with people's corrections by row id and the rows
     whose current value the bot wrote (`bugsift.store.bot_actions`)."""
     corrections = corrections or {}
     seen: list[tuple[int, Report, str | None, str, Scale | None]] = []
     n_by_bot = 0
+    prefixes = (rules or {}).get(task, ())
     for row_id, report in rows:
-        value, source = report_value(report, task)
+        value, source = report_value(report, task, rules)
+        if prefixes and getattr(report, task) is None:  # a label carried it: no mode may read it
+            report = without_labels(report, prefixes)
         if row_id in corrections:
             value, source = corrections[row_id], CORRECTED
         elif source == FINAL and row_id in by_bot:  # the bot's own answer: never a label

@@ -116,6 +116,32 @@ REDMINE_PRIORITY = Scale(
     why="Redmine's stock priorities; a new issue starts at 'Normal'",
 )
 
+# GitHub has no such fields: labels carry them where a rule says so (`scale_targets.label_rules`).
+GITHUB_SEVERITY = Scale(
+    "github-severity",
+    "severity",
+    ("critical", "high", "medium", "low"),
+    defaults=(),
+    trackers=("github",),
+    why="labels such as 'severity: high' (BUGSIFT_GITHUB_SCALE_LABELS); a label is always a person's",
+)
+GITHUB_PRIORITY = Scale(
+    "github-priority",
+    "priority",
+    ("critical", "high", "medium", "low"),
+    defaults=(),
+    trackers=("github",),
+    why="labels such as 'priority: high' (BUGSIFT_GITHUB_SCALE_LABELS); a label is always a person's",
+)
+GITHUB_PRIORITY_P = Scale(
+    "github-priority-p",
+    "priority",
+    ("P0", "P1", "P2", "P3", "P4"),
+    defaults=(),
+    trackers=("github",),
+    why="labels such as 'priority/P1' (BUGSIFT_GITHUB_SCALE_LABELS); P0 is the most urgent",
+)
+
 SCALES: tuple[Scale, ...] = (
     BUGZILLA_SEVERITY,
     MOZILLA_SEVERITY,
@@ -123,6 +149,9 @@ SCALES: tuple[Scale, ...] = (
     JIRA_PRIORITY,
     JIRA_PRIORITY_NEW,
     REDMINE_PRIORITY,
+    GITHUB_SEVERITY,  # last: another tracker's values find their own scale first
+    GITHUB_PRIORITY,
+    GITHUB_PRIORITY_P,
 )
 BY_NAME = {scale.name: scale for scale in SCALES}
 FIELDS = ("severity", "priority")

@@ -8,6 +8,7 @@ families (component, files, duplicates) add a handler class in their own module 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import import_module
@@ -77,24 +78,47 @@ class Predictor(Protocol):
     def predict(self, reports: Sequence[Report], top_k: int) -> list[dict[str, Any]]: ...
 
 
+PATTERN_TASK_NAME = r"(label|field):([A-Za-z0-9_.\-]{1,80})"
+"""`label:NAME` / `field:NAME` (Python and JSON Schema alike); the name goes into model file names and URL
+paths: no "/" or ":"."""
+
+
+class TaskNames(dict[str, tuple[str, str]]):
+    """The fixed tasks, plus `label:NAME` and `field:NAME` for any label set or tracker field: ``in``
+    accepts both (the CLI, the jobs and the API check names with it); iterating lists the fixed ones."""
+
+    pattern = PATTERN_TASK_NAME
+
+    def __contains__(self, name: object) -> bool:
+        fixed = dict.__contains__(self, name)
+        return fixed or (isinstance(name, str) and re.fullmatch(self.pattern, name) is not None)
+
+    def listing(self) -> str:
+        """The names for an error message or a help text: the fixed ones, then the two patterns."""
+        return ", ".join([*self, "label:NAME", "field:NAME"])
+
+
 # Task name -> (module, handler class). Imported on use, so `bugsift --help` stays fast.
-TASKS: dict[str, tuple[str, str]] = {
-    "type": ("bugsift.learn.kind_task", "KindTask"),
-    "defect": ("bugsift.learn.kind_task", "KindTask"),
-    "component": ("bugsift.learn.component_task", "ComponentTask"),
-    "files": ("bugsift.localize.task", "FilesTask"),
-    "duplicates": ("bugsift.duplicates.task", "DuplicatesTask"),
-    "fix-time": ("bugsift.learn.fix_time_task", "FixTimeTask"),
-    "severity": ("bugsift.learn.scale_task", "ScaleTask"),
-    "priority": ("bugsift.learn.scale_task", "ScaleTask"),
-}
+TASKS = TaskNames(
+    {
+        "type": ("bugsift.learn.kind_task", "KindTask"),
+        "defect": ("bugsift.learn.kind_task", "KindTask"),
+        "component": ("bugsift.learn.component_task", "ComponentTask"),
+        "files": ("bugsift.localize.task", "FilesTask"),
+        "duplicates": ("bugsift.duplicates.task", "DuplicatesTask"),
+        "fix-time": ("bugsift.learn.fix_time_task", "FixTimeTask"),
+        "severity": ("bugsift.learn.scale_task", "ScaleTask"),
+        "priority": ("bugsift.learn.scale_task", "ScaleTask"),
+    }
+)
+PATTERN_TASK = ("bugsift.learn.field_task", "FieldTask")
 
 
 def get_task(name: str) -> TaskHandler:
     """The handler of a task, or a clear error listing the tasks there are."""
     if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; tasks: {', '.join(TASKS)}")
-    module, class_name = TASKS[name]
+        raise ValueError(f"unknown task {name!r}; tasks: {TASKS.listing()}")
+    module, class_name = dict.get(TASKS, name) or PATTERN_TASK
     handler: TaskHandler = getattr(import_module(module), class_name)(name)
     return _KeepsEvaluation(handler)
 

@@ -62,9 +62,15 @@ def model_params(task: str, mode: str, embeddings: str = "off") -> dict[str, Any
         raise ValueError(f"embeddings must be one of {', '.join(EMBEDDINGS_PARAM)}, not {embeddings!r}")
     return {
         "mode": mode,
-        "exclude_fields": list(LABEL_DEFINING_FIELDS[task]),
+        "exclude_fields": list(LABEL_DEFINING_FIELDS.get(task) or _defining_fields(task)),
         "embeddings": EMBEDDINGS_PARAM[embeddings],
     }
+
+
+def _defining_fields(task: str) -> tuple[str, ...]:
+    from bugsift.learn.field_targets import defining_fields  # label:NAME / field:NAME tasks
+
+    return defining_fields(task)
 
 
 def fit_model(

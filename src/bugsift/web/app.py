@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from bugsift.learn.encoding_store import use_settings
 from bugsift.settings import Settings
 from bugsift.store.db import Database
-from bugsift.web import auth, highlight, names
+from bugsift.web import auth, estimates, highlight, names
 from bugsift.web.converters import IdConverter
 from bugsift.web.extensions import Store, csrf, limiter
 from bugsift.web.jsonbody import JSONProvider
@@ -84,8 +84,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         heading=names.heading,
         reason_markup=names.reason_markup,
         highlight=highlight.highlight,  # {{ text | highlight(words) }}: escaped, the words in <mark>
+        estimate_words=estimates.estimate_words,
     )
-    app.jinja_env.globals.update(marked=highlight.marked)
+    app.jinja_env.globals.update(marked=highlight.marked, is_estimate=estimates.is_estimate)
     Store().init_app(app, settings, database)
     csrf.init_app(app)
     auth.init_app(app)  # before the limiter: limits that spare logged-in users need to know who asks

@@ -42,18 +42,25 @@ LABEL_WORDS = {
 # Only lower-case snake-case words are machine names (not_defect, needs_info, bug). Component names
 # ("Core::Layout"), file paths, tracker ids ("HADOOP-12") and numbers are the tracker's own: kept as they are.
 _MACHINE_VALUE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
-_VERSION_NAME = re.compile(r"(?P<task>[a-z_]+):(?P<label>[^:]*):(?P<mode>[a-z_]+):v(?P<version>\d+)")
+_VERSION_NAME = re.compile(
+    r"(?P<task>(?:label|field):[^:]+|[a-z_-]+):(?P<label>[^:]*):(?P<mode>[a-z_]+):v(?P<version>\d+)"
+)
 
 
 def _title(task: str, label: str, mode: str, version: int | str) -> str:
     words = task_words(task)
-    named = "" if label in (task, "all", "") else f" ({label})"
+    named = "" if label in (task, "all", "", task.partition(":")[2]) else f" ({label})"
     return f"{words}{named} · {MODE_WORDS.get(mode, mode)} · v{version}"
 
 
 def task_words(task: Any) -> str:
     """A task as a heading: ``defect`` -> "Real defect?"."""
     text = "" if task is None else str(task)
+    kind, _, name = text.partition(":")
+    if name and kind == "label":  # label:is_bug -> "Is bug"
+        return label_words(name)
+    if name and kind == "field":  # field:cf_has_str -> "Cf has str (tracker field)"
+        return f"{label_words(name)} (tracker field)"
     return TASK_WORDS.get(text, text.replace("_", " ").capitalize())
 
 

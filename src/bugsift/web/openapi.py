@@ -72,7 +72,10 @@ _PREDICTION = {
             "tracker gave (components, ids, paths) as they are; null with the prediction",
             "example": "Not a defect",
         },
-        "probability": {"type": "number"},
+        "probability": {
+            "type": "number",
+            "description": "the answer's chance; fix-time: the interval's (0.8), no class probability",
+        },
         "candidates": {
             "type": "array",
             "items": {
@@ -183,7 +186,7 @@ def _id_parameter(name: str, description: str) -> dict[str, Any]:
 
 def _job_request() -> dict[str, Any]:
     """One schema per queueable job: its task name and its arguments, as `bugsift.jobs.args` checks them."""
-    tasks = list(MODEL_TASKS)
+    tasks = MODEL_TASKS  # its pattern admits label:NAME and field:NAME
     variants = []
     for task in QUEUEABLE:
         specs = web_arg_specs(task)
@@ -252,8 +255,11 @@ def document() -> dict[str, Any]:
                             "in": "path",
                             "required": True,
                             "schema": {
-                                "type": "string",
-                                "enum": ["type", "defect", "component", "files", "duplicates"],
+                                "anyOf": [
+                                    {"type": "string", "enum": list(MODEL_TASKS)},
+                                    {"type": "string", "pattern": f"^{MODEL_TASKS.pattern}$"},
+                                ],
+                                "description": "a task, or label:NAME / field:NAME (docs/fields.md)",
                             },
                         }
                     ],

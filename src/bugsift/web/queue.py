@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from bugsift.learn.reasons import texts as readable_texts
 from bugsift.store.labels import PRECEDENCE, upsert_labels
 from bugsift.store.models import LabelRow, ReportRow
+from bugsift.web.estimates import ESTIMATE_TASKS
 from bugsift.web.highlight import reason_words, unique_words
 from bugsift.web.models import AuditRow
 from bugsift.web.suggest import LABEL_NAMES, WEB_TRACKER
@@ -29,6 +30,8 @@ MAX_PAGE = 10_000
 SORTS = ("newest", "oldest", "unsure", "confident")
 """Queue orders: filing date, or the stored probability (least or most sure first, unknown ones last)."""
 TASKS_BY_LABEL = {name: task for task, name in LABEL_NAMES.items()}
+NOT_TO_DECIDE = ESTIMATE_TASKS
+"""Model labels no one decides: a fix-time estimate stored by an older version (now computed live)."""
 
 
 @dataclass
@@ -167,7 +170,8 @@ def pending(session: Session, filters: Filters | None = None, limit: int = PAGE_
     """One page of reports with an undecided model label matching the filters, in the filters' order."""
     filters = filters or Filters()
     model = aliased(LabelRow)
-    conditions = [model.source == "model", _undecided(model)]  # of the label
+    undecided = [model.source == "model", model.name.not_in(NOT_TO_DECIDE), _undecided(model)]
+    conditions = list(undecided)  # of the label
     if filters.label:
         conditions.append(model.name == filters.label)
     if filters.value:
@@ -193,11 +197,7 @@ def pending(session: Session, filters: Filters | None = None, limit: int = PAGE_
         return Page([], filters.page, False)
     reports = {r.id: r for r in session.scalars(select(ReportRow).where(ReportRow.id.in_(ids)))}
     by_report = {i: Pending(reports[i]) for i in ids}
-    labels = session.scalars(
-        select(model)
-        .where(model.report_id.in_(ids), model.source == "model", _undecided(model))
-        .order_by(model.name)
-    )
+    labels = session.scalars(select(model).where(model.report_id.in_(ids), *undecided).order_by(model.name))
     for label in labels:
         by_report[label.report_id].suggestions.append(_suggestion(reports[label.report_id], label))
     return Page(list(by_report.values()), filters.page, has_next)
@@ -247,7 +247,7 @@ def report_detail(session: Session, report_id: int) -> dict[str, Any] | None:
     suggestions = [
         _suggestion(report, label)
         for label in labels
-        if label.source == "model" and label.name not in human_names
+        if label.source == "model" and label.name not in human_names and label.name not in NOT_TO_DECIDE
     ]
     return {
         "report": report,
@@ -264,7 +264,10 @@ def choices(session: Session) -> dict[str, list[str]]:
     trackers = list(session.scalars(select(ReportRow.tracker).distinct().order_by(ReportRow.tracker)))
     names = list(
         session.scalars(
-            select(LabelRow.name).where(LabelRow.source == "model").distinct().order_by(LabelRow.name)
+            select(LabelRow.name)
+            .where(LabelRow.source == "model", LabelRow.name.not_in(NOT_TO_DECIDE))
+            .distinct()
+            .order_by(LabelRow.name)
         )
     )
     return {"trackers": trackers, "labels": names}

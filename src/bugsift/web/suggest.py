@@ -15,6 +15,7 @@ from bugsift.store.db import Database
 from bugsift.store.labels import ModelAnswer, upsert_model_answers
 from bugsift.store.models import ReportRow, utcnow
 from bugsift.store.reports import upsert_reports
+from bugsift.web.estimates import is_estimate
 from bugsift.web.predictors import PredictorCache
 from bugsift.web.suggestcache import SuggestionCache, normalise, report_key
 
@@ -183,9 +184,12 @@ def store_submission(database: Database, report: Report, suggestions: dict[str, 
 
 def store_model_labels(session: Any, report_id: int, suggestions: dict[str, dict]) -> int:
     """Write each task's prediction as a ``model`` label with its model version, probability, "not sure"
-    and explanation (replacing older ones)."""
+    and explanation (replacing older ones). An estimate (fix-time) is no label to accept: it stays in the
+    report's ``extra["suggestions"]`` only."""
     stored = 0
     for task, result in suggestions.items():
+        if is_estimate(result):
+            continue
         answer = ModelAnswer.of_prediction(report_id, LABEL_NAMES.get(task, task), result)
         if answer is not None:
             stored += upsert_model_answers(session, [answer], result.get("model_version"))

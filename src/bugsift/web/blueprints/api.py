@@ -81,7 +81,7 @@ def models() -> ResponseReturnValue:
 @token_required("predict")
 def predict(task: str) -> ResponseReturnValue:
     if task not in TASKS:
-        abort(404, f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
+        abort(404, f"unknown task {task!r}; tasks: {TASKS.listing()}")
     try:
         reports, single = suggest.parse_payload(json_body())
     except suggest.InputError as error:

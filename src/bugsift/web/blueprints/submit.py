@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from bugsift.store.models import LabelRow, ReportRow
-from bugsift.web import highlight, names, suggest, visibility
+from bugsift.web import estimates, highlight, names, suggest, visibility
 from bugsift.web.extensions import database, limiter, predictors, suggestion_cache
 from bugsift.web.forms import ReportForm
 
@@ -123,6 +123,8 @@ def suggest_json() -> ResponseReturnValue:
         task: {
             **names.with_label_text(result),
             "task_text": names.task_words(task),
+            # fix-time: days with an interval, no class probability; app.js shows its summary instead
+            "estimate": estimates.is_estimate(result),
             "words": suggest.feature_words(result.get("explanation")),
             "report_words": highlight.reason_words(result.get("explanation")),  # app.js marks them
         }
@@ -155,4 +157,5 @@ def stored(external_id: str) -> ResponseReturnValue:
         if not logged_in:  # a duplicate label names another stored report
             labels = [label for label in labels if label.name != suggest.LABEL_NAMES["duplicates"]]
         words = highlight.reason_words(*(label.explanation for label in labels if label.source == "model"))
-        return render_template("stored.html", report=row, labels=labels, words=words)
+        kept = estimates.of_suggestions(row.extra)  # the form's fix-time estimate: no label row holds it
+        return render_template("stored.html", report=row, labels=labels, words=words, estimates=kept)

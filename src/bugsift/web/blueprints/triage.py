@@ -3,16 +3,21 @@ report with its history; accept or correct each suggestion with one click (a CSR
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+import logging
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from bugsift.store.models import ReportRow
-from bugsift.web import names, queue
+from bugsift.store.reports import row_to_report
+from bugsift.web import estimates, highlight, names, queue, suggest
 from bugsift.web.auth import role_required
-from bugsift.web.extensions import database
+from bugsift.web.extensions import database, predictors
 from bugsift.web.forms import LabelForm, TriageFilterForm
 
 bp = Blueprint("triage", __name__)
+log = logging.getLogger(__name__)
 SORT_NAMES = {
     "newest": "newest filed",
     "oldest": "oldest filed",
@@ -73,14 +78,32 @@ def report(report_id: int) -> ResponseReturnValue:
         detail = queue.report_detail(session, report_id)
         if detail is None:
             abort(404, f"no report with id {report_id}")
+        live = _live_estimates(detail["report"])
+        # the report's words behind the estimate are marked too, beside those of the stored answers
+        explanations = (e.get("explanation") for e in live.values())
+        detail["words"] = highlight.unique_words([*detail["words"], *highlight.reason_words(*explanations)])
         return render_template(
             "triage_report.html",
             **detail,
+            estimates=live,
             display_id=queue.display_id,
             facts=queue.facts,
             here=request.path,
             reason_texts=queue.reason_texts,
         )
+
+
+def _live_estimates(row: ReportRow) -> dict[str, dict[str, Any]]:
+    """The fix-time estimate of the report by the active model, computed now: a label row cannot hold
+    its interval, so `classify` stores none. A model that fails is logged; the page still shows."""
+    try:
+        answers = suggest.suggest(
+            predictors(), row_to_report(row), estimates.ESTIMATE_TASKS, current_app.config["TOP_K"]
+        )
+    except Exception:  # a broken model file or a stuck predictor must not take the report page down
+        log.exception("live estimate of report %s failed", row.id)
+        return {}
+    return {task: result for task, result in answers.items() if estimates.is_estimate(result)}
 
 
 def _back() -> str:

@@ -29,7 +29,7 @@ from bugsift.sources.base import RecordError, Report
 from bugsift.sources.github import from_record
 from bugsift.store.models import ReportRow
 from bugsift.store.reports import upsert_reports
-from bugsift.web import deliveries, jsonbody
+from bugsift.web import deliveries, estimates, jsonbody
 from bugsift.web.converters import MAX_ID
 from bugsift.web.extensions import csrf, database, settings
 
@@ -142,6 +142,8 @@ def _store_and_queue(config: Settings, report: Report, action: str) -> Answer:
     jobs = []
     if action in CLASSIFY_ACTIONS:
         tasks = [t.strip() for t in config.webhook_classify_tasks.split(",") if t.strip()]
+        # classify refuses an estimate (fix-time: no label holds it); the report page computes it live
+        tasks = [t for t in tasks if t not in estimates.ESTIMATE_TASKS]
         try:
             jobs = [
                 submit("classify", config, task=task, report_ids=[report_id], notify=True) for task in tasks

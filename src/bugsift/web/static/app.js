@@ -44,27 +44,10 @@
     if (!tasks.length) { list.appendChild(el("p", "No trained model answered.", "hint")); return; }
     for (const task of tasks) {
       const r = answer[task];
-      const box = el("div", undefined, "suggestion");
+      const box = el("div", undefined, r.estimate ? "suggestion estimate" : "suggestion");
       box.dataset.task = task;
       box.appendChild(el("h3", r.task_text || task));
-      // an uncalibrated text-similarity answer has a score, not a probability: show the score
-      const byScore = r.calibrated === false;
-      const how = (x) => byScore ? "similarity " + (x.score || 0).toFixed(2) : pct(x.probability);
-      const line = el("p");
-      // label_text: the server's words for the stored value (not_defect -> "Not a defect")
-      const shown = r.prediction === null ? "none" : (r.label_text || String(r.prediction));
-      const strong = el("strong", shown);
-      if (r.prediction !== null) strong.dataset.value = String(r.prediction);
-      line.appendChild(strong);
-      line.appendChild(document.createTextNode(" " + how(r) + " "));
-      if (r.uncertain) line.appendChild(el("span", "not sure", "unsure"));
-      box.appendChild(line);
-      const ul = el("ul");
-      for (const c of r.candidates || []) {
-        const name = c.label_text || c.label;
-        ul.appendChild(el("li", name + (c.title ? ": " + c.title : "") + " — " + how(c)));
-      }
-      box.appendChild(ul);
+      if (r.estimate) drawEstimate(box, r); else drawLabel(box, r);
       // the reasons: the text of each {text, weight, kind} (the server filtered them: r.words)
       const reasons = r.words || (r.explanation || []).map((x) => (typeof x === "string" ? x : x.text));
       if (reasons.length) {
@@ -78,6 +61,40 @@
       list.appendChild(box);
     }
     drawDrivers(tasks.flatMap((task) => answer[task].report_words || []));
+  }
+
+  // fix-time: days with an interval, no class probability: the server's words, no percentages
+  function drawEstimate(box, r) {
+    const line = el("p");
+    const strong = el("strong", r.summary || String(r.prediction) + " " + (r.unit || ""), "summary");
+    if (r.prediction !== null) strong.dataset.value = String(r.prediction);
+    line.appendChild(strong);
+    if (r.uncertain) {
+      line.appendChild(document.createTextNode(" "));
+      line.appendChild(el("span", "not sure", "unsure"));
+    }
+    box.appendChild(line);
+  }
+
+  function drawLabel(box, r) {
+    // an uncalibrated text-similarity answer has a score, not a probability: show the score
+    const byScore = r.calibrated === false;
+    const how = (x) => byScore ? "similarity " + (x.score || 0).toFixed(2) : pct(x.probability);
+    const line = el("p");
+    // label_text: the server's words for the stored value (not_defect -> "Not a defect")
+    const shown = r.prediction === null ? "none" : (r.label_text || String(r.prediction));
+    const strong = el("strong", shown);
+    if (r.prediction !== null) strong.dataset.value = String(r.prediction);
+    line.appendChild(strong);
+    line.appendChild(document.createTextNode(" " + how(r) + " "));
+    if (r.uncertain) line.appendChild(el("span", "not sure", "unsure"));
+    box.appendChild(line);
+    const ul = el("ul");
+    for (const c of r.candidates || []) {
+      const name = c.label_text || c.label;
+      ul.appendChild(el("li", name + (c.title ? ": " + c.title : "") + " — " + how(c)));
+    }
+    box.appendChild(ul);
   }
 
   // The textarea cannot mark words: list the report's words behind the answers once, under them all.
