@@ -1,5 +1,6 @@
 """A Redmine for the bot tests: real HIVE issues of four components, the older ones triaged (a category
-set), the newest filed with no category (the untriaged reports the bot acts on), and a bot user."""
+set, and the priority their Jira reporters gave them), the newest filed with no category and Redmine's
+default priority (the untriaged reports the bot acts on), and a bot user."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from redmine_seed import PRIORITIES
 from redmine_server import RedmineServer
 
 PROJECT = "hive"
@@ -21,6 +23,8 @@ COMPONENTS = ("Metastore", "JDBC", "Spark", "Transactions")
 class BotSeed:
     categories: dict[str, int] = field(default_factory=dict)
     """Category name -> Redmine id."""
+    priorities: dict[str, int] = field(default_factory=dict)
+    """Priority name -> Redmine id (``GET /enumerations/issue_priorities.json``)."""
     untriaged: dict[int, str] = field(default_factory=dict)
     """Redmine id of an issue filed with no category -> the component Jira gave it."""
     texts: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -64,8 +68,12 @@ def seed(
         body = {"issue_category": {"name": name}}
         created = server.api("POST", f"/projects/{PROJECT}/issue_categories.json", body)
         result.categories[name] = created["issue_category"]["id"]
+    listed = server.api("GET", "/enumerations/issue_priorities.json")["issue_priorities"]
+    result.priorities = {p["name"]: p["id"] for p in listed}
     for issue in old:
-        _file(server, issue, result.categories[issue["components"][0]])
+        # Jira's priority mapped as tests/sync does (its 'Major' is Redmine's 'High').
+        priority = result.priorities[PRIORITIES.get(issue.get("priority") or "", "Normal")]
+        _file(server, issue, result.categories[issue["components"][0]], priority)
     for issue in new:
         redmine_id = _file(server, issue, None)
         result.untriaged[redmine_id] = issue["components"][0]
@@ -79,7 +87,9 @@ def file_untriaged(server: RedmineServer, issues: list[dict[str, Any]]) -> dict[
     return {_file(server, issue, None): issue["components"][0] for issue in issues}
 
 
-def _file(server: RedmineServer, issue: dict[str, Any], category: int | None) -> int:
+def _file(
+    server: RedmineServer, issue: dict[str, Any], category: int | None, priority: int | None = None
+) -> int:
     body: dict[str, Any] = {
         "project_id": PROJECT,
         "tracker_id": 1,
@@ -88,6 +98,8 @@ def _file(server: RedmineServer, issue: dict[str, Any], category: int | None) ->
     }
     if category is not None:
         body["category_id"] = category
+    if priority is not None:  # else Redmine's default, 'Normal'
+        body["priority_id"] = priority
     return int(server.api("POST", "/issues.json", {"issue": body})["issue"]["id"])
 
 

@@ -292,6 +292,89 @@ def test_killed_run_then_rerun_does_every_action_exactly_once(
     assert _count(database, "state IN ('planned', 'writing')") == 0
 
 
+PRIORITY_RULE = """
+[[rule]]
+name = "priority"
+tracker = "redmine"
+task = "priority"
+action = "set"
+precision = 0.5
+min_support = 2
+apply = true
+grace_minutes = 0
+max_per_hour = 200  # every untriaged issue of the module, in one run
+"""
+
+
+def priority(redmine: Any, redmine_id: int | str) -> str:
+    return issue(redmine, redmine_id)["priority"]["name"]
+
+
+def test_a_priority_rule_beside_the_component_rule(
+    redmine: Any, cli: Invoke, bot_home: Path, confident_texts: list[dict[str, Any]]
+) -> None:
+    """A bot write sets priority_id, never the default 'Normal'; a priority a person set by hand is
+    kept; both rules act on one issue (the first rule's journal is the bot's own, not a person's
+    change); undo puts 'Normal' back."""
+    from bot_seed import file_untriaged
+
+    from bugsift.learn.scales import REDMINE_PRIORITY
+
+    assert confident_texts, "the first test of the module plans them"
+    assert "on the scale redmine-priority" in cli("train", "priority").stdout
+    filed = file_untriaged(redmine, (confident_texts * 6)[:6])
+    cli("sync", "redmine")
+    # The component rule's hourly allowance went on the earlier tests' writes: room for these too.
+    (bot_home / "bot.toml").write_text(RULE + "max_per_hour = 200\n" + PRIORITY_RULE, encoding="utf-8")
+    try:
+        text = cli("bot", "plan").stdout
+        assert "answers on the scale redmine-priority; the tracker's default is never written" in text
+        act = [d for d in planned(cli) if d["verdict"] == "act" and int(d["external_id"]) in filed]
+        priorities = [d for d in act if d["rule"] == "priority"]
+        components = {d["external_id"] for d in act if d["rule"] == "component"}
+        assert len(priorities) >= 3, cli("bot", "plan", "--all").stdout
+        for decision in priorities:
+            assert decision["scale"] == "redmine-priority" and decision["old_value"] == "Normal"
+            assert decision["new_value"] in REDMINE_PRIORITY.levels and decision["new_value"] != "Normal"
+        hand_set, *rest = priorities
+        # A person sets a priority by hand after the last sync: the store still shows 'Normal'.
+        other = next(p for p in ("Low", "Urgent") if p != hand_set["new_value"])
+        body = {"issue": {"priority_id": redmine.seed.priorities[other]}}
+        redmine.api("PUT", f"/issues/{hand_set['external_id']}.json", body)
+
+        cli("bot", "run", "--once", "--json")
+        states = {(a["rule"], a["external_id"]): a for a in actions(cli) if int(a["external_id"]) in filed}
+        kept = states[("priority", hand_set["external_id"])]
+        assert kept["state"] == "skipped" and "changed since" in kept["reason"], kept
+        assert priority(redmine, hand_set["external_id"]) == other  # a person's priority is kept
+        normal = str(redmine.seed.priorities["Normal"])
+        for decision in rest:
+            redmine_id = decision["external_id"]
+            assert states[("priority", redmine_id)]["state"] == "done", states[("priority", redmine_id)]
+            assert priority(redmine, redmine_id) == decision["new_value"]
+            details = [d for j in bot_journals(redmine, redmine_id) for d in j["details"]]
+            assert {
+                "property": "attr",
+                "name": "priority_id",
+                "old_value": normal,
+                "new_value": str(redmine.seed.priorities[decision["new_value"]]),
+            } in details
+            if redmine_id in components:  # the second rule on the same issue is not skipped
+                assert states[("component", redmine_id)]["state"] == "done", states[("component", redmine_id)]
+                assert len(bot_journals(redmine, redmine_id)) == 2
+        assert any(d["external_id"] in components for d in rest), (components, rest)
+
+        journals = {i: len(issue(redmine, i)["journals"]) for i in filed}
+        second = json.loads(cli("bot", "run", "--once", "--json").stdout.splitlines()[-1])
+        assert second["done"] == 0 and {i: len(issue(redmine, i)["journals"]) for i in filed} == journals
+
+        undone = states[("priority", rest[0]["external_id"])]
+        cli("bot", "undo", undone["id"])
+        assert priority(redmine, rest[0]["external_id"]) == "Normal"  # restored
+    finally:
+        (bot_home / "bot.toml").write_text(RULE, encoding="utf-8")
+
+
 def dashboard_bot_row(home: Path) -> str:
     """The dashboard's triage-bot table, as a viewer sees it."""
     import re

@@ -84,6 +84,45 @@ def test_each_mistake_is_one_error_naming_the_line(change: tuple[str, str], mess
     assert str(raised.value).startswith(message), str(raised.value)
 
 
+SCALED = """\
+[[rule]]
+name = "priority"
+tracker = "jira"
+task = "priority"
+action = "set"
+scale = "jira-priority"
+"""
+
+
+def test_severity_and_priority_rules_name_a_known_scale_of_their_field() -> None:
+    (rule,) = parse_rules(SCALED)
+    assert (rule.task, rule.action, rule.scale, rule.only_untriaged) == (
+        "priority",
+        "set",
+        "jira-priority",
+        True,
+    )
+    assert parse_rules(SCALED.replace('scale = "jira-priority"\n', ""))[0].scale is None
+    for change, message in (
+        (
+            ('scale = "jira-priority"', 'scale = "jira-prio"'),
+            "bot.toml:6: rule 1: scale: unknown priority scale",
+        ),
+        (
+            ('scale = "jira-priority"', 'scale = "mozilla-severity"'),
+            "bot.toml:6: rule 1: scale: unknown priority",
+        ),
+        (
+            ('task = "priority"', 'task = "component"'),
+            "bot.toml:6: rule 1: scale: only severity and priority",
+        ),
+        (('task = "priority"', 'task = "urgency"'), "bot.toml:4: rule 1: task: Input should be"),
+    ):
+        with pytest.raises(RulesError) as raised:
+            parse_rules(SCALED.replace(*change))
+        assert str(raised.value).startswith(message), str(raised.value)
+
+
 def test_a_missing_or_empty_file_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(RulesError, match="no rules file"):
         load_rules(tmp_path / "bot.toml")
@@ -248,3 +287,66 @@ def test_thresholds_aim_higher_by_the_drift_between_older_and_newer_held_out_rep
     assert drift_margin(steady, target=0.9, min_support=10) == 0.0
     undated = HeldOut(held_out.predicted, held_out.confidence, held_out.correct)
     assert drift_margin(undated, target=0.9, min_support=10) == 0.0  # no dates: no drift to measure
+
+
+def test_the_trackers_defaults_are_not_set_and_never_written() -> None:
+    from bugsift.bot.fields import is_untouched, never_written, untouched_spellings
+
+    for field, kind, value in (
+        ("severity", "bugzilla", "normal"),
+        ("severity", "bugzilla", "--"),
+        ("priority", "bugzilla", "--"),
+        ("priority", "jira", "Major"),
+        ("priority", "redmine", "Normal"),
+        ("priority", "github", None),
+    ):
+        assert is_untouched(field, kind, value), (field, kind, value)
+        assert value is None or value in untouched_spellings(field, kind)
+    for field, kind, value in (
+        ("severity", "bugzilla", "N/A"),  # a person said it is no defect: theirs
+        ("severity", "bugzilla", "S2"),
+        ("priority", "jira", "Critical"),
+        ("priority", "redmine", "High"),
+    ):
+        assert not is_untouched(field, kind, value), (field, kind, value)
+    # A GitHub label rule on Jira's scale still never labels Jira's default.
+    assert never_written("priority", "github", "jira-priority", "Major")
+    assert not never_written("priority", "github", "jira-priority", "Minor")
+
+
+def test_a_component_answer_past_a_bucket_is_about_the_bucket_never_written() -> None:
+    """The component model answers its best real component when its first choice was a bucket, with the
+    bucket's confidence (`catch_all`): the bot decides on what the model chose, and never writes it."""
+    from bugsift.bot.planner import Answerer, decide
+    from bugsift.bot.thresholds import LabelThreshold
+    from bugsift.store.models import ReportRow
+
+    (rule, _) = parse_rules(GOOD)
+    row = ReportRow(
+        id=1,
+        tracker="bugzilla",
+        project="",
+        external_id="7",
+        title="t",
+        product="Firefox",
+        component="Untriaged",
+    )
+    trusted = {
+        label: LabelThreshold(label, threshold=0.5, precision=0.99, support=500, lower=0.98)
+        for label in ("Firefox::Toolbars", "Firefox::Untriaged")
+    }
+    answerer = Answerer(
+        model=None, version_name="component:component:filing:v1", thresholds=trusted, target=0.9
+    )
+    answer = {
+        "prediction": "Firefox::Toolbars",
+        "confidence": 0.97,
+        "probability": 0.2,
+        "catch_all": "Firefox::Untriaged",
+        "uncertain": True,
+        "explanation": [],
+    }
+    assert decide(rule, row, answer, answerer, "v1") is None
+    answer.pop("catch_all")  # the same answer with no bucket before it is acted on
+    decision = decide(rule, row, answer, answerer, "v1")
+    assert decision is not None and decision.new_value == "Toolbars" and decision.verdict == "act"

@@ -141,3 +141,23 @@ def _jira_rest(item: dict[str, Any], fresh: int = 0) -> dict[str, Any]:
         "labels": [] if fresh else item["labels"],
     }
     return {"key": item["key"], "fields": fields, "real_component": item["components"][0]}
+
+
+@lru_cache(maxsize=1)  # the servers copy what they are seeded with
+def jira_priorities(data: Path, component: str = "Hive", triaged: int = 580, untriaged: int = 40) -> Records:
+    """The newest HIVE issues of one component, as REST issues: the older ``triaged`` keep the priority
+    their reporters gave them (the dialog's 'Major' for half; most of the others 'Critical' in the
+    "Hive" component), the newest ``untriaged`` are filed again as new, each with 'Major', the priority
+    Jira's create dialog starts at."""
+    issues = []
+    with lzma.open(data / "apache-jira" / "jira_issues.jsonl.xz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            issue = json.loads(line)
+            if issue.get("jira_project") == "HIVE" and issue["components"][:1] == [component]:
+                issues.append(issue)
+    issues.sort(key=lambda i: i["created"])
+    chosen = issues[-(triaged + untriaged) :]
+    fresh = [_jira_rest(i, fresh=n) for n, i in enumerate(chosen[triaged:], 1)]
+    for issue in fresh:
+        issue["fields"]["priority"] = {"name": "Major"}
+    return [_jira_rest(i) for i in chosen[:triaged]], fresh

@@ -138,6 +138,14 @@ def _ok(body: Any, status: int = 200) -> Answer:
 # --- Bugzilla ----------------------------------------------------------------------------------------
 
 BZ_DOCS = "https://bmo.readthedocs.io/en/latest/api/"
+# The legal values of bugzilla.mozilla.org's severity and priority ("--": nobody chose one yet).
+BZ_LEGAL = {
+    "severity": (
+        *("--", "S1", "S2", "S3", "S4", "N/A"),
+        *("blocker", "critical", "major", "normal", "minor", "trivial"),
+    ),
+    "priority": ("--", "P1", "P2", "P3", "P4", "P5"),
+}
 BZ_CODES = {401: 410, 404: 101, 429: 32000, 400: 51}  # login required, bug does not exist, ...
 
 
@@ -266,6 +274,11 @@ class BugzillaServer(TrackerServer):
             for name, value in (("product", product), ("component", component)):
                 if value != bug[name]:
                     changes[name] = (bug[name], value)
+        for name, legal in BZ_LEGAL.items():
+            if name in body and body[name] != bug.get(name):
+                if body[name] not in legal:
+                    return 400, self.error(400, f"There is no {name.capitalize()} named '{body[name]}'."), {}
+                changes[name] = (bug.get(name), body[name])
         if "type" in body and body["type"] != bug.get("type"):
             if body["type"] not in ("defect", "enhancement", "task"):
                 return 400, self.error(400, f"There is no Type named '{body['type']}'."), {}
@@ -453,8 +466,10 @@ def jira_time(moment: datetime) -> str:
 
 class JiraServer(TrackerServer):
     """``/rest/api/2/myself``, ``/rest/api/2/issue/KEY`` (GET with ``expand=changelog``, PUT with
-    ``update``), ``/comment`` (POST) and ``/comment/ID`` (PUT). Components must exist in the project;
-    labels may not hold spaces."""
+    ``update`` and ``fields.priority``), ``/comment`` (POST) and ``/comment/ID`` (PUT). Components must
+    exist in the project, a priority in the scheme; labels may not hold spaces."""
+
+    priorities: ClassVar[tuple[str, ...]] = ("Blocker", "Critical", "Major", "Minor", "Trivial")
 
     routes: ClassVar[list[tuple[str, str, str]]] = [
         ("GET", r"/rest/api/2/myself", "get_myself"),
@@ -508,10 +523,32 @@ class JiraServer(TrackerServer):
             issue.pop("changelog", None)
         return _ok(issue)
 
-    def edit(self, key: str, login: str, components: list[str] | None = None, labels: list[str] = ()) -> None:  # type: ignore[assignment]
-        """A change as ``login``: the new components (None: unchanged) and labels to add, with a changelog
-        entry of one item per component removed or added, as Jira writes them."""
+    def edit(
+        self,
+        key: str,
+        login: str,
+        components: list[str] | None = None,
+        labels: list[str] = (),  # type: ignore[assignment]
+        priority: str | None = None,
+    ) -> None:
+        """A change as ``login``: the new components (None: unchanged), labels to add and the priority
+        (None: unchanged), with a changelog entry of one item per component removed or added and one
+        for the priority, as Jira writes them."""
         fields, items = self.issues[key]["fields"], []
+        old_priority = (fields.get("priority") or {}).get("name")
+        if priority is not None and priority != old_priority:
+            ids = {name: str(n) for n, name in enumerate(self.priorities, 1)}
+            items.append(
+                {
+                    "field": "priority",
+                    "fieldtype": "jira",
+                    "from": ids.get(old_priority or ""),
+                    "fromString": old_priority,
+                    "to": ids[priority],
+                    "toString": priority,
+                }
+            )
+            fields["priority"] = {"name": priority, "id": ids[priority]}
         if components is not None:
             old = [c["name"] for c in fields.get("components") or []]
             for name in old:
@@ -549,6 +586,10 @@ class JiraServer(TrackerServer):
         update = (body or {}).get("update") or {}
         project = self.issues[id]["fields"]["project"]["key"]
         components, labels = None, []
+        priority = ((body or {}).get("fields") or {}).get("priority")
+        if priority is not None and priority.get("name") not in self.priorities:
+            message = f"Priority name '{priority.get('name')}' is not valid"
+            return 400, self.error(400, message, "priority"), {}
         for operation in update.get("components", []):
             names = [c["name"] for c in operation.get("set", [])]
             for name in names:
@@ -564,7 +605,7 @@ class JiraServer(TrackerServer):
                     {},
                 )
             labels.append(name)
-        self.edit(id, login, components, labels)
+        self.edit(id, login, components, labels, priority["name"] if priority else None)
         for operation in update.get("comment", []):
             self._add_comment(id, login, operation["add"]["body"])
         return 204, None, {}

@@ -59,6 +59,8 @@ def plan_command(app: Any, as_json: bool, rule_name: str | None, show_all: bool)
     if not rules:
         raise click.ClickException(f"no rule named {rule_name!r}")
     adapters = _adapters(app)
+    for rule in rules:
+        adapters(rule)  # a rule its tracker cannot carry out is refused now, whatever the model answers
     plans = plan(app.database, rules, lambda rule, raw: _version(adapters, rule, raw))
     for rule_plan in plans:
         if as_json:
@@ -82,6 +84,8 @@ def _echo_plan(rule_plan: Any, show_all: bool) -> None:
         f"rule {rule.name} ({rule.task} -> {rule.action} on {rule.tracker}, precision {rule.precision:.2f}, "
         f"apply {'yes' if rule.apply else 'no: suggestions only'})"
     )
+    if rule_plan.scale:
+        click.echo(f"  answers on the scale {rule_plan.scale}; the tracker's default is never written")
     if rule_plan.problem:
         click.echo(f"  cannot plan: {rule_plan.problem}")
         return

@@ -13,12 +13,20 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bugsift.bot.fields import (
+    FIELD_OF_TASK,
+    SCALE_TASKS,
+    is_untouched,
+    levels_of,
+    never_written,
+    scale_fits,
+    untouched_spellings,
+)
 from bugsift.bot.log import live_precision
 from bugsift.bot.rules import Rule
 from bugsift.bot.thresholds import MAX_TARGET, LabelThreshold, drift_margin, held_out_of, label_thresholds
 from bugsift.learn.component import OTHER, SEP
 from bugsift.learn.tasks import TaskOptions, get_task
-from bugsift.store.bot_actions import FIELD_OF_TASK
 from bugsift.store.db import Database
 from bugsift.store.models import BotActionRow, LabelRow, ModelRow, ReportRow
 from bugsift.store.reports import row_to_report
@@ -26,7 +34,14 @@ from bugsift.store.reports import row_to_report
 PREDICT_BATCH = 200
 PAUSE_AFTER = 20  # settled writes before a live precision below target pauses a rule (fewer: noise)
 # The label name a person's answer for each task is stored under (as `web.suggest.LABEL_NAMES`).
-HUMAN_LABEL = {"component": "component", "type": "type", "defect": "defect", "duplicates": "duplicate_of"}
+HUMAN_LABEL = {
+    "component": "component",
+    "type": "type",
+    "defect": "defect",
+    "duplicates": "duplicate_of",
+    "severity": "severity",
+    "priority": "priority",
+}
 # States after which a rule never acts on that report again (a person undid or reverted it, or it is done).
 FINAL = ("writing", "done", "skipped", "failed", "undone", "reverted")
 
@@ -54,6 +69,8 @@ class Decision:
     model_version: str
     seen_version: str | None
     explanation: list[dict[str, Any]] = field(default_factory=list)
+    scale: str | None = None
+    """Severity and priority: the ordered scale the value is on (`bugsift.learn.scales`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,6 +86,8 @@ class Answerer:
     thresholds: dict[str, LabelThreshold]
     target: float
     """The precision the thresholds were chosen for: the rule's, raised by the store's drift."""
+    scale: str | None = None
+    """Severity and priority: the scale the model answers on."""
 
 
 @dataclass
@@ -83,6 +102,8 @@ class RulePlan:
     much higher than the rule's precision."""
     paused: str | None = None
     """Why the rule only suggests for now (its live precision fell below its target)."""
+    scale: str | None = None
+    """Severity and priority: the scale the rule's model answers on."""
 
 
 def plan(
@@ -98,9 +119,11 @@ def plan(
 
 def _plan_rule(database: Database, rule: Rule, version_of: Any, now: datetime) -> RulePlan:
     result = RulePlan(rule)
-    mode = "filing" if rule.task in ("type", "defect") else None  # new reports: what is known at filing
+    # New reports: what is known at filing.
+    mode = "filing" if rule.task in ("type", "defect", *SCALE_TASKS) else None
+    options = TaskOptions(tracker=rule.tracker, mode=mode, label=rule.scale)
     try:
-        predictor = get_task(rule.task).predictor(database, TaskOptions(tracker=rule.tracker, mode=mode))
+        predictor = get_task(rule.task).predictor(database, options)
     except LookupError as error:
         result.problem = f"no {rule.task} model: {error}"
         return result
@@ -108,9 +131,16 @@ def _plan_rule(database: Database, rule: Rule, version_of: Any, now: datetime) -
         result.problem = f"the {rule.task} model does not load: {error}"
         return result
     model: ModelRow | None = getattr(predictor, "row", None)
+    if model is None and hasattr(predictor, "loaded"):
+        model = predictor.loaded.row  # the scale tasks' predictor keeps its row there
+    if rule.task in SCALE_TASKS:
+        result.scale = str(getattr(predictor, "scale", "") or "") or None
+        result.problem = _scale_problem(rule, result.scale)
+        if result.problem:
+            return result
     result.thresholds, result.margin = _thresholds(rule, model)
     target = min(MAX_TARGET, rule.precision + result.margin)
-    answerer = Answerer(model, predictor.version_name, result.thresholds, target)
+    answerer = Answerer(model, predictor.version_name, result.thresholds, target, result.scale)
     result.paused = paused_because(database, rule, now)
     for rows in _candidates(database, rule, now):
         reports = [row_to_report(row) for row in rows]
@@ -122,6 +152,23 @@ def _plan_rule(database: Database, rule: Rule, version_of: Any, now: datetime) -
             if decision is not None:
                 result.decisions.append(decision)
     return result
+
+
+def _scale_problem(rule: Rule, scale: str | None) -> str | None:
+    """Why a severity or priority model cannot answer for this rule's tracker (its scale is another's)."""
+    kind = rule.kind or rule.tracker
+    if scale is None:
+        return f"the {rule.task} model names no scale: retrain it"
+    if rule.scale and scale != rule.scale:
+        return f"the active {rule.task} model answers on {scale}, not the rule's scale {rule.scale}"
+    if kind == "github" and rule.action == "label" and rule.scale == scale:
+        return None  # labels carry any names: the rule chose this scale's
+    if not scale_fits(scale, rule.task, kind):
+        return (
+            f"the active {rule.task} model answers on {scale}, which {kind} does not use: train one on "
+            f"this tracker's reports (bugsift train {rule.task} --tracker {rule.tracker})"
+        )
+    return None
 
 
 def paused_because(database: Database, rule: Rule, now: datetime) -> str | None:
@@ -165,7 +212,13 @@ def _candidates(database: Database, rule: Rule, now: datetime) -> Iterator[list[
         stored_field = FIELD_OF_TASK.get(rule.task)
         if rule.only_untriaged and stored_field and rule.action == "set":
             column = getattr(ReportRow, stored_field)
-            query = query.where(column.is_(None) | column.in_(("", *rule.untriaged_values)))
+            # Severity and priority are untriaged while they hold the tracker's default.
+            untriaged = (
+                untouched_spellings(rule.task, rule.kind or rule.tracker)
+                if rule.task in SCALE_TASKS
+                else ("", *rule.untriaged_values)
+            )
+            query = query.where(column.is_(None) | column.in_(untriaged))
         people = select(LabelRow.report_id).where(
             LabelRow.name == HUMAN_LABEL[rule.task], LabelRow.source == "human"
         )
@@ -193,12 +246,14 @@ def decide(
     answerer: Answerer,
     seen_version: str | None,
 ) -> Decision | None:
-    label = answer.get("prediction")
+    # The model's own first choice: where that was a bucket (component's catch_all), the prediction is
+    # a runner-up carrying the bucket's confidence, so the decision is about the bucket: never written.
+    label = answer.get("catch_all") or answer.get("prediction")
     if label is None:
         return None
     label = str(label)
     probability = float(answer.get("confidence", answer.get("probability")) or 0.0)
-    field_name, old_value, new_value, why_not = _change(rule, row, label)
+    field_name, old_value, new_value, why_not = _change(rule, row, label, answerer.scale)
     decision = Decision(
         rule=rule.name,
         report_id=row.id,
@@ -219,6 +274,7 @@ def decide(
         model_version=answer.get("model_version") or answerer.version_name,
         seen_version=seen_version,
         explanation=list(answer.get("explanation") or []),
+        scale=answerer.scale,
     )
     if why_not:
         decision.why = why_not
@@ -229,10 +285,14 @@ def decide(
     return decision
 
 
-def _change(rule: Rule, row: ReportRow, label: str) -> tuple[str, str | None, str | None, str | None]:
+def _change(
+    rule: Rule, row: ReportRow, label: str, scale: str | None = None
+) -> tuple[str, str | None, str | None, str | None]:
     """(field, old value, new value, why not) for a rule's action on a report given the model's label."""
     if rule.action == "comment":
         return "comment", None, _comment_value(rule, label), None
+    if rule.task in SCALE_TASKS:
+        return _scale_change(rule, row, label, scale)
     if rule.action == "label":
         if label == OTHER or label.endswith(SEP + OTHER):
             return "label", None, None, f"{label!r} is a catch-all, never written as an answer"
@@ -244,15 +304,46 @@ def _change(rule: Rule, row: ReportRow, label: str) -> tuple[str, str | None, st
     value = label
     if rule.task == "component" and SEP in label:
         product, value = label.split(SEP, 1)
-    if value == OTHER or value in rule.untriaged_values:
-        return FIELD_OF_TASK[rule.task], stored, None, f"{label!r} is a catch-all, never written as an answer"
         if row.product and product != row.product:
             return "component", stored, None, f"the model's {label!r} is outside the report's product"
+    if value == OTHER or value in rule.untriaged_values:
+        return FIELD_OF_TASK[rule.task], stored, None, f"{label!r} is a catch-all, never written as an answer"
     if value == stored:
         return "component" if rule.task == "component" else "type", stored, None, "already has that value"
     if not rule.admits(value) or not rule.admits(label):
         return FIELD_OF_TASK[rule.task], stored, value, f"{value!r} is not allowed by the rule"
     return FIELD_OF_TASK[rule.task], stored or None, value, None
+
+
+def _scale_change(
+    rule: Rule, row: ReportRow, level: str, scale: str | None
+) -> tuple[str, str | None, str | None, str | None]:
+    """A severity or priority to set or label: never the tracker's default ('normal', 'Major', 'Normal',
+    '--'), which means "not set"; with ``only_untriaged``, only where the field still holds it."""
+    kind = rule.kind or rule.tracker
+    stored = getattr(row, FIELD_OF_TASK[rule.task])
+    field_name = FIELD_OF_TASK[rule.task] if rule.action == "set" else "label"
+    if never_written(rule.task, kind, scale, level):
+        return field_name, stored, None, f"{level!r} is the tracker's default ('not set'), never written"
+    if rule.action == "label":
+        value = rule.label_format.format(value=level)
+        carried = {k.lower() for k in row.keywords or []}
+        if value.lower() in carried:
+            return "label", None, None, f"already carries {value!r}"
+        if rule.only_untriaged and (stored and not is_untouched(rule.task, kind, stored)):
+            return "label", None, None, f"the {rule.task} is already {stored!r}"
+        levels = levels_of(rule.task, kind, scale)
+        other = sorted(f for lv in levels if (f := rule.label_format.format(value=lv)).lower() in carried)
+        if rule.only_untriaged and other:
+            return "label", None, None, f"already carries the {rule.task} label {other[0]!r}"
+        return "label", None, value, None if rule.admits(level) else f"{level!r} is not allowed by the rule"
+    if stored == level:
+        return field_name, stored, None, "already has that value"
+    if rule.only_untriaged and not is_untouched(rule.task, kind, stored):
+        return field_name, stored, None, f"a person set the {rule.task} to {stored!r}"
+    if not rule.admits(level):
+        return field_name, stored, level, f"{level!r} is not allowed by the rule"
+    return field_name, stored or None, level, None
 
 
 def _comment_value(rule: Rule, label: str) -> str:
@@ -301,4 +392,3 @@ def _trust(
         f"p={probability:.2f} >= {chosen.threshold:.2f}, where {label!r} was right "
         f"{chosen.precision:.0%} of {chosen.support} held-out times",
     )
-

@@ -4,7 +4,7 @@
 [[rule]]
 name = "component"
 tracker = "redmine"     # the tracker name the reports are stored under
-task = "component"      # component | type | defect | duplicates
+task = "component"      # component | type | defect | duplicates | severity | priority
 action = "set"          # set the field | label (add a label or keyword) | comment
 precision = 0.9         # act only on labels whose held-out precision at their threshold reaches this
 apply = true            # false: plan and digest only
@@ -21,7 +21,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-TASKS = ("component", "type", "defect", "duplicates")
+from bugsift.learn.scales import SCALES
+
+TASKS = ("component", "type", "defect", "duplicates", "severity", "priority")
 KINDS = ("redmine", "bugzilla", "github", "jira")
 ACTIONS = ("set", "label", "comment")
 # What each task may do: a field to set only where the tracker has one for it.
@@ -30,6 +32,8 @@ ALLOWED_ACTIONS: dict[str, tuple[str, ...]] = {
     "type": ("set", "label", "comment"),
     "defect": ("label", "comment"),
     "duplicates": ("comment",),
+    "severity": ("set", "label", "comment"),
+    "priority": ("set", "label", "comment"),
 }
 
 
@@ -44,7 +48,7 @@ class Rule(BaseModel):
     tracker: str = Field(min_length=1, max_length=64)
     kind: Literal["redmine", "bugzilla", "github", "jira"] | None = Field(default=None, validate_default=True)
     """What kind of tracker ``tracker`` is, when its name is not the kind itself."""
-    task: Literal["component", "type", "defect", "duplicates"]
+    task: Literal["component", "type", "defect", "duplicates", "severity", "priority"]
     action: Literal["set", "label", "comment"]
     precision: float = Field(default=0.9, ge=0.5, le=1.0)
     apply: bool = False
@@ -68,6 +72,9 @@ class Rule(BaseModel):
     """What ``action = "label"`` adds, e.g. ``"bugsift:{value}"``."""
     review_days: float = Field(default=14, gt=0)
     """An action no person reverted within this many days counts as right in the live precision."""
+    scale: str | None = None
+    """Severity and priority: the scale the model's answers must be on (default: the newest model's,
+    if the tracker uses it)."""
 
     @field_validator("allow", "deny", "projects", "skip_reporters", "untriaged_values", mode="before")
     @classmethod
@@ -109,6 +116,19 @@ class Rule(BaseModel):
         if overlap:
             raise ValueError(f"values both allowed and denied: {', '.join(sorted(overlap))}")
         return deny
+
+    @field_validator("scale")
+    @classmethod
+    def _scale_known(cls, scale: str | None, info: ValidationInfo) -> str | None:
+        task = info.data.get("task")
+        if scale is None:
+            return None
+        if task not in ("severity", "priority"):
+            raise ValueError(f"only severity and priority rules name a scale, not {task!r}")
+        known = [s.name for s in SCALES if s.field == task]
+        if scale not in known:
+            raise ValueError(f"unknown {task} scale {scale!r} (known: {', '.join(known)})")
+        return scale
 
     def admits(self, value: str) -> bool:
         """Whether the rule lets the bot write this value (allow and deny lists)."""

@@ -11,6 +11,10 @@ Exactly once. An action row is unique per rule and report; a run claims it with 
 reads the report and finds the bot's marked note if the write landed (done), or writes it now. A set is
 never repeated on a report that already holds the value, and a comment carries the rule's marker, so it
 is edited, never posted again.
+
+The bot's own writes are not a person's change: each write logs the tracker's version before it and the
+one right after it (the write's answer, or a read right after), and a later action on the same report (a
+second rule) accepts that chain of the bot's own versions as the one it saw.
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bugsift.bot.fields import FIELD_OF_TASK
 from bugsift.bot.planner import Decision, RulePlan, plan
 from bugsift.bot.rules import Rule
 from bugsift.bot.trackers.base import LiveReport, TrackerAdapter, Write, WriteRefused, marker
-from bugsift.store.bot_actions import FIELD_OF_TASK
 from bugsift.store.db import Database
 from bugsift.store.labels import upsert_labels
 from bugsift.store.models import BotActionRow, ReportRow, utcnow
@@ -190,7 +194,7 @@ def _write_claimed(database: Database, rule: Rule, adapter: TrackerAdapter, acti
         live = adapter.read(row.external_id, project)
     except TrackerError as error:
         return _finish(database, action_id, "failed", f"could not read the report: {error}")
-    problem = people_changed(row, live)
+    problem = people_changed(row, live, bots_versions(database, row))
     if problem:
         return _finish(database, action_id, "skipped", problem)
     change = Write(
@@ -209,11 +213,44 @@ def _write_claimed(database: Database, rule: Rule, adapter: TrackerAdapter, acti
         return _finish(database, action_id, "failed", str(error), error.answer)
     except TrackerError as error:
         return _finish(database, action_id, "failed", str(error))
+    answer = {**answer, "version_before": live.version if live else None}
+    answer["version_after"] = answer.pop("version", None) or _version_now(adapter, row.external_id, project)
     return _finish(database, action_id, "done", "written", answer)
 
 
-def people_changed(row: BotActionRow, live: LiveReport | None) -> str | None:
-    """Why the bot must not write now (a person acted, or the report is gone); None when it may."""
+def _version_now(adapter: TrackerAdapter, external_id: str, project: str) -> str | None:
+    """The tracker's version right after the bot's write, where the write's answer does not carry it."""
+    try:
+        live = adapter.read(external_id, project)
+    except TrackerError:
+        return None  # the next action on this report then skips it as changed: the safe side
+    return live.version if live else None
+
+
+def bots_versions(database: Database, row: BotActionRow) -> set[str]:
+    """The versions of the report that the bot itself made since it looked: each done write whose
+    version before is the seen one (or one of these) adds its version after."""
+    accepted = {row.seen_version} if row.seen_version else set()
+    with database.session() as session:
+        answers = session.scalars(
+            select(BotActionRow.answer)
+            .where(
+                BotActionRow.report_id == row.report_id,
+                BotActionRow.id != row.id,
+                BotActionRow.state.in_(("done", "reverted")),
+            )
+            .order_by(BotActionRow.done_at)
+        ).all()
+    for answer in answers:
+        before, after = (answer or {}).get("version_before"), (answer or {}).get("version_after")
+        if before in accepted and after:
+            accepted.add(after)
+    return accepted
+
+
+def people_changed(row: BotActionRow, live: LiveReport | None, seen: set[str] | None = None) -> str | None:
+    """Why the bot must not write now (a person acted, or the report is gone); None when it may.
+    ``seen``: the versions that count as the one the bot saw (its own later writes' included)."""
     if live is None:
         return "the report is gone from the tracker"
     if row.action == "set":
@@ -228,7 +265,8 @@ def people_changed(row: BotActionRow, live: LiveReport | None) -> str | None:
         return "the report already carries that label"
     if row.action == "label" and row.new_value in live.removed_by_people.get("label", set()):
         return f"a person removed the label {row.new_value!r} from this report before"
-    if row.seen_version and live.version and live.version != row.seen_version:
+    accepted = seen if seen is not None else {row.seen_version}
+    if row.seen_version and live.version and live.version not in accepted:
         return f"the report changed since the bot looked (version {row.seen_version} -> {live.version})"
     return None
 

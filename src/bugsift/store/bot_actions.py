@@ -11,7 +11,7 @@ from bugsift.store.models import BotActionRow
 # a run; writing is claimed by one run; done, skipped, failed, undone and reverted are final.
 STATES = ("suggest", "planned", "writing", "done", "skipped", "failed", "undone", "reverted")
 # The report field each settable task writes, as stored in `reports`.
-FIELD_OF_TASK = {"component": "component", "type": "type"}
+FIELD_OF_TASK = {"component": "component", "type": "type", "severity": "severity", "priority": "priority"}
 
 
 def written_by_bot(session: Session, task: str) -> set[int]:

@@ -49,10 +49,12 @@ def adapter_for(kind: str, settings: Settings) -> TrackerAdapter:
 
 def check_rule(adapter: Any, rule: Any) -> None:
     """Say at plan and run time, not at the first write, when a rule asks a tracker for what it lacks
-    (GitHub has no component or type field; Redmine has no labels)."""
+    (GitHub has no component or type field; Redmine has no labels; Jira's severity is a custom field)."""
     field = ACTION_FIELDS.get(rule.action, rule.task)
     supports = getattr(adapter, "supports", None)
     if supports is None or supports(field):
         return
-    why = getattr(adapter, "unsupported", f"{adapter.name} has no {field} field to write")
+    # An adapter's own explanation is about the fields it lacks for every rule (GitHub) or its type.
+    own = getattr(adapter, "unsupported", None) if adapter.name == "github" or field == "type" else None
+    why = own or f"{adapter.name} has no {field} field to write"
     raise ValueError(f"{rule.action} {rule.task} is not possible on {adapter.name}: {why}")

@@ -1,7 +1,7 @@
 """Bugzilla: ``GET /rest/bug/ID`` to read (``/history`` for what people removed, ``/comment`` for the bot's
-marked comment), ``PUT /rest/bug/ID`` to set the component (with its product), the type or add a keyword,
-each with the note as the change's comment; ``POST /rest/bug/ID/comment`` to comment and
-``PUT /rest/bug/comment/ID`` to edit the bot's comment (Bugzilla 5.1+ / BMO).
+marked comment), ``PUT /rest/bug/ID`` to set the component (with its product), the type, the severity or
+the priority, or add a keyword, each with the note as the change's comment; ``POST /rest/bug/ID/comment``
+to comment and ``PUT /rest/bug/comment/ID`` to edit the bot's comment (Bugzilla 5.1+ / BMO).
 
 Who is a person: every history entry and comment whose ``who`` / ``creator`` is not the bot's own login
 (``GET /rest/whoami`` for the API key the bot writes with). The version is ``last_change_time``.
@@ -15,10 +15,26 @@ from bugsift.bot.trackers.base import LiveReport, Write, marked_rules
 from bugsift.bot.trackers.rest import get_json, write_json
 from bugsift.sync.http import TrackerError, make_session
 
-FIELDS = ("component", "type", "label", "comment")
-FIELD_WORDS = {"component": "component", "type": "type", "label": "keyword"}
-# History field names -> the bot's fields (older Bugzilla calls the type bug_type).
-HISTORY_FIELDS = {"component": "component", "type": "type", "bug_type": "type", "keywords": "label"}
+FIELDS = ("component", "type", "severity", "priority", "label", "comment")
+FIELD_WORDS = {
+    "component": "component",
+    "type": "type",
+    "severity": "severity",
+    "priority": "priority",
+    "label": "keyword",
+}
+# History field names -> the bot's fields (older Bugzilla calls the type bug_type, the severity
+# bug_severity).
+HISTORY_FIELDS = {
+    "component": "component",
+    "type": "type",
+    "bug_type": "type",
+    "severity": "severity",
+    "bug_severity": "severity",
+    "priority": "priority",
+    "keywords": "label",
+}
+UNSET = "--"  # what Bugzilla's severity and priority hold when nobody chose one
 
 
 class BugzillaAdapter:
@@ -73,6 +89,8 @@ class BugzillaAdapter:
             values={
                 "component": bug.get("component"),
                 "type": bug.get("type"),
+                "severity": bug.get("severity"),
+                "priority": bug.get("priority"),
                 "product": bug.get("product"),
             },
             labels=set(bug.get("keywords") or []),
@@ -124,6 +142,8 @@ class BugzillaAdapter:
             body.update({"component": change.new_value, **({"product": product} if product else {})})
         elif change.field == "type":
             body["type"] = change.new_value
+        elif change.field in ("severity", "priority"):
+            body[change.field] = change.new_value or UNSET  # an undo back to "nothing chosen"
         elif change.field == "label":
             body["keywords"] = {"add": [change.new_value]}
         else:
@@ -131,5 +151,12 @@ class BugzillaAdapter:
         return self._send("PUT", f"/rest/bug/{bug_id}", body)
 
     def _send(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        answer, _ = write_json(self.session, method, f"{self.base_url}{path}", body, self.timeout_s)
+        answer, response = write_json(self.session, method, f"{self.base_url}{path}", body, self.timeout_s)
+        # PUT /rest/bug/ID answers the bug's new last_change_time: the version the bot's own write made.
+        try:
+            changed = (response.json().get("bugs") or [{}])[0]
+        except (ValueError, AttributeError, IndexError):
+            changed = {}
+        if isinstance(changed, dict) and isinstance(changed.get("last_change_time"), str):
+            answer["version"] = changed["last_change_time"]
         return answer

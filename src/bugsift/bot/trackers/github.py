@@ -19,8 +19,11 @@ from bugsift.sync.github import API_VERSION
 from bugsift.sync.http import TrackerError, make_session
 
 FIELDS = ("label", "comment")
-FIELD_WORDS = {"component": "label", "type": "label", "label": "label"}
-UNSUPPORTED = 'GitHub issues have no component or type field: use action = "label" (or "comment")'
+FIELD_WORDS = {field: "label" for field in ("component", "type", "severity", "priority", "label")}
+UNSUPPORTED = (
+    "GitHub issues have no component or type field (nor severity or priority): "
+    'use action = "label" (or "comment"), e.g. with label_format = "priority: {value}"'
+)
 PER_PAGE = 100
 MAX_PAGES = 20  # 2,000 events or comments: far more than one issue's triage history
 

@@ -1,6 +1,7 @@
 """Jira: ``GET /rest/api/2/issue/KEY?expand=changelog`` to read (the changelog for what people removed,
 ``fields.comment`` for the bot's marked comment), ``PUT /rest/api/2/issue/KEY`` with ``update`` to set the
-components or add a label, each with the note as a comment of the same edit; ``POST .../KEY/comment`` to
+components or add a label (``update``) or the priority (``fields``), each with the note as a comment of the
+same edit; ``POST .../KEY/comment`` to
 comment and ``PUT .../KEY/comment/ID`` to edit the bot's comment.
 
 Who is a person: every changelog entry and comment whose author is not the bot's own account
@@ -16,11 +17,11 @@ from bugsift.bot.trackers.base import LiveReport, Write, marked_rules
 from bugsift.bot.trackers.rest import get_json, write_json
 from bugsift.sync.http import TrackerError, make_session
 
-FIELDS = ("component", "label", "comment")
-FIELD_WORDS = {"component": "component", "type": "issue type", "label": "label"}
+FIELDS = ("component", "priority", "label", "comment")
+FIELD_WORDS = {"component": "component", "type": "issue type", "priority": "priority", "label": "label"}
 # Changelog item field names -> the bot's fields.
-CHANGELOG_FIELDS = {"component": "component", "labels": "label", "issuetype": "type"}
-READ_FIELDS = "updated,components,labels,issuetype,project,comment"
+CHANGELOG_FIELDS = {"component": "component", "labels": "label", "issuetype": "type", "priority": "priority"}
+READ_FIELDS = "updated,components,labels,issuetype,priority,project,comment"
 IDENTITY_KEYS = ("accountId", "name", "key")
 
 
@@ -101,6 +102,7 @@ class JiraAdapter:
             values={
                 "component": components[0] if components else None,
                 "type": (fields.get("issuetype") or {}).get("name"),
+                "priority": (fields.get("priority") or {}).get("name"),
             },
             labels=set(fields.get("labels") or []),
         )
@@ -133,6 +135,10 @@ class JiraAdapter:
                 return self._send("PUT", f"{issue}/comment/{change.comment_id}", {"body": change.note})
             return self._send("POST", f"{issue}/comment", {"body": change.note})
         update: dict[str, Any] = {"comment": [{"add": {"body": change.note}}]}
+        if change.field == "priority":
+            # A plain field, set through "fields"; the note goes in "update" of the same edit.
+            priority = {"name": change.new_value} if change.new_value else None
+            return self._send("PUT", issue, {"fields": {"priority": priority}, "update": update})
         if change.field == "component":
             # "set" replaces the issue's components: the bot sets one only where there was none (or undoes).
             names = [{"name": change.new_value}] if change.new_value else []

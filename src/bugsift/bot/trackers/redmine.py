@@ -1,9 +1,10 @@
 """Redmine: ``GET /issues/ID.json?include=journals`` to read, ``PUT /issues/ID.json`` with ``category_id``,
-``tracker_id`` and ``notes`` to write, ``PUT /journals/ID.json`` to edit the bot's note (Redmine 5.0+).
+``tracker_id``, ``priority_id`` (ids from ``GET /enumerations/issue_priorities.json``) and ``notes`` to
+write, ``PUT /journals/ID.json`` to edit the bot's note (Redmine 5.0+).
 
 Who is a person: every journal whose user is not the bot's own user (``/users/current.json`` for the
-API key the bot writes with). Redmine has no labels: a rule may set the category or the tracker, or
-comment.
+API key the bot writes with). Redmine has no labels and no severity: a rule may set the category, the
+tracker or the priority, or comment.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from bugsift.bot.trackers.base import LiveReport, Write, WriteRefused, answer_of
 from bugsift.sync.http import TrackerError, make_session
 
 # The bot's field -> the issue attribute Redmine changes and journals.
-ATTRIBUTES = {"component": "category_id", "type": "tracker_id"}
-FIELDS = ("component", "type", "comment")
-FIELD_WORDS = {"component": "category", "type": "tracker"}  # what Redmine's own pages call them
+ATTRIBUTES = {"component": "category_id", "type": "tracker_id", "priority": "priority_id"}
+FIELDS = ("component", "type", "priority", "comment")
+FIELD_WORDS = {"component": "category", "type": "tracker", "priority": "priority"}  # Redmine's own words
 
 
 class RedmineAdapter:
@@ -32,6 +33,7 @@ class RedmineAdapter:
         self.session = make_session(retries, 1.0, headers)
         self._bot_user: int | None = None
         self._trackers: dict[str, str] | None = None
+        self._priorities: dict[str, str] | None = None
         self._categories: dict[str, dict[str, str]] = {}  # project id -> category id -> name
         self._project_ids: dict[str, str] = {}  # issue id -> its project's id, from the last read
 
@@ -77,6 +79,12 @@ class RedmineAdapter:
             self._trackers = {str(t["id"]): t["name"] for t in data.get("trackers", [])}
         return self._trackers
 
+    def _priority_names(self) -> dict[str, str]:
+        if self._priorities is None:
+            data = self._get("/enumerations/issue_priorities.json") or {}
+            self._priorities = {str(p["id"]): p["name"] for p in data.get("issue_priorities", [])}
+        return self._priorities
+
     def _category_names(self, project_id: str) -> dict[str, str]:
         if project_id not in self._categories:
             data = self._get(f"/projects/{project_id}/issue_categories.json") or {}
@@ -84,6 +92,8 @@ class RedmineAdapter:
         return self._categories[project_id]
 
     def _names(self, attribute: str, project_id: str) -> dict[str, str]:
+        if attribute == "priority_id":
+            return self._priority_names()
         return self._category_names(project_id) if attribute == "category_id" else self._tracker_names()
 
     def read(self, external_id: str, project: str) -> LiveReport | None:
@@ -99,6 +109,7 @@ class RedmineAdapter:
             values={
                 "component": (issue.get("category") or {}).get("name"),
                 "type": (issue.get("tracker") or {}).get("name"),
+                "priority": (issue.get("priority") or {}).get("name"),
             },
         )
         for journal in issue.get("journals") or []:
@@ -132,9 +143,13 @@ class RedmineAdapter:
             raise TrackerError(
                 f"Redmine has no field for {change.field!r} (it can set {', '.join(ATTRIBUTES)})"
             )
-        value_id = ""
+        value_id: str | int = ""
         if change.new_value:
             value_id = self._id_of(attribute, change.new_value, change.external_id)
+        if attribute == "priority_id":
+            if not value_id:
+                raise TrackerError("a Redmine issue always has a priority: there is none to clear")
+            value_id = int(value_id)
         body = {"issue": {attribute: value_id, "notes": change.note}}
         return self._put(f"/issues/{change.external_id}.json", body)
 
@@ -146,7 +161,9 @@ class RedmineAdapter:
         for value_id, value_name in self._names(attribute, project_id).items():
             if value_name == name:
                 return value_id
-        what = "category of this issue's project" if attribute == "category_id" else "tracker"
+        what = {"category_id": "category of this issue's project", "priority_id": "issue priority"}.get(
+            attribute, "tracker"
+        )
         raise TrackerError(f"Redmine has no {what} named {name!r}")
 
     def _comment(self, change: Write) -> dict[str, Any]:

@@ -1,0 +1,55 @@
+"""The report fields the bot's `set` rules write, and what counts as "not set" for severity and priority.
+
+Severity and priority are on a tracker's ordered scale (`bugsift.learn.scales`). The tracker fills in a
+default by itself ('normal' in Bugzilla, 'Major' in Jira, 'Normal' in Redmine, '--'), which the scale
+targets treat as "not set": the bot never writes one, and a report whose field still holds it is the
+untriaged report a scale rule may act on.
+"""
+
+from __future__ import annotations
+
+from bugsift.learn.scales import BY_NAME, DEFAULT, NOT_SET, SCALES, Scale, normalise
+from bugsift.store.bot_actions import FIELD_OF_TASK  # noqa: F401 - re-exported: the column each settable task writes
+
+SCALE_TASKS = ("severity", "priority")
+
+def scales_of(field: str, kind: str) -> list[Scale]:
+    """The scales a tracker kind uses for a field (GitHub has no field of its own: every scale)."""
+    own = [s for s in SCALES if s.field == field and kind in s.trackers]
+    return own or [s for s in SCALES if s.field == field]
+
+
+def is_untouched(field: str, kind: str, value: str | None) -> bool:
+    """Whether a severity or priority still holds what the tracker filled in: empty, '--', or a
+    default level of one of the kind's scales. 'N/A' or 'enhancement' are a person's, so not untouched."""
+    if value is None or not normalise(value):
+        return True
+    return any(scale.classify(value)[0] == DEFAULT for scale in scales_of(field, kind))
+
+
+def never_written(field: str, kind: str, scale: str | None, level: str) -> bool:
+    """Whether a level means "not set" on the model's own scale or in this tracker (its default)."""
+    own = BY_NAME.get(scale or "")
+    return is_untouched(field, kind, level) or (
+        own is not None and own.classify(level)[0] in (DEFAULT, NOT_SET)
+    )
+
+
+def untouched_spellings(field: str, kind: str) -> tuple[str, ...]:
+    """The stored values `is_untouched` accepts, as the SQL pre-filter of the candidates needs them."""
+    values = {"", "--", "---"}
+    for scale in scales_of(field, kind):
+        for level in scale.defaults:
+            values |= {level, level.lower(), level.upper(), level.capitalize()}
+    return tuple(sorted(values))
+
+
+def levels_of(field: str, kind: str, scale: str | None) -> set[str]:
+    """Every level a report of this kind could carry in ``field``: its tracker's scales and the model's."""
+    levels = {level for s in scales_of(field, kind) for level in s.levels}
+    return levels | set(BY_NAME[scale].levels if scale in BY_NAME else ())
+
+
+def scale_fits(scale: str, field: str, kind: str) -> bool:
+    """Whether a model's answers, on ``scale``, are values this kind of tracker holds in ``field``."""
+    return any(s.name == scale for s in scales_of(field, kind))
