@@ -536,13 +536,18 @@ def models(app: AppContext) -> None:
         rows = list_models(session)
     if not rows:
         click.echo("no models yet: `bugsift train TASK`")
+    from bugsift.jobs.train import held_out_score
+
     for row in rows:
         test = row.metrics.get("test", {})
+        if "accuracy" in test and "macro_f1" in test:
+            scores = f"accuracy {test['accuracy']:.3f}  macro-F1 {test['macro_f1']:.3f}"
+        else:  # component top-1, files recall@5, duplicates MRR, fix-time MAE of log-days...
+            headline = held_out_score(row.metrics)
+            scores = f"{headline[0]} {headline[1]:.3f}" if headline else "no held-out score"
         click.echo(
-            f"{'*' if row.active else ' '} {row.task:8} {row.label:16} {row.mode:8} v{row.version:<3} "
-            f"accuracy {test.get('accuracy', float('nan')):.3f}  "
-            f"macro-F1 {test.get('macro_f1', float('nan')):.3f}  "
-            f"{row.created_at:%Y-%m-%d %H:%M}  {row.path}"
+            f"{'*' if row.active else ' '} {row.task:10} {row.label:18} {row.mode:8} v{row.version:<3} "
+            f"{scores:34}  {row.created_at:%Y-%m-%d %H:%M}  {row.path}"
         )
 
 

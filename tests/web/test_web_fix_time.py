@@ -250,6 +250,7 @@ def test_health_models_and_the_predict_api_answer_with_the_three_models(site: Si
     answer = response.json
     assert answer["id"] == issue["key"] and answer["unit"] == "days" and SUMMARY.match(answer["summary"])
     assert answer["interval"]["low"] <= answer["prediction"] <= answer["interval"]["high"]
+    assert answer["label_text"] == answer["summary"]  # days in words, not "300.1"
     # the documented shape is the real one: every key the answer has is documented, the required ones there
     spec = document()
     operation = spec["paths"]["/predict/{task}"]["post"]
@@ -273,6 +274,8 @@ def test_health_models_and_the_predict_api_answer_with_the_three_models(site: Si
     assert {line.split()[1] for line in listed.output.splitlines() if line.startswith("*")} >= set(
         TASKS_SHOWN
     )
+    fix_time_line = next(line for line in listed.output.splitlines() if line.split()[1:2] == ["fix-time"])
+    assert "test.mae" in fix_time_line and "nan" not in fix_time_line  # its error, not a class accuracy
 
 
 @pytest.mark.usefixtures("dispose_job_databases")

@@ -121,6 +121,8 @@ def with_label_text(result: dict[str, Any]) -> dict[str, Any]:
     and in each candidate: the form's script shows those and keeps the raw value for what it sends."""
     prediction = result.get("prediction")
     out = {**result, "label_text": None if prediction is None else value_words(prediction)}
+    if isinstance(result.get("summary"), str) and result.get("unit"):  # fix-time: days, said in words
+        out["label_text"] = result["summary"]
     if isinstance(result.get("candidates"), list):
         out["candidates"] = [
             {**c, "label_text": value_words(c.get("label"))} if isinstance(c, dict) else c
