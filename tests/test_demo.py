@@ -70,7 +70,7 @@ def test_background_training_is_queued_once(sentence_model: None, settings: Sett
 
     from bugsift.demo import DemoModel
     from bugsift.jobs.core import database_for
-    from bugsift.jobs.models import JobRow
+    from bugsift.store.job_tables import JobRow
 
     database = database_for(settings)  # the queue's own database: the one the worker reads
     with_embeddings = settings.model_copy(update={"embeddings": "auto"})

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import select
 
 from bugsift.jobs.core import submit
-from bugsift.jobs.models import JobRow
 from bugsift.settings import Settings
 from bugsift.store.db import Database
+from bugsift.store.job_tables import JobRow
 from bugsift.store.models import ModelRow
 
 DEMO_USER = "demo"
@@ -60,8 +60,8 @@ def queue_improvements(database: Database, settings: Settings, models: Sequence[
 
 def demo_login(database: Database) -> list[str]:
     """Create the `demo` admin once, with a random password shown only then."""
+    from bugsift.store.web_tables import UserRow
     from bugsift.web.accounts import create_user
-    from bugsift.web.models import UserRow
 
     with database.session() as session:
         if session.scalar(select(UserRow).where(UserRow.username == DEMO_USER)) is not None:

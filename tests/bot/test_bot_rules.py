@@ -221,7 +221,7 @@ def test_the_worker_queues_one_bot_pass_at_a_time(tmp_path: Path) -> None:
     settings.bot_rules_path.write_text(GOOD)
     (first,) = queue_due_bot_runs(settings)
     assert queue_due_bot_runs(settings) == []  # one is queued already
-    from bugsift.jobs.models import JobRow
+    from bugsift.store.job_tables import JobRow
 
     with database_for(settings).session() as session:
         job = session.get(JobRow, first)

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from bugsift.cli import main
 from bugsift.jobs.core import TASKS, JobContext, arg_specs, database_for, submit, task_function
-from bugsift.jobs.models import JobRow
 from bugsift.jobs.sync_task import sync
+from bugsift.store.job_tables import JobRow
 
 
 def jobs_written(settings: Any) -> int:

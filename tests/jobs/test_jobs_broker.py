@@ -20,7 +20,7 @@ from jobs_support import job_settings, missing_dependency, reachable, wait_for
 from sqlalchemy import select
 
 from bugsift.jobs.core import database_for, get_job, submit
-from bugsift.jobs.models import JobRow
+from bugsift.store.job_tables import JobRow
 
 
 class RedisServer:

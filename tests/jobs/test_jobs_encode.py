@@ -11,9 +11,9 @@ from sqlalchemy import select
 from test_jobs_sync import FakeBugzilla
 
 from bugsift.jobs.core import database_for, get_job, run_job, submit
-from bugsift.jobs.models import JobRow
 from bugsift.learn import embeddings
 from bugsift.learn.encoding_store import EncodingStore, use_disk_cache
+from bugsift.store.job_tables import JobRow
 
 pytestmark = pytest.mark.usefixtures("sentence_model")
 

@@ -14,8 +14,8 @@ from jobs_support import job_settings
 from sqlalchemy import select
 
 from bugsift.jobs.core import JobContext, database_for, get_job, run_job, submit
-from bugsift.jobs.models import JobRow, OutboxRow
 from bugsift.jobs.notify import subscribe
+from bugsift.store.job_tables import JobRow, OutboxRow
 from bugsift.store.models import ReportRow
 
 

@@ -15,7 +15,7 @@ from jobs_support import JsonHandler, full_bugs, job_settings, serving_in_thread
 from sqlalchemy import func, select
 
 from bugsift.jobs.core import database_for, get_job, run_job, submit
-from bugsift.jobs.models import SyncStateRow
+from bugsift.store.job_tables import SyncStateRow
 from bugsift.store.models import ReportRow
 
 SERVER_TIME = "2026-11-25T10:00:00Z"

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from trackers_replay import REPO, ReplayServer, github_issues, serving
 
 from bugsift.jobs.core import database_for, get_job, run_job, submit
-from bugsift.jobs.models import SyncStateRow
+from bugsift.store.job_tables import SyncStateRow
 from bugsift.store.models import ReportRow
 
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z, the replay server's clock

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from trackers_replay import ReplayServer, jira_issues, serving
 
 from bugsift.jobs.core import database_for, get_job, run_job, submit
-from bugsift.jobs.models import SyncStateRow
+from bugsift.store.job_tables import SyncStateRow
 from bugsift.store.models import ReportRow
 from bugsift.sync.jira import jql_time
 

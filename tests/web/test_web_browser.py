@@ -15,8 +15,8 @@ from sqlalchemy import select
 from bugsift.settings import Settings
 from bugsift.store.db import Database
 from bugsift.store.models import LabelRow
+from bugsift.store.web_tables import AuditRow
 from bugsift.web.app import create_app
-from bugsift.web.models import AuditRow
 
 from .conftest import PASSWORD, Web, waitress_in_thread
 

@@ -14,9 +14,9 @@ from click.testing import CliRunner, Result
 from bugsift.cli import main
 from bugsift.settings import Settings
 from bugsift.store.db import open_database
+from bugsift.store.web_tables import ApiTokenRow, UserRow
 from bugsift.web import accounts
 from bugsift.web.app import create_app
-from bugsift.web.models import ApiTokenRow, UserRow
 
 from .conftest import bearer, csrf_token
 

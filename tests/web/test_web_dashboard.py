@@ -212,9 +212,9 @@ def test_dashboard_tells_imports_from_syncs_explains_metrics_and_warns_of_no_wor
 ) -> None:
     from datetime import timedelta
 
-    from bugsift.jobs.models import JobRow, SyncStateRow
     from bugsift.sources import read_reports
     from bugsift.sources.base import Report
+    from bugsift.store.job_tables import JobRow, SyncStateRow
     from bugsift.store.models import utcnow
 
     path = shared_data / "bugzilla-mozilla" / "bugs_compact_labeled.jsonl"

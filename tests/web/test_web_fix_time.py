@@ -28,13 +28,13 @@ from sqlalchemy import select
 from bugsift.cli import main
 from bugsift.jobs.classify import classify
 from bugsift.jobs.core import JobContext, validate_args
-from bugsift.jobs.models import JobRow
 from bugsift.learn.scales import BUGZILLA_SEVERITY, JIRA_PRIORITY
 from bugsift.learn.tasks import TASKS, TaskOptions, get_task
 from bugsift.settings import Settings
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
 from bugsift.store.db import Database, open_database
+from bugsift.store.job_tables import JobRow
 from bugsift.store.labels import ModelAnswer, upsert_model_answers
 from bugsift.store.models import LabelRow, ReportRow
 from bugsift.store.reports import upsert_reports

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select
 
-import bugsift.web.models as web_models
+import bugsift.store.web_tables as web_models
 from bugsift.store.labels import effective_labels
 from bugsift.store.migrate import downgrade, upgrade
 from bugsift.store.models import Base, LabelRow, ReportRow

@@ -16,12 +16,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bugsift.jobs.models import JobRow
+from bugsift.store.job_tables import JobRow
 from bugsift.store.models import ReportRow, utcnow
+from bugsift.store.web_tables import WebhookDeliveryRow
 from bugsift.web import deliveries
 from bugsift.web.app import create_app
 from bugsift.web.blueprints import webhooks
-from bugsift.web.models import WebhookDeliveryRow
 
 from .conftest import Web
 

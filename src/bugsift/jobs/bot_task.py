@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from bugsift.jobs.args import ArgSpec
 from bugsift.jobs.core import JobContext, database_for, submit
-from bugsift.jobs.models import JobRow
 from bugsift.settings import Settings
+from bugsift.store.job_tables import JobRow
 
 ARGS: dict[str, ArgSpec] = {"digest": ArgSpec("bool", nullable=False)}
 """``digest``: mail the daily digest instead of running a pass."""

@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 
 from bugsift.jobs.args import ArgSpec
 from bugsift.jobs.core import JobContext
-from bugsift.jobs.models import OutboxRow, SubscriptionRow
 from bugsift.learn.fix_time_target import TASK as FIX_TIME
 from bugsift.learn.targets import MODES
 from bugsift.learn.tasks import TaskOptions, get_task
 from bugsift.store.db import Database
+from bugsift.store.job_tables import OutboxRow, SubscriptionRow
 from bugsift.store.labels import ModelAnswer, upsert_labels, upsert_model_answers
 from bugsift.store.models import LabelRow, ModelRow, ReportRow, utcnow
 from bugsift.store.reports import row_to_report

@@ -26,10 +26,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bugsift.jobs.args import ArgSpec, check_args
-from bugsift.jobs.models import JobRow
 from bugsift.learn.encoding_store import use_settings
 from bugsift.settings import Settings
 from bugsift.store.db import Database, open_database
+from bugsift.store.job_tables import JobRow
 from bugsift.store.models import utcnow
 
 # Task name -> "module:function". Each function takes a JobContext and plain keyword values.

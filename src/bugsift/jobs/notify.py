@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 
 from bugsift.jobs.args import ArgSpec
 from bugsift.jobs.core import JobContext
-from bugsift.jobs.models import OutboxRow, SubscriptionRow
 from bugsift.settings import Settings
+from bugsift.store.job_tables import OutboxRow, SubscriptionRow
 from bugsift.store.models import ReportRow, utcnow
 from bugsift.store.upsert import insert_for
 

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bugsift.jobs.core import database_for, submit
-from bugsift.jobs.models import JobRow
 from bugsift.settings import Settings
+from bugsift.store.job_tables import JobRow
 from bugsift.store.models import LabelRow, ModelRow
 
 RECENT = timedelta(hours=1)

@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from bugsift.jobs.args import SINCE_PATTERN, ArgSpec, http_url, iso_datetime
 from bugsift.jobs.core import JobContext
-from bugsift.jobs.models import JobRow, SyncStateRow
 from bugsift.settings import Settings
+from bugsift.store.job_tables import JobRow, SyncStateRow
 from bugsift.store.models import utcnow
 from bugsift.store.reports import UpsertCounts, upsert_reports
 from bugsift.sync.bugzilla import BugzillaClient

@@ -1,7 +1,7 @@
 """The web face of bugsift: report form, triage queue, dashboard and the JSON API (/api/v1).
 
-Importing this package stays cheap (no Flask): `create_app` imports the app module on first call, so
-`bugsift.web.models` can be imported wherever the ORM metadata is built.
+Importing this package stays cheap (no Flask): `create_app` imports the app module on first call. Its
+tables (users, tokens, sessions, audit, webhook deliveries) belong to the store: `bugsift.store.web_tables`.
 """
 
 from __future__ import annotations

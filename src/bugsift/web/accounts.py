@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bugsift.store.models import utcnow
+from bugsift.store.web_tables import ApiTokenRow, UserRow
 from bugsift.web import sessions
-from bugsift.web.models import ROLES, SCOPES, ApiTokenRow, UserRow
+from bugsift.web.roles import ROLES, SCOPES
 
 TOKEN_PREFIX = "bsf_"
 _DUMMY_HASH = generate_password_hash("not a password")

@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 
 from flask import Flask, abort, g, redirect, request, session, url_for
 
+from bugsift.store.web_tables import UserRow
 from bugsift.web import accounts, sessions
 from bugsift.web.extensions import database, settings
-from bugsift.web.models import UserRow
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bugsift.store.db import Database
 from bugsift.store.models import utcnow
-from bugsift.web.models import WebhookDeliveryRow
+from bugsift.store.web_tables import WebhookDeliveryRow
 
 KEEP_DAYS = 30
 """Deliveries are remembered this long (GitHub lets a delivery be redelivered for 3 days)."""

@@ -12,11 +12,11 @@ from typing import Any
 from bugsift.jobs import get_job, list_jobs, submit
 from bugsift.jobs.args import ArgSpec
 from bugsift.jobs.core import arg_specs, validate_args
-from bugsift.jobs.models import JOB_STATES, JobRow
 from bugsift.jobs.sync_task import URL_SETTINGS
 from bugsift.learn.tasks import TASKS as MODEL_TASKS
 from bugsift.settings import Settings
 from bugsift.store.db import Database
+from bugsift.store.job_tables import JOB_STATES, JobRow
 
 QUEUEABLE = ("train", "classify", "sync", "encode")
 """Jobs an admin may queue from the web; notify runs after classify or from the worker's schedule."""

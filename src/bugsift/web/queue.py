@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session, aliased
 from bugsift.learn.reasons import texts as readable_texts
 from bugsift.store.labels import PRECEDENCE, upsert_labels
 from bugsift.store.models import LabelRow, ReportRow
+from bugsift.store.web_tables import AuditRow
 from bugsift.web.estimates import ESTIMATE_TASKS
 from bugsift.web.highlight import reason_words, unique_words
-from bugsift.web.models import AuditRow
 from bugsift.web.suggest import LABEL_NAMES, WEB_TRACKER
 
 PAGE_SIZE = 50

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bugsift.store.models import utcnow
-from bugsift.web.models import UserRow, WebSessionRow
+from bugsift.store.web_tables import UserRow, WebSessionRow
 
 
 def _digest(secret: str) -> str:

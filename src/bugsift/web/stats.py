@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bugsift.jobs.models import JobRow, SyncStateRow
+from bugsift.store.job_tables import JobRow, SyncStateRow
 from bugsift.store.models import LabelRow, ModelRow, ReportRow, utcnow
 
 

@@ -12,9 +12,6 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bugsift.store.models import Base, JSONType, UTCDateTime, utcnow
-from bugsift.web.roles import ROLES, SCOPES
-
-__all__ = ["ROLES", "SCOPES", "ApiTokenRow", "AuditRow", "UserRow", "WebSessionRow", "WebhookDeliveryRow"]
 
 
 class UserRow(Base):
