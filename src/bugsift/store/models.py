@@ -25,6 +25,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from bugsift.store.compressed import CompressedJSON
+
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
@@ -83,7 +85,8 @@ class ReportRow(Base):
     duplicate_of: Mapped[str | None] = mapped_column(String(200))
     fixed_files: Mapped[list[str]] = mapped_column(JSONType, default=list)
     keywords: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    comments: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # The two big columns are stored zlib-compressed (migration 0010, docs/data-model.md).
+    comments: Mapped[list[str]] = mapped_column(CompressedJSON, default=list)
     # Reporter-set fields as they were at filing time, replayed from the tracker's history.
     # filed_from_history is False when the tracker gave no history: filed_* are then unknown (NULL).
     filed_from_history: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -93,7 +96,7 @@ class ReportRow(Base):
     filed_severity: Mapped[str | None] = mapped_column(String(100))
     filed_priority: Mapped[str | None] = mapped_column(String(100))
     extra: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    raw: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    raw: Mapped[dict[str, Any]] = mapped_column(CompressedJSON, default=dict)
     content_hash: Mapped[str] = mapped_column(String(64))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
