@@ -60,6 +60,15 @@ class Settings(BaseSettings):
             "would not fit in half of it are not tried (the one the store's size suggests always is)."
         ),
     )
+    train_max_reports: int = Field(
+        default=250_000,
+        gt=0,
+        description=(
+            "Most labelled reports a type, defect or component training reads: the newest ones. Bounds "
+            "training memory by a setting, not by the store (about 18 KB a report in filing mode: 250,000 "
+            "fit in 8 GB with room to spare; docs/performance.md)."
+        ),
+    )
     embeddings: Literal["auto", "on", "off"] = Field(
         default="auto",
         description=(

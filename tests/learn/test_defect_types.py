@@ -72,3 +72,41 @@ def test_training_says_how_many_labels_the_type_decided(sqlite_db: Database, dat
     text = describe(evaluation)
     assert "labels: 23 fixed, but the tracker records type enhancement: not a defect" in text
     assert evaluation.as_dict()["data"]["label_notes"] == notes
+
+
+def test_a_filing_mode_dataset_holds_no_later_comments_or_raw_record(
+    sqlite_db: Database, data_dir: Path
+) -> None:
+    """A filing-time model never reads them, and they are most of a report's memory (issue 20)."""
+    import_reports(sqlite_db, "bugzilla", [data_dir / "bugzilla-mozilla" / "bugs_full_add08f170.jsonl.xz"])
+    with sqlite_db.session() as session:
+        backlog = load_dataset(session, "defect")
+        filing = load_dataset(session, "defect", mode="filing")
+    assert filing.labels == backlog.labels and filing.notes == backlog.notes
+    assert any(r.comments for r in backlog.reports) and all(r.raw for r in backlog.reports)
+    assert not any(r.comments or r.raw for r in filing.reports)
+
+
+def test_the_training_window_reads_only_the_newest_labelled_reports(
+    sqlite_db: Database, data_dir: Path
+) -> None:
+    """`train_max_reports` bounds training memory by a setting: the newest labelled reports, oldest first."""
+    from bugsift.learn.component_task import _load
+    from bugsift.learn.tasks import TaskOptions
+
+    import_reports(sqlite_db, "bugzilla", [data_dir / "bugzilla-mozilla" / "bugs_full_add08f170.jsonl.xz"])
+    with sqlite_db.session() as session:
+        everything = load_dataset(session, "defect", mode="filing")
+        window = load_dataset(session, "defect", mode="filing", max_reports=200)
+        roomy = load_dataset(session, "defect", mode="filing", max_reports=5_000)
+    assert roomy.labels == everything.labels and roomy.row_ids == everything.row_ids  # no window needed
+    assert len(window.labels) == 200
+    newest = sorted(everything.reports, key=lambda r: r.created_at)[-200:]
+    assert {r.external_id for r in window.reports} == {r.external_id for r in newest}
+    dates = [r.created_at for r in window.reports]
+    assert dates == sorted(dates)  # oldest first, as without a window
+    (why,) = [k for k in window.excluded if k.startswith("not read")]
+    assert window.excluded[why] > 0
+    components = _load(sqlite_db, TaskOptions(), max_reports=300)
+    assert len(components) == 300 and not any(r.raw or r.comments for r in components)
+    assert min(r.created_at for r in components) >= sorted(r.created_at for r in everything.reports)[-300]

@@ -46,7 +46,7 @@ from bugsift.settings import Settings
 from bugsift.sources.base import Report
 from bugsift.store.bot_actions import written_by_bot
 from bugsift.store.db import Database
-from bugsift.store.reports import iter_reports
+from bugsift.store.reports import count_reports, iter_reports
 
 TASK = "component"
 LABEL = "component"
@@ -621,15 +621,23 @@ def describe(evaluation: dict[str, Any]) -> str:
 # The task handler
 
 
-def _load(database: Database, options: TaskOptions) -> list[Report]:
-    """The stored reports, less those whose component the bot set and no person corrected since."""
+def _load(database: Database, options: TaskOptions, max_reports: int | None = None) -> list[Report]:
+    """The stored reports, less those whose component the bot set and no person corrected since, without
+    the later comments and the raw record: the component model never reads them. With ``max_reports``,
+    only the newest that many (training memory bounded by a setting, issue 20)."""
     with database.session() as session:
         by_bot = written_by_bot(session, TASK)
-        return [
-            report
-            for row_id, report in iter_reports(session, tracker=options.tracker, project=options.project)
-            if row_id not in by_bot
-        ]
+        stored = count_reports(session, options.tracker, options.project) if max_reports else 0
+        window = bool(max_reports) and stored > (max_reports or 0)
+        kept: list[Report] = []
+        rows = iter_reports(session, tracker=options.tracker, project=options.project, newest_first=window)
+        for row_id, report in rows:
+            if window and len(kept) >= (max_reports or 0):
+                break
+            if row_id not in by_bot:
+                report.comments, report.raw = [], {}
+                kept.append(report)
+        return kept[::-1] if window else kept
 
 
 def model_params(options: TaskOptions) -> dict[str, Any]:
@@ -674,7 +682,7 @@ class ComponentTask:
         if options.split != "time":
             raise ValueError("component is evaluated on time-ordered splits only (newest reports as test)")
         evaluation = evaluate_reports(
-            _load(database, options),
+            _load(database, options, settings.train_max_reports),
             model_params(options),
             options.test_fraction or settings.test_fraction,
             _suggest_precision(options),
@@ -686,7 +694,7 @@ class ComponentTask:
         from bugsift.learn.persist import save_model
         from bugsift.store.registry import next_version, register_model
 
-        reports = _load(database, options)
+        reports = _load(database, options, settings.train_max_reports)
         params = model_params(options)
         suggest = _suggest_precision(options)
         evaluation = evaluate_reports(

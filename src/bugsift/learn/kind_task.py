@@ -99,7 +99,16 @@ class KindTask:
 
     def evaluate(self, database: Database, settings: Settings, options: TaskOptions) -> EvaluationOutcome:
         with database.session() as session:
-            dataset = load_dataset(session, self.name, options.label, options.tracker, options.project)
+            mode = options.mode or "filing"
+            dataset = load_dataset(
+                session,
+                self.name,
+                options.label,
+                options.tracker,
+                options.project,
+                mode,
+                settings.train_max_reports,
+            )
         evaluation = evaluate_dataset(
             dataset,
             options.mode or "filing",

@@ -41,7 +41,7 @@ def train_task(
 ) -> tuple[ModelRow, Evaluation]:
     """Evaluate on a time-ordered split, refit on all labelled reports, save the file, register it."""
     with database.session() as session:
-        dataset = load_dataset(session, task, label, tracker, project)
+        dataset = load_dataset(session, task, label, tracker, project, mode, settings.train_max_reports)
     evaluation = evaluate_dataset(
         dataset,
         mode,

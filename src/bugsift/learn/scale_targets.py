@@ -135,15 +135,18 @@ def load_scale_dataset(
     tracker: str | None = None,
     project: str | None = None,
     rules: dict[str, tuple[str, ...]] | None = None,
+    mode: str = "backlog",
 ) -> ScaleDataset:
     """The stored reports whose ``task`` field (severity / priority) is a level of one scale; ``rules``
-    (default: the setting) say which labels carry the field where a report has none (`label_rules`)."""
+    (default: the setting) say which labels carry the field where a report has none (`label_rules`).
+    For a filing-mode model the later comments and the raw record are dropped once the value is read:
+    such a model never reads them (issue 20: training memory)."""
     if task not in FIELDS:
         raise ValueError(f"unknown task {task!r}; scale tasks are {', '.join(FIELDS)}")
     rows = iter_reports(session, tracker=tracker, project=project)
     corrections, by_bot = human_corrections(session, task), written_by_bot(session, task)
     rules = label_rules() if rules is None else rules
-    return build_scale_dataset(task, rows, corrections, by_bot, rules)
+    return build_scale_dataset(task, rows, corrections, by_bot, rules, slim=mode == "filing")
 
 
 def human_corrections(session: Session, task: str) -> dict[int, str]:
@@ -161,9 +164,11 @@ def build_scale_dataset(
     corrections: dict[int, str] | None = None,
     by_bot: set[int] | frozenset[int] = frozenset(),
     rules: dict[str, tuple[str, ...]] | None = None,
+    slim: bool = False,
 ) -> ScaleDataset:
     """`load_scale_dataset` over (row id, Report) pairs, with people's corrections by row id and the rows
-    whose current value the bot wrote (`bugsift.store.bot_actions`)."""
+    whose current value the bot wrote (`bugsift.store.bot_actions`); ``slim`` drops what only a
+    backlog-mode model reads (comments, the raw record) once the value is known."""
     corrections = corrections or {}
     seen: list[tuple[int, Report, str | None, str, Scale | None]] = []
     n_by_bot = 0
@@ -187,6 +192,8 @@ def build_scale_dataset(
         if label is None:
             dataset.excluded[reason] += 1
             continue
+        if slim:  # after `_label`, which reads the raw history (who set a default)
+            report.comments, report.raw = [], {}
         dataset.row_ids.append(row_id)
         dataset.reports.append(report)
         dataset.labels.append(label)

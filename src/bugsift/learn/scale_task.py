@@ -45,7 +45,8 @@ def load(database: Database, task: str, options: TaskOptions) -> tuple[ScaleData
     if options.label:
         raise ValueError(f"{task} learns the tracker's own {task} field: --label is not used")
     with database.session() as session:
-        dataset = load_scale_dataset(session, task, options.tracker, options.project)
+        mode = options.mode or "filing"
+        dataset = load_scale_dataset(session, task, options.tracker, options.project, mode=mode)
     if dataset.scale is None:
         where = f" of tracker {options.tracker}" if options.tracker else ""
         raise ValueError(

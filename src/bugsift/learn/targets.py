@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from bugsift.sources.base import Report
 from bugsift.store.bot_actions import written_by_bot
 from bugsift.store.labels import effective_labels
-from bugsift.store.reports import iter_reports
+from bugsift.store.reports import count_reports, iter_reports
 
 TASKS = ("type", "defect")
 MODES = ("filing", "backlog")
@@ -154,8 +154,14 @@ def load_dataset(
     label: str | None = None,
     tracker: str | None = None,
     project: str | None = None,
+    mode: str = "backlog",
+    max_reports: int | None = None,
 ) -> Dataset:
-    """Collect the labelled reports of a task from the store."""
+    """Collect the labelled reports of a task from the store.
+
+    For a filing-mode model the later comments and the raw record are dropped once the label is known:
+    such a model never reads them, and they are most of a report's memory. ``max_reports`` keeps the
+    newest labelled reports only, read newest first, so memory is bounded by it (issue 20)."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; kind tasks are {', '.join(TASKS)}")
     dataset = Dataset(task=task, label_name=label_name_for(task, label))
@@ -163,7 +169,14 @@ def load_dataset(
     if named is not None and not named:
         raise ValueError(f"no report carries the label {label!r}: import it with `bugsift labels import`")
     by_bot = written_by_bot(session, task) if task == "type" and not label else set()
-    for row_id, report in iter_reports(session, tracker=tracker, project=project):
+    stored = count_reports(session, tracker, project) if max_reports is not None else 0
+    window = max_reports is not None and stored > max_reports
+    scanned = 0
+    for row_id, report in iter_reports(session, tracker=tracker, project=project, newest_first=window):
+        if window and len(dataset.labels) >= (max_reports or 0):
+            dataset.excluded[f"not read: older than the newest {max_reports:,} labelled"] = stored - scanned
+            break
+        scanned += 1
         if row_id in by_bot:  # the bot's own answer, not a person's: never a training label
             dataset.excluded["set by the bot"] += 1
             continue
@@ -171,11 +184,16 @@ def load_dataset(
         if value is None:
             dataset.excluded[_exclusion_reason(task, report, named is not None)] += 1
             continue
+        if named is None:
+            _note(dataset.notes, task, report, value)
+        if mode == "filing":
+            report.comments, report.raw = [], {}
         dataset.row_ids.append(row_id)
         dataset.reports.append(report)
         dataset.labels.append(value)
-        if named is None:
-            _note(dataset.notes, task, report, value)
+    if window:  # back to the store's order, oldest first, as without a window
+        for items in (dataset.row_ids, dataset.reports, dataset.labels):
+            items.reverse()
     return dataset
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select, tuple_, update
+from sqlalchemy import Select, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from bugsift.sources.base import FILED_FIELDS, Report
@@ -143,8 +143,14 @@ def row_to_report(row: ReportRow) -> Report:
     return report
 
 
-def select_reports(tracker: str | None = None, project: str | None = None) -> Select[tuple[ReportRow]]:
-    query = select(ReportRow).order_by(ReportRow.id)
+def select_reports(
+    tracker: str | None = None, project: str | None = None, newest_first: bool = False
+) -> Select[tuple[ReportRow]]:
+    query = select(ReportRow)
+    if newest_first:  # the training window reads back from the newest (ix_reports_created)
+        query = query.order_by(ReportRow.created_at.desc().nulls_last(), ReportRow.id.desc())
+    else:
+        query = query.order_by(ReportRow.id)
     if tracker:
         query = query.where(ReportRow.tracker == tracker)
     if project:
@@ -153,12 +159,26 @@ def select_reports(tracker: str | None = None, project: str | None = None) -> Se
 
 
 def iter_reports(
-    session: Session, tracker: str | None = None, project: str | None = None, batch_size: int = 1000
+    session: Session,
+    tracker: str | None = None,
+    project: str | None = None,
+    batch_size: int = 1000,
+    newest_first: bool = False,
 ) -> Iterator[tuple[int, Report]]:
-    """Yield (row id, Report) for the stored reports, streaming in batches."""
-    result = session.execute(select_reports(tracker, project).execution_options(yield_per=batch_size))
+    """Yield (row id, Report) for the stored reports, streaming in batches (by id, or newest first)."""
+    query = select_reports(tracker, project, newest_first)
+    result = session.execute(query.execution_options(yield_per=batch_size))
     for row in result.scalars():
         yield row.id, row_to_report(row)
+
+
+def count_reports(session: Session, tracker: str | None = None, project: str | None = None) -> int:
+    query = select(func.count()).select_from(ReportRow)
+    if tracker:
+        query = query.where(ReportRow.tracker == tracker)
+    if project:
+        query = query.where(ReportRow.project == project)
+    return int(session.scalar(query) or 0)
 
 
 def find_report_ids(
