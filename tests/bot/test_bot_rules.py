@@ -116,7 +116,7 @@ def test_severity_and_priority_rules_name_a_known_scale_of_their_field() -> None
             ('task = "priority"', 'task = "component"'),
             "bot.toml:6: rule 1: scale: only severity and priority",
         ),
-        (('task = "priority"', 'task = "urgency"'), "bot.toml:4: rule 1: task: Input should be"),
+        (('task = "priority"', 'task = "urgency"'), "bot.toml:4: rule 1: task: task must be one of"),
     ):
         with pytest.raises(RulesError) as raised:
             parse_rules(SCALED.replace(*change))
@@ -350,3 +350,29 @@ def test_a_component_answer_past_a_bucket_is_about_the_bucket_never_written() ->
     answer.pop("catch_all")  # the same answer with no bucket before it is acted on
     decision = decide(rule, row, answer, answerer, "v1")
     assert decision is not None and decision.new_value == "Toolbars" and decision.verdict == "act"
+
+
+def test_a_label_set_or_field_task_may_label_or_comment_but_never_set() -> None:
+    """`label:NAME` / `field:NAME` models (docs/fields.md) have no column of ours to set."""
+    from bugsift.bot.planner import Answerer, decide
+    from bugsift.bot.thresholds import LabelThreshold
+    from bugsift.store.models import ReportRow
+
+    labelled = GOOD.replace(
+        'task = "component"\naction = "set"', 'task = "label:needs_info"\naction = "label"'
+    )
+    rule, _ = parse_rules(labelled.replace('deny = ["General"]', 'label_format = "bugsift:{value}"'))
+    assert rule.task == "label:needs_info" and rule.action == "label"
+    with pytest.raises(RulesError, match=r"bot.toml:\d+: rule 1: action: task 'label:needs_info' can only"):
+        parse_rules(labelled.replace('action = "label"', 'action = "set"'))
+    with pytest.raises(RulesError, match=r"task must be one of .*label:NAME or field:NAME"):
+        parse_rules(GOOD.replace('task = "component"', 'task = "labels:x"'))
+
+    row = ReportRow(id=1, tracker="redmine", project="", external_id="7", title="t", keywords=[])
+    trusted = {"yes": LabelThreshold("yes", threshold=0.6, precision=0.95, support=200, lower=0.92)}
+    answerer = Answerer(
+        model=None, version_name="label:needs_info:needs_info:filing:v1", thresholds=trusted, target=0.9
+    )
+    answer = {"prediction": "yes", "confidence": 0.8, "probability": 0.8, "explanation": []}
+    decision = decide(rule, row, answer, answerer, "v1")
+    assert decision is not None and decision.new_value == "bugsift:yes" and decision.verdict == "act"

@@ -120,7 +120,7 @@ def plan(
 def _plan_rule(database: Database, rule: Rule, version_of: Any, now: datetime) -> RulePlan:
     result = RulePlan(rule)
     # New reports: what is known at filing.
-    mode = "filing" if rule.task in ("type", "defect", *SCALE_TASKS) else None
+    mode = "filing" if rule.task in ("type", "defect", *SCALE_TASKS) or ":" in rule.task else None
     options = TaskOptions(tracker=rule.tracker, mode=mode, label=rule.scale)
     try:
         predictor = get_task(rule.task).predictor(database, options)
@@ -220,7 +220,7 @@ def _candidates(database: Database, rule: Rule, now: datetime) -> Iterator[list[
             )
             query = query.where(column.is_(None) | column.in_(untriaged))
         people = select(LabelRow.report_id).where(
-            LabelRow.name == HUMAN_LABEL[rule.task], LabelRow.source == "human"
+            LabelRow.name == HUMAN_LABEL.get(rule.task, rule.task), LabelRow.source == "human"
         )
         acted = select(BotActionRow.report_id).where(
             BotActionRow.rule == rule.name, BotActionRow.state.in_(FINAL)

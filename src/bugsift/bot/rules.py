@@ -22,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from bugsift.learn.scales import SCALES
+from bugsift.learn.tasks import PATTERN_TASK_NAME
 
 TASKS = ("component", "type", "defect", "duplicates", "severity", "priority")
 KINDS = ("redmine", "bugzilla", "github", "jira")
@@ -37,6 +38,14 @@ ALLOWED_ACTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# A label set or a tracker field has no column of ours to set: the bot adds a label or comments.
+PATTERN_ACTIONS = ("label", "comment")
+
+
+def allowed_actions(task: str) -> tuple[str, ...]:
+    return ALLOWED_ACTIONS.get(task, PATTERN_ACTIONS)
+
+
 class RulesError(ValueError):
     """A rules file that cannot be used: the message names the file and line."""
 
@@ -48,7 +57,8 @@ class Rule(BaseModel):
     tracker: str = Field(min_length=1, max_length=64)
     kind: Literal["redmine", "bugzilla", "github", "jira"] | None = Field(default=None, validate_default=True)
     """What kind of tracker ``tracker`` is, when its name is not the kind itself."""
-    task: Literal["component", "type", "defect", "duplicates", "severity", "priority"]
+    task: str
+    """One of `TASKS`, or a label set or tracker field (``label:NAME``, ``field:NAME``: label or comment)."""
     action: Literal["set", "label", "comment"]
     precision: float = Field(default=0.9, ge=0.5, le=1.0)
     apply: bool = False
@@ -100,12 +110,20 @@ class Rule(BaseModel):
             )
         return kind
 
+    @field_validator("task")
+    @classmethod
+    def _task_known(cls, task: str) -> str:
+        if task not in TASKS and not re.fullmatch(PATTERN_TASK_NAME, task):
+            known = ", ".join(TASKS)
+            raise ValueError(f"task must be one of {known}, label:NAME or field:NAME, not {task!r}")
+        return task
+
     @field_validator("action")
     @classmethod
     def _action_fits_task(cls, action: str, info: ValidationInfo) -> str:
         task = info.data.get("task")
-        if task in ALLOWED_ACTIONS and action not in ALLOWED_ACTIONS[task]:
-            allowed = " or ".join(ALLOWED_ACTIONS[task])
+        if task is not None and action not in allowed_actions(task):
+            allowed = " or ".join(allowed_actions(task))
             raise ValueError(f"task {task!r} can only {allowed}, not {action!r}")
         return action
 

@@ -151,7 +151,8 @@ def held_out_of(task: str, model_path: str | Path) -> HeldOut | None:
     evaluation = json.loads(path.read_text(encoding="utf-8"))
     if task == "component":
         return _component_answers(evaluation)
-    if task in ("type", "defect", "severity", "priority"):  # the scale tasks evaluate as the kind ones
+    # the scale and the label:/field: tasks evaluate as the kind ones
+    if task in ("type", "defect", "severity", "priority") or task.startswith(("label:", "field:")):
         return _kind_answers(evaluation)
     return None
 
