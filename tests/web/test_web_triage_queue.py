@@ -261,3 +261,36 @@ def test_viewers_cannot_open_the_queue_or_a_report(web: Web) -> None:
     login(web.client, "viewer")
     assert web.client.get("/triage/?state=decided").status_code == 403
     assert web.client.get(f"/triage/report/{ids['HADOOP-1']}").status_code == 403
+
+
+def test_a_bucket_among_the_candidates_gets_no_button(web: Web) -> None:
+    """A folded '(other)' or Untriaged is where reports wait: no triager files a report under it."""
+    suggestion = {
+        "prediction": "Firefox::Toolbars",
+        "probability": 0.31,
+        "uncertain": True,
+        "catch_all": "Firefox::Untriaged",
+        "candidates": [
+            {"label": "Firefox::Untriaged", "probability": 0.52, "catch_all": True},
+            {"label": "Firefox::Toolbars", "probability": 0.31},
+            {"label": "Firefox::(other)", "probability": 0.1, "catch_all": True},
+            {"label": "Firefox::Bookmarks", "probability": 0.05},
+        ],
+        "explanation": [{"text": "words: *toolbar*", "weight": 0.5, "kind": "words"}],
+        "model_version": "component:component:filing:v1",
+    }
+    report = Report(
+        tracker="web",
+        external_id="ref0000000000077",
+        title="The bookmarks toolbar cannot be hidden",
+        created_at=T0 + timedelta(days=300),
+        product="Firefox",
+        extra={"suggestions": {"component": suggestion}},
+    )
+    row_id = _store(web, [report])[report.external_id]
+    with web.database.session() as session:
+        web_labels(session, row_id, {"component": suggestion})
+    login(web.client, "triager")
+    page = _get(web, f"/triage/report/{row_id}")
+    assert 'data-value="Firefox::Bookmarks"' in page  # a real runner-up, one click away
+    assert 'data-value="Firefox::Untriaged"' not in page and 'data-value="Firefox::(other)"' not in page

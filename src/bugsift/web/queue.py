@@ -117,8 +117,11 @@ def _suggestion(report: ReportRow, label: LabelRow) -> dict[str, Any]:
     stored = _stored(report, task)
     if str(stored.get("prediction"))[:200] != label.value:
         stored = {}  # predicted again since (e.g. by classify): the form's candidates are another answer's
+    # a bucket (a folded '(other)', Untriaged) is no value a triager should file a report under
     candidates = [
-        str(c["label"]) for c in stored.get("candidates") or [] if isinstance(c, dict) and c.get("label")
+        str(c["label"])
+        for c in stored.get("candidates") or []
+        if isinstance(c, dict) and c.get("label") and not c.get("catch_all")
     ]
     return {
         "name": label.name,
