@@ -2,15 +2,22 @@
 would have done against what people really did (prints a table; not a timed test).
 
     nice -n 10 .venv/bin/python bench/bot_replay.py [--data ../shared/data] [--precision 0.9 0.8] [--slices 4]
+        [--tasks component severity priority] [--only HIVE Mozilla]
 
 Per dataset, time-ordered: the newest 20% of each project is replayed in ``--slices`` slices, oldest
-first. Before each slice, a fresh store holds every report filed before it and a component model is
-trained on them as `bugsift train component` does (as a worker retraining on a schedule would); its own
+first. Before each slice, a fresh store holds every report filed before it and the task's model is
+trained on them as `bugsift train TASK` does (as a worker retraining on a schedule would); its own
 held-out part (the newest 20% of what it was trained on) gives the per-label thresholds. The slice is
-then planned as untriaged reports (component hidden) under a `set component` rule per precision
-target. An action is right when the component it sets is one people finally gave the report. The bot judges a
-label on the lower end of a 95% Wilson interval and on each admitted answer's own chance (isotonic);
-the plain held-out share is shown for comparison.
+then planned under a `set` rule per precision target, as the bot finds its reports:
+
+- component: every report with a component, component hidden; right when the component it sets is one
+  people finally gave the report;
+- severity and priority (Jira: priority; Mozilla: both): the field hidden, on the reports still at the
+  tracker's default when filed (all of them where the tracker kept no history); right when the level it
+  sets is the one people finally left; a report left at the default counts as a wrong action.
+
+The bot judges a label on the lower end of a 95% Wilson interval, on each admitted answer's own chance
+(isotonic) and with the store's drift margin; weaker criteria are shown for comparison.
 """
 
 from __future__ import annotations
@@ -21,14 +28,19 @@ import os
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from bugsift.bot.fields import is_untouched
 from bugsift.bot.planner import Answerer, decide
 from bugsift.bot.rules import Rule
 from bugsift.bot.thresholds import MAX_TARGET, WILSON_Z, drift_margin, held_out_of, label_thresholds
 from bugsift.learn.component import SEP, report_labels
+from bugsift.learn.scales import BY_NAME, CLASSIC_TO_S, MOZILLA_SEVERITY, UNKNOWN, Scale, normalise
 from bugsift.learn.tasks import TaskOptions, get_task
 from bugsift.settings import Settings
 from bugsift.sources import read_reports
@@ -45,13 +57,15 @@ CRITERIA = [  # (Wilson z, each answer too, name); a None z: the bot's, with its
     (WILSON_Z, False, "Wilson 95% only"),
     (0.0, False, "held-out share"),
 ]
+SCALE_CRITERIA = [CRITERIA[0], CRITERIA[-1]]  # the bot's, and the plain share for comparison
 
 
 def load(fmt: str, path: Path) -> list[Report]:
+    """Every dated report, oldest first (the component replay keeps those with a component)."""
     reports = [r for r in read_reports(fmt, path) if isinstance(r, Report)]
     for r in reports:
         r.comments, r.raw = [], {}  # never read at filing time; saves memory
-    return sorted((r for r in reports if report_labels(r)[0] and r.created_at), key=lambda r: r.created_at)
+    return sorted((r for r in reports if r.created_at), key=lambda r: r.created_at)
 
 
 def slices(reports: list[Report], count: int) -> list[tuple[list[Report], list[Report]]]:
@@ -85,6 +99,30 @@ def untriaged(report: Report) -> Report:
     return dataclasses.replace(report, component=None, components=[], filed=filed)
 
 
+def hidden_level(report: Report, task: str) -> Report:
+    """The report as a severity or priority rule finds it: the field not set yet (today's and the filed)."""
+    filed = {**report.filed, task: None} if report.filed else report.filed
+    return dataclasses.replace(report, filed=filed, **{task: None})
+
+
+def scale_candidate(report: Report, task: str) -> bool:
+    """Whether the rule would find the field untouched: where history says what the reporter filed, only
+    then (a reporter's own choice stays); without history (Jira's dump) every report, field hidden."""
+    if report.filed is None:
+        return True
+    return is_untouched(task, report.tracker, report.filed.get(task))
+
+
+def final_level(report: Report, task: str, scale: Scale) -> str | None:
+    """The level people finally left on the model's scale; None where it is still "not set" (the default,
+    '--'): an action there is a change no person made, so it counts as wrong."""
+    value = getattr(report, task)
+    kind, level = scale.classify(value)
+    if kind == UNKNOWN and value and scale.name == MOZILLA_SEVERITY.name:
+        kind, level = scale.classify(CLASSIC_TO_S.get(normalise(value)))
+    return level if kind == "level" else None
+
+
 def as_row(report: Report, row_id: int) -> ReportRow:
     return ReportRow(
         id=row_id,
@@ -93,30 +131,60 @@ def as_row(report: Report, row_id: int) -> ReportRow:
         external_id=report.external_id,
         title=report.title,
         product=report.product,
-        component=None,
+        component=report.component,
+        severity=report.severity,
+        priority=report.priority,
         keywords=list(report.keywords or []),
     )
 
 
+@dataclass(frozen=True)
+class Replay:
+    """What a rule is replayed on: which of a slice's reports it could act on, and how it finds them."""
+
+    task: str
+    candidate: Callable[[Report], bool]
+    hide: Callable[[Report], Report]
+
+
+def component_replay() -> Replay:
+    return Replay("component", lambda r: True, untriaged)
+
+
+def scale_replay(task: str) -> Replay:
+    return Replay(task, lambda r: scale_candidate(r, task), lambda r: hidden_level(r, task))
+
+
 def plan_slice(
-    before: list[Report], now: list[Report], rules: list[tuple[Rule, float, bool]]
+    before: list[Report], now: list[Report], rules: list[tuple[Rule, float | None, bool]], replay: Replay
 ) -> list[Counter[str]]:
     """Train on ``before``, plan ``now``: per rule, counts of actions, right ones and trusted labels."""
     counts = [Counter[str]() for _ in rules]
+    task = get_task(replay.task)
+    now = [r for r in now if replay.candidate(r)]
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(home=Path(home), embeddings="off")
         database = open_database(settings)
         try:
             with database.session() as session:
                 upsert_reports(session, before)
-            get_task("component").train(database, settings, TaskOptions())
-            predictor = get_task("component").predictor(database, TaskOptions())
-            hidden = [untriaged(r) for r in now]
+            mode = None if replay.task == "component" else "filing"  # as the planner asks
+            try:
+                task.train(database, settings, TaskOptions(mode=mode))
+            except ValueError as error:  # no labelled report on a scale yet: the rule has no model
+                for count in counts:
+                    count["no model"] += 1
+                print(f"  no {replay.task} model: {error}", flush=True)
+                return counts
+            predictor: Any = task.predictor(database, TaskOptions(mode=mode))
+            model = getattr(predictor, "row", None) or predictor.loaded.row
+            scale = BY_NAME.get(str(getattr(predictor, "scale", "")))
+            hidden = [replay.hide(r) for r in now]
             answers = [
                 a for i in range(0, len(hidden), 500) for a in predictor.predict(hidden[i : i + 500], 1)
             ]
-            held_out = held_out_of("component", predictor.row.path)
-            assert held_out is not None, "the component evaluation kept no per-label answers"
+            held_out = held_out_of(replay.task, model.path)
+            assert held_out is not None, f"the {replay.task} evaluation kept no per-label answers"
             for (rule, z, local), count in zip(rules, counts, strict=True):
                 margin = 0.0
                 if z is None:
@@ -127,28 +195,42 @@ def plan_slice(
                 else:
                     thresholds = label_thresholds(held_out, rule.precision, rule.min_support, z, local)
                 aimed = min(MAX_TARGET, rule.precision + (margin if z is None else 0.0))
-                answerer = Answerer(predictor.row, predictor.version_name, thresholds, aimed)
+                answerer = Answerer(model, predictor.version_name, thresholds, aimed, scale and scale.name)
                 count["trusted"] += sum(t.threshold is not None for t in thresholds.values())
                 count["labels"] += len(thresholds)
+                count["candidates"] += len(now)
                 for n, (report, answer) in enumerate(zip(now, answers, strict=True)):
                     decision = decide(rule, as_row(hidden[n], n), answer, answerer, None)
-                    if decision is not None and decision.verdict == "act":
-                        count["acted"] += 1
+                    if decision is None or decision.verdict != "act":
+                        continue
+                    count["acted"] += 1
+                    if scale is None:
                         count["right"] += decision.label in final_labels(report)
+                        continue
+                    final = final_level(report, replay.task, scale)
+                    count["left default"] += final is None  # people never set it: wrong by definition
+                    level = normalise(decision.new_value or "")
+                    count["right"] += final is not None and normalise(final) == level
         finally:
             database.dispose()
     return counts
 
 
 def replay_dataset(
-    name: str, reports: list[Report], precisions: list[float], count: int, min_support: int
+    name: str,
+    reports: list[Report],
+    precisions: list[float],
+    count: int,
+    min_support: int,
+    replay: Replay,
+    criteria: list[tuple[float | None, bool, str]],
 ) -> list[str]:
     rules = [
         (
             Rule(
-                name="component",
+                name=replay.task,
                 tracker=reports[0].tracker,
-                task="component",
+                task=replay.task,
                 action="set",
                 precision=p,
                 apply=True,
@@ -158,26 +240,34 @@ def replay_dataset(
             local,
         )
         for p in precisions
-        for z, local, _ in CRITERIA
+        for z, local, _ in criteria
     ]
     totals = [Counter[str]() for _ in rules]
     started = time.perf_counter()
     replayed = 0
     for before, now in slices(reports, count):
         replayed += len(now)
-        for total, counted in zip(totals, plan_slice(before, now, rules), strict=True):
+        for total, counted in zip(totals, plan_slice(before, now, rules, replay), strict=True):
             total.update(counted)
     seconds = time.perf_counter() - started
     rows = []
-    for (rule, _, _), (_, _, judged), total in zip(rules, CRITERIA * len(precisions), totals, strict=True):
+    for (rule, _, _), (_, _, judged), total in zip(rules, criteria * len(precisions), totals, strict=True):
         acted, right = total["acted"], total["right"]
         precision = right / acted if acted else None
         verdict = "no actions" if precision is None else ("met" if precision >= rule.precision else "NOT met")
         shown = "n/a" if precision is None else f"{precision:.3f}"
+        # Of the actions on reports people did give a level: the held-out part's own population.
+        given = acted - total["left default"]
+        among = f"{right / given:.3f} of {given}" if given and replay.task != "component" else "n/a"
+        models = count - total["no model"]
+        per_model = (
+            f"{total['trusted'] / models:.1f} of {total['labels'] / models:.1f}" if models else "no model"
+        )
+        candidates = total["candidates"]  # the slices' reports the rule could act on, where a model was
         rows.append(
-            f"| {name} | {rule.precision:.2f} | {judged} | {replayed:,} | {acted:,} ({acted / replayed:.1%}) "
-            f"| {shown} ({verdict}) | {total['trusted'] / count:.1f} of {total['labels'] / count:.1f} "
-            f"| {total['margin'] / count:.3f} | {seconds / count:.0f} s |"
+            f"| {name} | {replay.task} | {rule.precision:.2f} | {judged} | {replayed:,} / {candidates:,} "
+            f"| {acted:,} ({acted / max(1, candidates):.1%}) | {shown} ({verdict}) | {among} "
+            f"| {per_model} | {total['margin'] / max(1, models):.3f} | {seconds / count:.0f} s |"
         )
     return rows
 
@@ -190,22 +280,42 @@ def main() -> None:
     parser.add_argument("--precision", type=float, nargs="+", default=[0.9, 0.8])
     parser.add_argument("--slices", type=int, default=4)
     parser.add_argument("--min-support", type=int, default=10)
-    parser.add_argument("--only", help="Only datasets whose name contains this (e.g. HDFS, Mozilla).")
+    parser.add_argument(
+        "--only", nargs="+", help="Only datasets whose name contains one of these (e.g. HDFS Mozilla)."
+    )
+    parser.add_argument("--tasks", nargs="+", default=["component", "severity", "priority"])
     args = parser.parse_args()
     jira = load("jira", args.data / "apache-jira" / "jira_issues.jsonl.xz")
     mozilla = load("bugzilla", args.data / "bugzilla-mozilla" / "bugs_full_add08f170.jsonl.xz")
-    datasets = [(f"Jira {p}", [r for r in jira if r.project == p]) for p in sorted({r.project for r in jira})]
-    datasets.append(("Mozilla (Product::Component)", mozilla))
+    # Jira has no severity field; Mozilla's component labels are Product::Component.
+    datasets = [
+        (f"Jira {p}", [r for r in jira if r.project == p], ("component", "priority"))
+        for p in sorted({r.project for r in jira})
+    ]
+    datasets.append(("Mozilla", mozilla, ("component", "severity", "priority")))
     print(
-        "| dataset | rule precision | labels judged on | replayed | actions (share) | precision of actions "
-        "| labels trusted (mean per model) | drift margin | per training |"
+        "| dataset | task | rule precision | labels judged on | replayed / candidates | actions (share) "
+        "| precision of actions | of those people gave a level | labels trusted (mean per model) "
+        "| drift margin | per training |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name, reports in datasets:
-        if args.only and args.only not in name:
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, reports, tasks in datasets:
+        if args.only and not any(part in name for part in args.only):
             continue
-        for row in replay_dataset(name, reports, args.precision, args.slices, args.min_support):
-            print(row, flush=True)
+        for task in (t for t in tasks if t in args.tasks):
+            if task == "component":
+                replay, criteria, replayed = (
+                    component_replay(),
+                    CRITERIA,
+                    [r for r in reports if report_labels(r)[0]],
+                )
+            else:
+                replay, criteria, replayed = scale_replay(task), SCALE_CRITERIA, reports
+            rows = replay_dataset(
+                name, replayed, args.precision, args.slices, args.min_support, replay, criteria
+            )
+            for row in rows:
+                print(row, flush=True)
 
 
 if __name__ == "__main__":

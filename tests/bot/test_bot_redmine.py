@@ -303,6 +303,7 @@ min_support = 2
 apply = true
 grace_minutes = 0
 max_per_hour = 200  # every untriaged issue of the module, in one run
+act_on_defaults = true  # the write path is tested, not the model's precision
 """
 
 

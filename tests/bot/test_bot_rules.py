@@ -376,3 +376,24 @@ def test_a_label_set_or_field_task_may_label_or_comment_but_never_set() -> None:
     answer = {"prediction": "yes", "confidence": 0.8, "probability": 0.8, "explanation": []}
     decision = decide(rule, row, answer, answerer, "v1")
     assert decision is not None and decision.new_value == "bugsift:yes" and decision.verdict == "act"
+
+
+def test_a_scale_rule_only_suggests_unless_told_to_act_on_reports_left_at_the_default() -> None:
+    """Severity and priority models never saw the reports people leave at the default, which are most of
+    what the bot would act on: their held-out precision does not hold there (the replay, docs/bot.md)."""
+    from bugsift.bot.planner import UNVERIFIED_SCALE, Answerer, _trust
+    from bugsift.bot.thresholds import LabelThreshold
+
+    (rule,) = parse_rules(SCALED)
+    trusted = {"Critical": LabelThreshold("Critical", threshold=0.5, precision=0.97, support=300, lower=0.95)}
+    answerer = Answerer(
+        model=None,
+        version_name="priority:jira-priority:filing:v1",
+        thresholds=trusted,
+        target=0.9,
+        scale="jira-priority",
+    )
+    assert _trust(rule, "Critical", 0.9, {}, answerer) == ("suggest", None, UNVERIFIED_SCALE)
+    bold = rule.model_copy(update={"act_on_defaults": True})
+    assert _trust(bold, "Critical", 0.9, {}, answerer)[0] == "act"
+    assert parse_rules(SCALED + "act_on_defaults = true\n")[0].act_on_defaults

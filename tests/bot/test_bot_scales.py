@@ -40,6 +40,7 @@ apply = true
 grace_minutes = 0
 max_age_days = 30
 max_per_hour = 100
+act_on_defaults = true  # the trackers' part is tested, not the model's precision
 """
 
 

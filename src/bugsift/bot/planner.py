@@ -352,6 +352,14 @@ def _comment_value(rule: Rule, label: str) -> str:
     return f"{rule.task}: {label}"
 
 
+# The replay (docs/bot.md): severity/priority models learn only from reports people gave a level, and
+# most reports the bot would act on stay at the default; there, HIVE priority was right 0.58 of the time.
+UNVERIFIED_SCALE = (
+    "the model learned only from reports people gave a level; most left at the default stay there, so "
+    "its held-out precision does not hold for them (act_on_defaults = true acts anyway)"
+)
+
+
 def _trust(
     rule: Rule,
     label: str,
@@ -375,6 +383,8 @@ def _trust(
         return "act", float(chosen.get("uncertain") or 0.0), f"p={probability:.2f}, not uncertain"
     if not thresholds:
         return "suggest", None, f"{version_name} kept no held-out answers per label: retrain it"
+    if rule.task in SCALE_TASKS and not rule.act_on_defaults:
+        return "suggest", None, UNVERIFIED_SCALE
     chosen = thresholds.get(label)
     if chosen is None:
         return "suggest", None, f"no held-out answers of {label!r}"

@@ -85,6 +85,9 @@ class Rule(BaseModel):
     scale: str | None = None
     """Severity and priority: the scale the model's answers must be on (default: the newest model's,
     if the tracker uses it)."""
+    act_on_defaults: bool = False
+    """Severity and priority: act on reports still at the tracker's default although the model's held-out
+    precision is measured only on reports people gave a level (the replay says it does not hold there)."""
 
     @field_validator("allow", "deny", "projects", "skip_reporters", "untriaged_values", mode="before")
     @classmethod
