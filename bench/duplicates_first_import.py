@@ -9,10 +9,16 @@ searched only among the reports filed before it. Printed per dataset (RR@k: mean
 so RR@1 = recall@1):
   (a) plain TF-IDF cosine of the whole text against every earlier report of the tracker;
   (b) the store's full-text search alone (the rare-stem query of the first stage, BM25 order);
-  (c) the text-similarity ranker (b's candidates re-scored: `duplicates.similarity`);
+  (c) the text-similarity ranker (b's candidates re-scored: `duplicates.similarity`) with its default mix;
+  (c*) the same with the mix the store chooses on its own links (`text_choice.choose` on the newest 60
+       queries before the test part, as a live store would at the test's start), and per project as if
+       each project were a store of its own ("chosen per project");
+  (e), (e*) as (c), (c*) with the titles' sentence cosine (``--embeddings``; needs the encoder);
   (d) the learned re-ranker (`evaluation.run_replay`), where 20 queries or more exist.
-Word statistics of (a) and (c) come from reports filed before the test part only. ``--tune`` prints (c)
-with other weights on the validation queries (the newest 30% before the test), never the test.
+With ``--test-share 1.0`` (Mozilla's 9 links) no query precedes the test, so "leave one out" ranks each
+query with the mix chosen on the others. Word statistics of (a) and (c) come from reports filed before the
+test part only. ``--tune`` prints the variants on the validation queries (the newest 30% before the test),
+never the test. ``--speed N --database URL`` times the live text-similarity answer instead.
 """
 
 from __future__ import annotations
@@ -30,11 +36,11 @@ import numpy as np
 from sqlalchemy import select
 
 from bugsift.duplicates import evaluation as ev
-from bugsift.duplicates import index, replay, similarity
+from bugsift.duplicates import index, replay, similarity, text_choice
 from bugsift.duplicates.features import Doc, make_vectorizer
 from bugsift.duplicates.query import query_terms
-from bugsift.duplicates.search import Candidate, rank_doc
 from bugsift.ingest import import_reports
+from bugsift.learn import encoding_store
 from bugsift.settings import Settings
 from bugsift.store.db import Database, open_database
 from bugsift.store.models import ReportRow
@@ -89,40 +95,35 @@ def full_text(session: Any, model: Any, by_key: dict[str, Doc], by_row: dict[int
     return out
 
 
-def similar_candidates(
-    session: Any, model: Any, by_key: dict[str, Doc], qs: Sequence
-) -> list[list[Candidate]]:
-    """(c)'s candidates with their features: the live path (`rank_doc`), all LIVE_CANDIDATES kept."""
+def replayed(
+    session: Any, model: Any, qs: Sequence[replay.ReplayQuery], embeddings: bool
+) -> list[text_choice.Replayed]:
+    """(c)'s candidates with every signal: the live path (`rank_doc`), all LIVE_CANDIDATES kept."""
+    store = similarity.linked_store(session, None)
+    return [
+        similarity.replay_one(session, model, store, q.query, q.created_at, frozenset(q.targets), embeddings)
+        for q in qs
+    ]
+
+
+def ordered(found: Sequence[text_choice.Replayed], settings: text_choice.TextSettings) -> list[list[str]]:
+    """Each query's candidates in the order of ``settings``."""
     out = []
-    for q in qs:
-        found, _ = rank_doc(
-            session,
-            model,
-            by_key[q.query],
-            None,
-            LIVE_CANDIDATES,
-            q.created_at,
-            scorer=similarity.similarity_scores,
-        )
-        out.append(found)
+    for r in found:
+        if not r.ids:
+            out.append([])
+            continue
+        order = np.argsort(-r.scores(settings), kind="stable")
+        out.append([r.ids[j] for j in order])
     return out
 
 
-def rescored(
-    found: Sequence[Sequence[Candidate]], title_weight: float, lexical_weight: float
-) -> list[list[str]]:
-    """(c)'s order with other weights (`similarity.similarity_scores` with these)."""
-    out = []
-    for cands in found:
-        score = [
-            lexical_weight * c.features["lexical_score_ratio"]
-            + (1 - lexical_weight)
-            * (title_weight * c.features["cos_title"] + (1 - title_weight) * c.features["cos_all"])
-            for c in cands
-        ]
-        order = np.argsort(-np.asarray(score), kind="stable")
-        out.append([cands[j].row.external_id for j in order])
-    return out
+def chosen(found: Sequence[text_choice.Replayed], embeddings: bool) -> tuple[text_choice.TextSettings, dict]:
+    """The mix a store would choose on these links (at most the newest CHOICE_QUERIES)."""
+    newest = list(found[-similarity.CHOICE_QUERIES :])
+    if len(newest) < similarity.MIN_CALIBRATION_QUERIES:
+        return text_choice.defaults(embeddings), {"links": len(newest)}
+    return text_choice.choose(newest, embeddings)
 
 
 def dataset_queries(session: Any, name: str, data: Path, docs: Sequence[Doc]) -> list[replay.ReplayQuery]:
@@ -142,7 +143,9 @@ def dataset_queries(session: Any, name: str, data: Path, docs: Sequence[Doc]) ->
     return replay.replay_queries(pairs, created)  # type: ignore[arg-type]
 
 
-def measure(database: Database, name: str, data: Path, test_share: float, tune: bool) -> dict[str, Any]:
+def measure(
+    database: Database, name: str, data: Path, test_share: float, tune: bool, embeddings: bool
+) -> dict[str, Any]:
     with database.session() as session:
         docs = ev.load_docs(session)
         queries = dataset_queries(session, name, data, docs)
@@ -151,18 +154,39 @@ def measure(database: Database, name: str, data: Path, test_share: float, tune: 
     by_key = {d.external_id: d for d in docs}
     by_row = {d.row_id: d for d in docs if d.row_id is not None}
     cut = max(1, int(len(queries) * (1 - test_share))) if test_share < 1 else 0
-    test_q = queries[cut:]
+    test_q, train_q = queries[cut:], queries[:cut]
     start = test_q[0].created_at
     started = time.perf_counter()
     ranked: dict[str, list[list[str]]] = {"(a) plain TF-IDF cosine": tfidf_cosine(docs, test_q, start)}
+    choices: dict[str, Any] = {}
+    project_of = [by_key[q.query].project or "-" for q in test_q]
+    train_project = [by_key[q.query].project or "-" for q in train_q]
     with database.session() as session:
         model = similarity.fit_text_model(session, before=start)
         ranked["(b) full-text search alone"] = full_text(session, model, by_key, by_row, test_q)
-        found = similar_candidates(session, model, by_key, test_q)
-        ranked["(c) text similarity (new)"] = rescored(
-            found, similarity.TITLE_WEIGHT, similarity.LEXICAL_WEIGHT
-        )
-        tuning = _tuning(session, model, by_key, queries[:cut]) if tune and cut else {}
+        variants = [(False, "c")] + ([(True, "e")] if embeddings else [])
+        for emb, letter in variants:
+            found = replayed(session, model, test_q, emb)
+            ranked[f"({letter}) default mix"] = ordered(found, text_choice.defaults(emb))
+            train_found = replayed(session, model, train_q[-similarity.CHOICE_QUERIES :], emb)
+            settings, choice = chosen(train_found, emb)
+            choices[f"({letter}*) all projects"] = {**choice, "settings": settings.as_dict()}
+            ranked[f"({letter}*) chosen on links"] = ordered(found, settings)
+            per_project = [[] for _ in test_q]
+            for project in sorted(set(project_of)):
+                own = [q for q, p in zip(train_q, train_project, strict=True) if p == project]
+                own_found = replayed(session, model, own[-similarity.CHOICE_QUERIES :], emb)
+                p_settings, p_choice = chosen(own_found, emb)
+                choices[f"({letter}*) {project}"] = {**p_choice, "settings": p_settings.as_dict()}
+                for i, p in enumerate(project_of):
+                    if p == project:
+                        per_project[i] = ordered([found[i]], p_settings)[0]
+            ranked[f"({letter}*) chosen per project"] = per_project
+            if not cut:  # every query is tested: each is ranked with the mix chosen on the others
+                ranked[f"({letter}*) leave one out"] = [
+                    ordered([r], chosen([o for o in found if o is not r], emb)[0])[0] for r in found
+                ]
+        tuning = _tuning(session, model, train_q, embeddings) if tune and cut else {}
     learned = None
     if len(queries) >= 20 and cut:
         with database.session() as session:
@@ -172,8 +196,8 @@ def measure(database: Database, name: str, data: Path, test_share: float, tune: 
         )
         learned = result.rows
     groups = defaultdict(list)
-    for i, q in enumerate(test_q):
-        groups[by_key[q.query].project or "-"].append(i)
+    for i, project in enumerate(project_of):
+        groups[project].append(i)
     return {
         "dataset": name,
         "queries": len(queries),
@@ -186,21 +210,59 @@ def measure(database: Database, name: str, data: Path, test_share: float, tune: 
             }
             for project, idx in sorted(groups.items())
         },
+        "choices": choices,
         "tuning": tuning,
         "learned_validation": (learned or {}).get("validation_learned"),
         "seconds": time.perf_counter() - started,
     }
 
 
-def _tuning(session: Any, model: Any, by_key: dict[str, Doc], train_q: Sequence) -> dict[str, Any]:
-    """(c) with other weights on the validation queries (newest 30% before the test part)."""
+def _tuning(session: Any, model: Any, train_q: Sequence, embeddings: bool) -> dict[str, Any]:
+    """The variants on the validation queries (newest 30% before the test part), never the test."""
     validation = list(train_q[int(len(train_q) * (1 - ev.CALIBRATION_SHARE)) :])
-    found = similar_candidates(session, model, by_key, validation)
-    return {
-        f"title {t}, full text {lex}": rr_rates(validation, rescored(found, t, lex))
-        for lex in (0.0, 0.25, 0.5, 0.75, 1.0)
-        for t in (0.25, 0.5)
-    }
+    out = {}
+    for emb in [False] + ([True] if embeddings else []):
+        found = replayed(session, model, validation, emb)
+        for settings in text_choice.search_space(emb):
+            if emb and not settings.embedding:
+                continue  # the word-only mixes were measured above
+            out[str(settings.as_dict())] = rr_rates(validation, ordered(found, settings))
+    return out
+
+
+def speed(database: Database, n_queries: int) -> str:
+    """Build time of the text-similarity predictor and wall ms (median / p90) of one top-10 answer, for
+    a fixed random sample of stored reports (as bench/duplicates_speed.py), the report itself excluded.
+    ``BUGSIFT_EMBEDDINGS`` decides whether the titles' sentence cosine is used, as in live use."""
+    import random
+    import statistics
+
+    from bugsift.duplicates.task import text_similarity_predictor
+    from bugsift.store.reports import row_to_report
+
+    with database.session() as session:
+        ids = list(session.scalars(select(ReportRow.id).order_by(ReportRow.id)))
+        sample = random.Random(0).sample(ids, min(n_queries, len(ids)))
+        reports = [
+            row_to_report(r) for r in session.scalars(select(ReportRow).where(ReportRow.id.in_(sample)))
+        ]
+    started = time.perf_counter()
+    built = text_similarity_predictor(database)
+    build = time.perf_counter() - started
+    predictor = built
+    predictor.predict(reports[:5], 10)  # warm the code paths (and load the encoder)
+    wall = []
+    for report in reports:
+        t = time.perf_counter()
+        predictor.predict([report], 10)
+        wall.append(time.perf_counter() - t)
+    wall.sort()
+    return (
+        f"text similarity, embeddings {'on' if predictor.embeddings else 'off'} "
+        f"({predictor.settings.as_dict()}, chosen on {predictor.choice.get('links')} links): "
+        f"build {build:.1f} s, top 10 median {1000 * statistics.median(wall):.1f} ms, "
+        f"p90 {1000 * wall[int(0.9 * len(wall))]:.1f} ms over {len(wall)} reports"
+    )
 
 
 def table(rows: dict[str, dict[str, float]]) -> list[str]:
@@ -229,12 +291,21 @@ def main() -> int:
     )
     parser.add_argument("--test-share", type=float, default=0.2, help="newest share of the queries tested")
     parser.add_argument("--per-project", action="store_true")
-    parser.add_argument("--tune", action="store_true", help="weights of (c) on the validation queries")
+    parser.add_argument("--tune", action="store_true", help="every mix on the validation queries")
+    parser.add_argument("--embeddings", action="store_true", help="also (e): the titles' sentence cosine")
+    parser.add_argument("--encoding-cache", type=Path, help="an SQLite file keeping title encodings")
+    parser.add_argument("--speed", type=int, help="time this many live answers instead (needs --database)")
     args = parser.parse_args()
+    if args.encoding_cache:
+        encoding_store.use_disk_cache(args.encoding_cache)
+    if args.speed:
+        database = Database(Settings(database_url=args.database))
+        print(speed(database, args.speed), flush=True)
+        return 0
     with tempfile.TemporaryDirectory(prefix="bugsift-first-import-") as tmp:
         for name in args.dataset:
             database = store_for(name, args.data, args.database, Path(tmp))
-            result = measure(database, name, args.data, args.test_share, args.tune)
+            result = measure(database, name, args.data, args.test_share, args.tune, args.embeddings)
             database.dispose()
             n, first, last = result["test"]
             print(
@@ -246,6 +317,8 @@ def main() -> int:
                 for project, rows in result["per_project"].items():
                     print(f" {project}:")
                     print("\n".join(table(rows)))
+            for what, choice in result["choices"].items():
+                print(f"  chose {what}: {choice}")
             for weight, r in result["tuning"].items():
                 print(
                     f"  validation, {weight}: RR@1 {r['rr@1']:.3f} RR@10 {r['rr@10']:.3f} "

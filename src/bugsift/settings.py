@@ -74,7 +74,8 @@ class Settings(BaseSettings):
         description=(
             "Use a sentence-embedding model (all-MiniLM-L6-v2, run locally; needs the 'embeddings' "
             "extra): kind models average it with the word model, the files ranker adds its similarity "
-            "columns. auto: when it is installed, and for kind models only up to 5,000 training reports "
+            "columns, duplicate search without a trained model (on only) its titles' cosine. auto: when "
+            "it is installed, and for kind models only up to 5,000 training reports "
             "(it encodes ~10-40 reports/s on 2 cores); on: always (`bugsift encode` encodes stored "
             "reports ahead, so that trainings read the vectors); off: never."
         ),

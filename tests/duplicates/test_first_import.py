@@ -11,14 +11,31 @@ import lzma
 from itertools import islice
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from bugsift.cli import main
-from bugsift.duplicates.similarity import NO_STORED_REPORT, RANKER
-from bugsift.duplicates.task import DuplicatesTask, learned_beats_text
+from bugsift.duplicates.similarity import (
+    MIN_CALIBRATION_QUERIES,
+    NO_STORED_REPORT,
+    RANKER,
+    fit_text_model,
+    is_duplicate,
+    similar_prediction,
+    title_cosines,
+)
+from bugsift.duplicates.task import (
+    DuplicatesTask,
+    learned_beats_text,
+    text_embeddings,
+    text_similarity_predictor,
+)
+from bugsift.duplicates.text_choice import DEFAULT_EMBEDDING, EMBED_TOP, TextSettings, defaults, search_space
 from bugsift.learn.tasks import TaskOptions
+from bugsift.settings import Settings
 from bugsift.sources.base import Report
+from bugsift.sources.jira import from_record
 from bugsift.store.db import Database
 
 QUERY, ORIGINAL = "HADOOP-2477", "HADOOP-2476"
@@ -52,6 +69,10 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         return result.output
 
     return invoke
+
+
+def load_report(path: Path) -> Report:
+    return from_record(json.loads(path.read_text()))
 
 
 def answers(output: str) -> list[dict]:
@@ -109,3 +130,76 @@ def test_the_learned_ranker_must_not_lose_to_text_similarity_on_validation() -> 
 
     assert learned_beats_text(evaluation(0.7, 0.6))
     assert not learned_beats_text(evaluation(0.55, 0.6))
+
+
+def test_the_store_chooses_its_text_mix_on_its_own_links(
+    run, jira_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 1,500 Jira issues hold more than 5 replayable duplicate links: the mix is chosen on them, is one
+    of the search space, and ranks them at least as well as the defaults do."""
+    monkeypatch.setenv("BUGSIFT_EMBEDDINGS", "off")
+    run("import", "jira", jira_files["old"])
+    predictor = text_similarity_predictor(Database(Settings()))
+    choice = predictor.choice
+    assert choice["links"] >= MIN_CALIBRATION_QUERIES and "replayed duplicate links" in choice["chosen_on"]
+    assert predictor.settings in search_space(False) or predictor.settings == defaults(False)
+    assert choice["chosen"] >= choice["defaults"]
+    assert predictor.calibration is not None and not predictor.embeddings
+    [answer] = predictor.predict([load_report(jira_files["new"])], 10)
+    assert answer["ranker"] == RANKER and answer["calibrated"]
+
+
+def test_a_candidate_resolved_as_duplicate_is_marked_down_by_the_penalty(
+    run, jira_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real candidates of HADOOP-2477: the same ones, but each resolved-Duplicate one scores 0.1 lower."""
+    monkeypatch.setenv("BUGSIFT_EMBEDDINGS", "off")
+    run("import", "jira", jira_files["old"])
+    predictor = text_similarity_predictor(Database(Settings()))
+    query = load_report(jira_files["new"])
+
+    def scores(settings: TextSettings) -> dict[str, tuple[float, str | None]]:
+        with predictor.database.session() as session:
+            answer = similar_prediction(session, predictor.model, None, query, 60, 0.9, settings)
+        return {c["label"]: (c["score"], c["resolution"]) for c in answer["candidates"]}
+
+    plain, penalised = scores(TextSettings()), scores(TextSettings(duplicate_penalty=0.1))
+    assert set(plain) == set(penalised)
+    duplicates = [k for k, (_, resolution) in plain.items() if is_duplicate(resolution)]
+    assert duplicates and len(duplicates) < len(plain)
+    for key, (score, resolution) in plain.items():
+        expected = max(score - 0.1, 0.0) if is_duplicate(resolution) else score
+        assert penalised[key][0] == pytest.approx(expected, abs=1e-3)
+
+
+def test_with_too_few_links_the_defaults_answer(
+    run, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first 100 real Jira issues hold fewer than 5 replayable links: nothing to choose on."""
+    monkeypatch.setenv("BUGSIFT_EMBEDDINGS", "off")
+    (tmp_path / "few.jsonl").write_text("\n".join(jira_lines(shared_data, 100)) + "\n")
+    run("import", "jira", tmp_path / "few.jsonl")
+    predictor = text_similarity_predictor(Database(Settings()))
+    assert predictor.choice["links"] < MIN_CALIBRATION_QUERIES
+    assert predictor.calibration is None and predictor.choice["chosen_on"] == "defaults: too few links"
+    assert predictor.settings == defaults(False)
+
+
+def test_title_sentence_cosine_ranks_the_real_original_first(
+    run, jira_files: dict[str, Path], sentence_model: None
+) -> None:
+    """HADOOP-2476 against HADOOP-2477's title: its sentence cosine is high, and with the encoder on the
+    answer gives it as a reason."""
+    run("import", "jira", jira_files["old"])
+    database = Database(Settings())
+    query = load_report(jira_files["new"])
+    with database.session() as session:
+        model = fit_text_model(session)
+        answer = similar_prediction(session, model, None, query, 10, 0.9, DEFAULT_EMBEDDING, True)
+    assert answer["candidates"][0]["label"] == ORIGINAL
+    assert any(r["text"].startswith("title means much the same") for r in answer["explanation"])
+    titles = [c["title"] for c in answer["candidates"]]
+    cosines = title_cosines(query.title, titles, np.linspace(1.0, 0.0, len(titles)))
+    assert cosines[0] > 0.5 and cosines[0] == cosines.max()
+    assert not cosines[EMBED_TOP:].any()  # only the best EMBED_TOP are encoded
+    assert text_embeddings(Settings(embeddings="on")) and not text_embeddings(Settings(embeddings="auto"))

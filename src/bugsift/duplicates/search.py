@@ -121,6 +121,9 @@ class Candidate:
 
 Scorer = Callable[[DuplicateRanker, np.ndarray], np.ndarray]
 """Scores of a query's candidates (higher is better) from their pair-feature matrix."""
+Adjust = Callable[[Doc, Sequence[Stored], np.ndarray, np.ndarray], np.ndarray]
+"""Scores of a query's candidates re-computed from what the matrix lacks (the text-similarity ranker's
+resolutions and sentence embeddings): (query, candidates, features, scores) -> new scores."""
 
 
 def learned_scores(ranker: DuplicateRanker, X: np.ndarray) -> np.ndarray:
@@ -167,8 +170,10 @@ def rank_doc(
     before: datetime | None = None,
     limit: int = LIVE_CANDIDATES,
     scorer: Scorer = learned_scores,
+    adjust: Adjust | None = None,
 ) -> tuple[list[Candidate], list[str]]:
-    """Stage one for ``doc`` among the reports of tracker ``scope`` (None: all), ordered by ``scorer``."""
+    """Stage one for ``doc`` among the reports of tracker ``scope`` (None: all), ordered by ``scorer``
+    (then ``adjust``, when given)."""
     terms = ranker.select_terms(query_terms(doc.title, doc.description, 64))
     hits = index.search(session, terms, limit, before=before, tracker=scope, exclude=[doc.row_id or -1])
     if not hits:
@@ -178,6 +183,8 @@ def rank_doc(
     cands = [rows[h.row_id].doc for h in hits]
     X = ranker.features(doc, ranker.vectors([doc]), cands, ranker.vectors(cands), [h.score for h in hits])
     scores = scorer(ranker, X)
+    if adjust is not None:
+        scores = adjust(doc, [rows[h.row_id] for h in hits], X, scores)
     order = np.argsort(-scores, kind="stable")[:top_k]
     term_set = set(terms)
     out = []
