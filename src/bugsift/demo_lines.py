@@ -84,8 +84,10 @@ def _sure(result: dict[str, Any]) -> str:
 
 
 def _candidates(result: dict[str, Any]) -> str:
+    """The ranked candidates; a bucket (Untriaged, a folded group) is marked: it is never the answer."""
     return ", ".join(
-        f"{value_words(c['label'])} {c['probability']:.0%}" for c in result.get("candidates", [])
+        f"{value_words(c['label'])} {c['probability']:.0%}" + (" (a bucket)" if c.get("catch_all") else "")
+        for c in result.get("candidates", [])
     )
 
 
@@ -125,7 +127,8 @@ def report_lines(report: Report, answers: dict[str, dict[str, Any]]) -> list[str
         f"  bug {report.external_id} {report.title[:72]!r}",
         f"    real defect? {value_words(defect['prediction'])} {defect['probability']:.0%}{_sure(defect)}"
         f"{_reasons(defect)} [Bugzilla type: {report.type or '?'}]",
-        f"    component: {_candidates(component)}{_sure(component)} [in Bugzilla now: {now}]",
+        f"    component: {value_words(component['prediction'])}{_sure(component)}; ranked: "
+        f"{_candidates(component)} [in Bugzilla now: {now}]",
         f"    may duplicate: {_duplicates(duplicates)}"
         + (f" [Bugzilla: duplicate of #{report.duplicate_of}]" if report.duplicate_of else ""),
     ]
