@@ -8,8 +8,6 @@ reasons in words, the held-out evaluation kept beside the model file for the HTM
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from bugsift.evaluate.text_report import format_metrics
@@ -22,13 +20,11 @@ from bugsift.learn.field_targets import (
     load_field_dataset,
     parse_task,
 )
-from bugsift.learn.kind_task import selection_line, threshold_line
-from bugsift.learn.lifecycle import LoadedModel, load_active, save_and_register
-from bugsift.learn.predict import predict_reports
+from bugsift.learn.kind_task import KindPredictor, selection_line, threshold_line
+from bugsift.learn.lifecycle import load_active, save_and_register
 from bugsift.learn.tasks import EvaluationOutcome, TaskOptions, TrainOutcome
 from bugsift.learn.training import Evaluation, evaluate_dataset, fit_model, model_params
 from bugsift.settings import Settings
-from bugsift.sources.base import Report
 from bugsift.store.db import Database
 
 
@@ -86,23 +82,6 @@ def describe(evaluation: Evaluation) -> str:
     return "\n".join(lines)
 
 
-@dataclass
-class FieldPredictor:
-    loaded: LoadedModel
-
-    @property
-    def version_name(self) -> str:
-        return self.loaded.version_name
-
-    @property
-    def row(self) -> Any:
-        """The registry row (its file's held-out evaluation gives the bot's per-label thresholds)."""
-        return self.loaded.row
-
-    def predict(self, reports: Sequence[Report], top_k: int) -> list[dict[str, Any]]:
-        return predict_reports(self.loaded.model, reports, self.loaded.threshold, top_k)
-
-
 class FieldTask:
     keeps_evaluation = True  # save_and_register writes it beside the model file
 
@@ -142,10 +121,10 @@ class FieldTask:
             model=row, evaluation=evaluation.as_dict(), text=f"{describe(evaluation)}\n{saved}"
         )
 
-    def predictor(self, database: Database, options: TaskOptions) -> FieldPredictor:
+    def predictor(self, database: Database, options: TaskOptions) -> KindPredictor:
         loaded = load_active(database, self.name, None, options.mode)
         if getattr(loaded.model, "embedding_model_", None) is not None:
             from bugsift.learn.embeddings import load_encoder
 
             load_encoder()  # now (the web server warms predictors at start-up), not on a first request
-        return FieldPredictor(loaded)
+        return KindPredictor(loaded)
