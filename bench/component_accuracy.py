@@ -1,6 +1,6 @@
 """Component prediction accuracy and speed on the shared data (prints tables; not a timed test).
 
-    nice -n 10 .venv/bin/python bench/component_accuracy.py [--data ../shared/data] [--min-support 10]
+    nice -n 10 .venv/bin/python bench/component_accuracy.py [--data ../shared/data] [--min-support N]
 
 Apache Jira (one model per project) and the Mozilla Bugzilla sample (Product::Component as filed):
 time-ordered, test = newest 20% of each project, thresholds chosen on the newest 20% of each training
@@ -14,7 +14,19 @@ import os
 import time
 from pathlib import Path
 
-from bugsift.learn.component_task import describe, evaluate_reports, fit_scoped, predict_components
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from bugsift.evaluate.splits import time_split
+from bugsift.learn.component import is_catch_all
+from bugsift.learn.component_task import (
+    collect,
+    describe,
+    evaluate_reports,
+    fit_scoped,
+    predict_components,
+)
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
 
@@ -30,14 +42,32 @@ def load(fmt: str, path: Path) -> list[Report]:
     return reports
 
 
+def plain_answers(reports: list[Report], labels: list[list[str]]) -> tuple[float, float]:
+    """Plain TF-IDF + logistic regression on the first label, same split, scored as a person is shown
+    answers (buckets never answer, the report's own component is right): answer top-1 and top-3."""
+    train, test = time_split([r.created_at for r in reports], 0.2)
+    text = [f"{r.title}\n{r.description or ''}" for r in reports]
+    vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=2)
+    X = vectorizer.fit_transform([text[i] for i in train])
+    model = LogisticRegression(max_iter=2000).fit(X, [labels[i][0] for i in train])
+    proba = model.predict_proba(vectorizer.transform([text[i] for i in test]))
+    classes = [str(c) for c in model.classes_]
+    proba[:, [j for j, c in enumerate(classes) if is_catch_all(c)]] = -1.0
+    order = np.argsort(-proba, axis=1, kind="stable")
+    hits = [[classes[j] in labels[i] for j in row[:3]] for i, row in zip(test, order, strict=True)]
+    return float(np.mean([h[0] for h in hits])), float(np.mean([any(h) for h in hits]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--min-support", type=int, default=10)
+    parser.add_argument(
+        "--min-support", type=int, help="fold labels rarer than this (default: each scope chooses)"
+    )
     args = parser.parse_args()
-    params = {"min_support": args.min_support}
+    params = {} if args.min_support is None else {"min_support": args.min_support}
     sets = [
         ("apache-jira", "jira", args.data / "apache-jira" / "jira_issues.jsonl.xz"),
         ("bugzilla-mozilla", "bugzilla", args.data / "bugzilla-mozilla" / "bugs_full_add08f170.jsonl.xz"),
@@ -50,6 +80,13 @@ def main() -> None:
         evaluation = evaluate_reports(reports, params)
         print(f"== {name} ({time.perf_counter() - started:.0f} s)")
         print(describe(evaluation))
+        for key, (scope_reports, labels) in sorted(collect(reports).scopes.items()):
+            mine = evaluation["scopes"][key]["model"]
+            top1, top3 = plain_answers(scope_reports, labels)
+            print(
+                f"{key}: answer top-1 / top-3 {mine['answer_top1']:.3f} / {mine['answer_top3']:.3f}; "
+                f"plain TF-IDF + LR {top1:.3f} / {top3:.3f}"
+            )
         if name == "apache-jira":
             mean = evaluation["mean"]["model"]
             checks = [

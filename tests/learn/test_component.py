@@ -18,12 +18,15 @@ from bugsift.learn.component import (
     OTHER,
     ComponentModel,
     fold_map,
+    is_catch_all,
     is_excluded,
     report_labels,
     tokens,
 )
 from bugsift.learn.component_task import (
+    SUPPORT_CHOICES,
     ComponentTask,
+    answer_scoring,
     choose_confidence_threshold,
     collect,
     describe,
@@ -99,9 +102,18 @@ def _report(i: int, components: list[str], title: str = "", **kwargs) -> Report:
 def test_labels_prefer_filing_time_values_and_join_product() -> None:
     r = _report(1, ["today"], product="Core")
     assert report_labels(r) == (["Core::today"], False)
-    r.filed = {"product": "Firefox", "component": "General"}
-    assert report_labels(r) == (["Firefox::General"], True)
+    r.filed = {"product": "Firefox", "component": "Toolbars"}
+    assert report_labels(r) == (["Firefox::Toolbars"], True)
     assert report_labels(_report(2, [])) == ([], False)
+
+
+def test_a_report_filed_in_a_bucket_takes_the_component_triage_gave_it() -> None:
+    placed = _report(1, ["Networking"], product="Core")
+    placed.filed = {"product": "Firefox", "component": "Untriaged"}
+    assert report_labels(placed) == (["Core::Networking"], False)
+    still_there = _report(2, ["General"], product="Firefox")
+    still_there.filed = {"product": "Firefox", "component": "General"}
+    assert report_labels(still_there) == (["Firefox::General"], True)
 
 
 def test_fold_map_uses_product_bucket_or_other() -> None:
@@ -182,11 +194,17 @@ def test_folding_and_label_origin_are_reported(evaluation: dict) -> None:
     data = evaluation["data"]
     assert data["n_without_component"] > 0
     assert data["n_labels_as_filed"] == 0 and data["n_labels_current"] == data["n_labelled"]
-    folding = evaluation["scopes"]["jira/YARN"]["folding"]
-    assert folding["min_support"] == 10 and folding["folded"]
+    scope = evaluation["scopes"]["jira/YARN"]
+    folding = scope["folding"]
+    # the support is chosen on the scope's own validation part, and the chosen one is the one used
+    choice = scope["calibration"]["selection"]["folding"]
+    assert [c["name"] for c in choice["candidates"]] == [f"min_support {n}" for n in SUPPORT_CHOICES]
+    assert folding["min_support"] == choice["chosen"] in SUPPORT_CHOICES and folding["folded"]
     assert all(v == OTHER for v in folding["folded"].values())
     text = describe(evaluation)
-    assert "fewer than 10 training reports folded" in text
+    chosen = text.split("labels with fewer than ", 1)[1].split(" training reports", 1)[0]
+    assert str(folding["min_support"]) in chosen.split("/")
+    assert "folding support chosen on the same 20%" in text
     assert "current values for" in text and "top1" in text and "base" in text
     json.dumps(evaluation)  # JSON-ready for --json and the registry
 
@@ -223,7 +241,10 @@ def test_thresholds_are_chosen_on_the_training_part(
 
 def test_bugzilla_product_component_as_filed(mozilla: list[Report]) -> None:
     data = collect(mozilla)
-    assert list(data.scopes) == ["bugzilla"] and data.n_filed == len(mozilla)
+    placed_later = [r for r in mozilla if not report_labels(r)[1]]
+    assert list(data.scopes) == ["bugzilla"] and data.n_filed == len(mozilla) - len(placed_later)
+    # the only labels not as filed: reports filed in a bucket that triage has placed since
+    assert placed_later and all(is_catch_all(f"x::{r.filed['component']}") for r in placed_later)
     result = evaluate_reports(mozilla)
     scope = result["scopes"]["bugzilla"]
     buckets = set(scope["folding"]["folded"].values())
@@ -318,12 +339,29 @@ def test_each_scope_chooses_between_tuned_and_plain_on_its_training_part(
     # the rule, on given validation scores: plain needs a lead beyond the split noise
     for plain_score, chosen in ((0.604, "tuned settings"), (0.61, "plain TF-IDF")):
         scores = iter([0.60, plain_score])
-        monkeypatch.setattr(component_task, "_candidate_score", lambda *args, s=scores: next(s))
+        monkeypatch.setattr(component_task, "_answer_score", lambda *args, s=scores: next(s))
         fit_r, fit_y = reports[:60], [list(r.components) for r in reports[:60]]
         cal_r, cal_y = reports[60:80], [list(r.components) for r in reports[60:80]]
         _, params, picked = component_task.choose_settings(fit_r, fit_y, cal_r, cal_y, {"min_support": 2})
         assert picked["chosen"] == chosen
         assert params == {"min_support": 2, **component_task.CANDIDATES[chosen]}
+
+
+def test_answers_are_scored_as_a_person_sees_them(jira_slice: list[Report]) -> None:
+    reports = [r for r in jira_slice if r.project == "YARN"]
+    labels = [list(r.components) for r in reports]
+    model = ComponentModel(min_support=10).fit(reports, labels)
+    assert OTHER in model.classes_
+    proba = model.predict_proba(reports)
+    answers, named = answer_scoring(model, proba, labels)
+    bucket = list(model.classes_).index(OTHER)
+    # the bucket is ranked last and is never right, even for a report whose component was folded into it
+    assert (answers.argmax(axis=1) != bucket).all() and not named[:, bucket].any()
+    folded = [i for i, y in enumerate(labels) if model.fold(y) == [OTHER]]
+    assert folded and not named[folded].any()
+    # a user's own --min-support is kept as given: no folding choice is made
+    pinned = evaluate_reports(reports, {"min_support": 7})["scopes"]["jira/YARN"]
+    assert pinned["folding"]["min_support"] == 7 and "folding" not in pinned["calibration"]["selection"]
 
 
 def test_a_report_that_names_its_product_gets_components_of_that_product(mozilla: list[Report]) -> None:

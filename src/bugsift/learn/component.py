@@ -3,6 +3,7 @@
 Labels
     A report's label is its component as filed (``Report.filed["component"]``, replayed from the field
     history) where the history is known, else today's components (Jira's flat export has no history).
+    A report filed in a bucket (Untriaged, General) that triage has since placed takes today's component.
     Where the tracker has products (Bugzilla) the label is ``"Product::Component"``. A report may carry
     several components (Jira): it is trained once per component (weight 1/n), and a prediction is right
     when it names any of them.
@@ -103,16 +104,23 @@ def _names(value: Any) -> list[str]:
 def report_labels(report: Report) -> tuple[list[str], bool]:
     """The component labels of a report, and whether they are the filing-time values.
 
-    Filing-time values (``report.filed``) win where the history gave them; else today's components.
+    Filing-time values (``report.filed``) win where the history gave them, unless they are a bucket
+    that triage has since replaced with a real component; else today's components.
     With a product the label is ``"Product::Component"``; an empty list means "no component".
     """
     filed = report.filed or {}
     components = _names(filed.get("component"))
     from_filing = bool(components)
     product = (filed.get("product") if from_filing else None) or report.product
-    if not components:
-        components = _names(report.components) or _names(report.component)
     labels = [f"{product}{SEP}{c}" if product else c for c in components]
+    today = [
+        f"{report.product}{SEP}{c}" if report.product else c
+        for c in _names(report.components) or _names(report.component)
+    ]
+    # Filed in a bucket (Untriaged, General) and placed by triage since: where it was placed is what
+    # the report was about; the bucket only says nobody had looked yet.
+    if not labels or (all(map(is_catch_all, labels)) and not all(map(is_catch_all, today or labels))):
+        return list(dict.fromkeys(today)), False
     return list(dict.fromkeys(labels)), from_filing
 
 

@@ -3,6 +3,8 @@
 Protocol (per scope, i.e. per Jira project or per tracker without projects):
 
 * test = the newest ``test_fraction`` (20%) of the scope's reports; the model is fitted on the rest;
+* the settings (tuned or plain, and how rare a component may be before it is folded) are chosen on
+  the newest 20% of the training part by the answers a person would get (`answer_scoring`);
 * the softmax temperature, the confidence model (P(top answer right), see `bugsift.learn.component`)
   and the two thresholds on that confidence are chosen on the newest 20% of the *training* part, with a
   model fitted on the older 80% of it, never on the test part (the thresholds on out-of-fold
@@ -198,6 +200,9 @@ def score(
     predicted = np.asarray(s["classes"], dtype=object)[proba.argmax(axis=1)]
     result: dict[str, Any] = {f"top{k}": _topk(proba, truth, k) for k in TOP_KS}
     result["top1_strict"] = _topk(proba, strict, 1)
+    answers, named = answer_scoring(model, proba, labels)
+    for k in TOP_KS:
+        result[f"answer_top{k}"] = _topk(answers, named, k)
     result["macro_f1"] = float(
         f1_score(
             s["y"], predicted, labels=sorted(set(s["y"]) | set(predicted)), average="macro", zero_division=0
@@ -212,9 +217,39 @@ def score(
     result["curve"] = precision_curve(confidence, correct)
     result["curve_top_probability"] = precision_curve(top_probability, correct)
     if thresholds:
+        acting, acted_right = acting_confidence(model, proba, confidence, correct)
         for name, value in thresholds.items():
-            result[f"at_{name}"] = _at(confidence, correct, value)
+            result[f"at_{name}"] = _at(acting, acted_right, value)
     return result
+
+
+def acting_confidence(
+    model: ComponentModel, proba: np.ndarray, confidence: np.ndarray, correct: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The confidence and rightness that ``suggest`` and ``act`` are held to: none where the model's first
+    choice is a bucket, as the answer then passes it over and is never acted on (`predict_components`).
+    So the precision at a threshold is that of the reports really acted on."""
+    bucket = np.array([is_catch_all(str(c)) for c in model.classes_], dtype=bool)
+    first_is_bucket = bucket[proba.argmax(axis=1)]
+    return np.where(first_is_bucket, 0.0, confidence), correct & ~first_is_bucket
+
+
+def answer_scoring(
+    model: ComponentModel, proba: np.ndarray, labels: Sequence[Sequence[str]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """What a person is shown, and what would be right: buckets dropped from the ranking (they are never
+    the answer, see `predict_components`) and right only when a class is one of the report's own
+    components, unfolded. A rare component folded away can never be right here, unlike in ``top1``."""
+    classes = [str(c) for c in model.classes_]
+    bucket = np.array([is_catch_all(c) for c in classes], dtype=bool)
+    index = {c: j for j, c in enumerate(classes)}
+    named = np.zeros((len(labels), len(classes)), dtype=bool)
+    for i, raw in enumerate(labels):
+        for label in raw:
+            j = index.get(label)
+            if j is not None and not bucket[j]:
+                named[i, j] = True
+    return np.where(bucket[None, :], -1.0, proba), named
 
 
 def baseline_proba(model: ComponentModel, reports: Sequence[Report]) -> np.ndarray:
@@ -244,8 +279,9 @@ def choose_thresholds(
     confidence = proba.max(axis=1) if out_of_fold is None else out_of_fold
     truth = model.truth_mask(labels)
     correct = truth[np.arange(len(reports)), proba.argmax(axis=1)]
+    acting, acted_right = acting_confidence(model, proba, confidence, correct)
     chosen = {
-        name: choose_confidence_threshold(confidence, correct, target)
+        name: choose_confidence_threshold(acting, acted_right, target)
         for name, target in (("suggest", suggest_precision), ("act", act_precision))
     }
     thresholds = {name: c["threshold"] for name, c in chosen.items()}
@@ -262,20 +298,12 @@ def choose_thresholds(
 # Settings each scope chooses between on its own newest 20% (the calibration part): the ones tuned on the
 # shared Jira and Mozilla data, and plain TF-IDF (no field block, no age weights, C 1), so a scope
 # where the tuned ones lose to plain on its own reports gets plain. The first keeps its place unless
-# plain leads it by `kind_selection.SWITCH_MARGIN` on the mean of top-1 and top-3. A third candidate
+# plain leads it by `kind_selection.SWITCH_MARGIN` on the mean of answer top-1 and top-3. A third candidate
 # (no age weights) switched MAPREDUCE on a +0.007 validation lead and lost 0.018 top-1 on its test part.
 CANDIDATES: dict[str, dict[str, Any]] = {
     "tuned settings": {},
     "plain TF-IDF": {"C": 1.0, "half_life_years": None, "field_weight": 0.0},
 }
-
-
-def _candidate_score(
-    model: ComponentModel, reports: Sequence[Report], labels: Sequence[Sequence[str]]
-) -> float:
-    # before the temperature is fitted: it rescales every report's scores, so the ranking stays
-    scored = score(model, model.predict_proba(reports), labels)
-    return (scored["top1"] + scored["top3"]) / 2
 
 
 def choose_settings(
@@ -293,14 +321,59 @@ def choose_settings(
     for name, change in CANDIDATES.items():
         candidate = {**params, **change}
         model = ComponentModel(**candidate).fit(fit_r, fit_y)
-        value = _candidate_score(model, cal_r, cal_y)
+        value = _answer_score(model, cal_r, cal_y)
         table.append({"name": name, "score": round(value, 4)})
         head_start = SWITCH_MARGIN if best is None else 0.0
         if best is None or value > best[0]:
             best = (value + head_start, name, model, candidate)
     assert best is not None
-    selection = {"metric": "mean of top-1 and top-3", "chosen": best[1], "candidates": table}
-    return best[2], best[3], selection
+    selection: dict[str, Any] = {
+        "metric": "mean of answer top-1 and top-3",
+        "chosen": best[1],
+        "candidates": table,
+    }
+    model, chosen = best[2], best[3]
+    if "min_support" not in params:  # the user's own --min-support is kept as given
+        model, chosen, selection["folding"] = choose_support(model, chosen, fit_r, fit_y, cal_r, cal_y)
+    return model, chosen, selection
+
+
+# How rare a component may be and still be answered (labels with fewer training reports are folded into
+# their bucket, which is never an answer). Chosen per scope on what a person is shown (`answer_scoring`):
+# folding more flatters top-k, where a bucket counts as right, and answers less.
+SUPPORT_CHOICES = (10, 5, 3)
+
+
+def _answer_score(model: ComponentModel, reports: Sequence[Report], labels: Sequence[Sequence[str]]) -> float:
+    answers, named = answer_scoring(model, model.predict_proba(reports), labels)
+    return (_topk(answers, named, 1) + _topk(answers, named, 3)) / 2
+
+
+def choose_support(
+    model: ComponentModel,
+    params: dict[str, Any],
+    fit_r: list[Report],
+    fit_y: list[list[str]],
+    cal_r: list[Report],
+    cal_y: list[list[str]],
+) -> tuple[ComponentModel, dict[str, Any], dict[str, Any]]:
+    """The `SUPPORT_CHOICES` entry whose model, fitted on the older part, answers the newest part best;
+    the first keeps its place unless another leads it by `kind_selection.SWITCH_MARGIN`."""
+    from bugsift.learn.kind_selection import SWITCH_MARGIN
+
+    table, best = [], None
+    for support in SUPPORT_CHOICES:
+        candidate = model if support == model.min_support else ComponentModel(
+            **{**params, "min_support": support}
+        ).fit(fit_r, fit_y)
+        value = _answer_score(candidate, cal_r, cal_y)
+        table.append({"name": f"min_support {support}", "score": round(value, 4)})
+        head_start = SWITCH_MARGIN if best is None else 0.0
+        if best is None or value > best[0]:
+            best = (value + head_start, support, candidate)
+    assert best is not None
+    info = {"metric": "mean of answer top-1 and top-3", "chosen": best[1], "candidates": table}
+    return best[2], {**params, "min_support": best[1]}, info
 
 
 def fit_calibrated(
@@ -394,7 +467,7 @@ def _dates(reports: Sequence[Report]) -> list[str | None]:
     return [min(dates).isoformat(), max(dates).isoformat()] if dates else [None, None]
 
 
-MEAN_KEYS = ("top1", "top3", "top5", "top1_strict", "macro_f1")
+MEAN_KEYS = ("top1", "top3", "top5", "top1_strict", "answer_top1", "answer_top3", "macro_f1")
 
 
 def evaluate_reports(
@@ -560,7 +633,8 @@ def describe(evaluation: dict[str, Any]) -> str:
     ]
     header = (
         f"{'scope':<16}{'train':>6}{'test':>6}{'cls':>5}{'fold':>5}  {'top1':>5} {'top3':>5} {'top5':>5} "
-        f"{'strict1':>7} {'mF1':>5}  {'act':>5} {'P@act':>6} {'cov@act':>7}  {'P@sug':>6} {'cov@sug':>7}"
+        f"{'strict1':>7} {'ans1':>5} {'ans3':>5} {'mF1':>5}  {'act':>5} {'P@act':>6} {'cov@act':>7}  "
+        f"{'P@sug':>6} {'cov@sug':>7}"
         f"  | base top1 top3"
     )
     lines += [header, "-" * len(header)]
@@ -570,7 +644,8 @@ def describe(evaluation: dict[str, Any]) -> str:
         lines.append(
             f"{key[-16:]:<16}{s['n_train']:>6}{s['n_test']:>6}{s['n_classes']:>5}"
             f"{len(s['folding']['folded']):>5}  {m['top1']:.3f} {m['top3']:.3f} {m['top5']:.3f} "
-            f"{m['top1_strict']:>7.3f} {m['macro_f1']:.3f}  {act['threshold']:.3f} "
+            f"{m['top1_strict']:>7.3f} {m['answer_top1']:.3f} {m['answer_top3']:.3f} {m['macro_f1']:.3f}  "
+            f"{act['threshold']:.3f} "
             f"{_pct(act['precision']):>6} "
             f"{act['coverage']:>7.3f}  {_pct(sug['precision']):>6} {sug['coverage']:>7.3f}"
             f"  |      {b['top1']:.3f} {b['top3']:.3f}"
@@ -578,7 +653,8 @@ def describe(evaluation: dict[str, Any]) -> str:
     m, b = evaluation["mean"]["model"], evaluation["mean"]["baseline"]
     lines.append(
         f"{'mean':<16}{'':>6}{'':>6}{'':>5}{'':>5}  {m['top1']:.3f} {m['top3']:.3f} {m['top5']:.3f} "
-        f"{m['top1_strict']:>7.3f} {m['macro_f1']:.3f}  {'':>5} {_pct(m['act_precision']):>6} "
+        f"{m['top1_strict']:>7.3f} {m['answer_top1']:.3f} {m['answer_top3']:.3f} {m['macro_f1']:.3f}  "
+        f"{'':>5} {_pct(m['act_precision']):>6} "
         f"{_pct(m['act_coverage']):>7}  {_pct(m['suggest_precision']):>6} {_pct(m['suggest_coverage']):>7}"
         f"  |      {b['top1']:.3f} {b['top3']:.3f}"
     )
@@ -586,13 +662,16 @@ def describe(evaluation: dict[str, Any]) -> str:
         points = " ".join(f"{share}:{_pct(value)}" for share, value in m[curve].items())
         lines.append(f"precision of the most confident share, by {name} (mean): {points}")
     targets = evaluation["precision_targets"]
-    min_support = evaluation["params"]["min_support"]
+    supports = sorted({s["folding"]["min_support"] for s in evaluation["scopes"].values()})
+    min_support = "/".join(map(str, supports))
+    each = " (each scope's own choice)" if len(supports) > 1 else ""
     n_folded = sum(len(s["folding"]["folded"]) for s in evaluation["scopes"].values())
     lines += [
         "",
         f"right = names any of the report's components; labels with fewer than {min_support} training "
-        f"reports folded into 'Product::{OTHER}' (Bugzilla) or '{OTHER}' ({n_folded} labels folded over all "
-        "scopes); strict1 counts a folded bucket as wrong.",
+        f"reports{each} folded into 'Product::{OTHER}' (Bugzilla) or '{OTHER}' ({n_folded} labels folded "
+        "over all scopes); strict1 counts a folded bucket as wrong; ans1/ans3 score what a person is shown: "
+        "buckets never answer, and only the report's own component (unfolded) is right.",
         f"thresholds chosen on the newest 20% of each training part: suggest = top-1 precision >= "
         f"{targets['suggest']}, act = top-1 precision >= {targets['act']}, on the confidence that the top "
         "answer is right; below suggest = uncertain.",
@@ -610,7 +689,16 @@ def describe(evaluation: dict[str, Any]) -> str:
         if (sel := s["calibration"].get("selection"))
     ]
     if chosen:
-        lines.append("settings chosen on the same 20% (mean of top-1 and top-3): " + "; ".join(chosen))
+        lines.append("settings chosen on the same 20% (mean of answer top-1 and top-3): " + "; ".join(chosen))
+    supports = [
+        f"{key}: {fold['chosen']} ({candidate_scores(fold['candidates'])})"
+        for key, s in evaluation["scopes"].items()
+        if (fold := s["calibration"].get("selection", {}).get("folding"))
+    ]
+    if supports:
+        lines.append(
+            "folding support chosen on the same 20% (mean of answer top-1 and top-3): " + "; ".join(supports)
+        )
     excluded = sorted({c for s in evaluation["scopes"].values() for c in s["excluded"]})
     if excluded:
         lines.append(f"never predicted (excluded): {', '.join(excluded)}")
