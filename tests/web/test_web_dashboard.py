@@ -197,6 +197,30 @@ def test_admins_queue_jobs_from_the_dashboard(web: Web) -> None:
     assert f"<td>{jobs[0]['id']}</td><td>train task=defect label=is_bug</td><td>queued</td>" in page
 
 
+def test_the_job_form_offers_the_stores_label_sets_and_trained_field_tasks(web: Web) -> None:
+    from bugsift.sources.base import Report
+    from bugsift.store.labels import upsert_labels
+    from bugsift.store.reports import find_report_ids
+
+    report = Report(tracker="bugzilla", external_id="990001", title="Crash on start", description="x")
+    with web.database.session() as session:
+        upsert_reports(session, [report])
+        (row_id,) = find_report_ids(session, "bugzilla", ["990001"])["990001"]
+        upsert_labels(session, [(row_id, "regression", "yes")], "import")
+        trained = ModelRow(task="field:cf_crash", label="cf_crash", mode="filing", version=1, path="x")
+        session.add(trained)
+        trained.active = False  # a row only: nothing to load
+    login(web.client, "admin")
+    page = web.client.get("/dashboard/").get_data(as_text=True)
+    options = re.findall(r'<option value="([^"]+)"', page.split('id="job-form"', 1)[1].split("</form>")[0])
+    assert options[:3] == ["train", "classify", "type"] and "component" in options
+    assert "label:regression" in options and "field:cf_crash" in options
+    form = {"job": "train", "task": "label:regression", "csrf_token": _token(page)}
+    assert web.client.post("/dashboard/jobs", data=form).status_code == 302
+    jobs = web.client.get("/api/v1/jobs", headers=bearer(web.tokens["read"])).json
+    assert [(j["task"], j["args"]) for j in jobs] == [("train", {"task": "label:regression"})]
+
+
 def test_an_unreachable_job_queue_is_a_503_not_a_500(web: Web, admin_token: str) -> None:
     settings = web.app.extensions["bugsift"].settings
     broken = settings.model_copy(update={"jobs_backend": "celery", "broker_url": "redis://127.0.0.1:1/0"})

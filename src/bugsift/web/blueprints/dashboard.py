@@ -63,8 +63,21 @@ def _bot_figures() -> dict[str, Any]:
 
 def _job_form() -> JobForm:
     form = JobForm()
-    form.task.choices = list(TASKS)
+    form.task.choices = job_tasks()
     return form
+
+
+def job_tasks() -> list[str]:
+    """The fixed tasks, then `label:NAME` for each label set in the store and every `label:` / `field:`
+    task a model was trained for (a field's name is known only once someone trained it)."""
+    from bugsift.store.labels import label_names
+    from bugsift.store.registry import list_models
+
+    with database().session() as session:
+        names = [f"label:{name}" for name in sorted(label_names(session)) if name not in TASKS]
+        trained = sorted({row.task for row in list_models(session)})
+    extra = [n for n in dict.fromkeys([*names, *trained]) if n not in dict(TASKS) and n in TASKS]
+    return [*TASKS, *extra]
 
 
 @bp.post("/jobs")
