@@ -5,7 +5,7 @@ on the triaged ones (component for Bugzilla and Jira, type for GitHub).
 Per tracker: a run writes each planned action once (the server's write log) with the rule's marker; a
 second run writes nothing; a person's change after the bot decided makes it skip; a value a person removed
 before is never written again; a 429 with Retry-After is waited out; undo restores (Bugzilla, Jira) or
-withdraws the bot's comment (GitHub labels, which the runner's undo does not remove)."""
+takes the bot's label off and withdraws its comment (GitHub)."""
 
 from __future__ import annotations
 
@@ -273,7 +273,8 @@ def github_case(shared_data: Path) -> Iterator[tuple[Case, list[str], list[str]]
 
     def undone(action: dict[str, Any]) -> bool:
         mine = [c for c in server.comments[action["external_id"]] if c["user"]["login"] == "bugsift-bot"]
-        return len(mine) == 1 and mine[0]["body"].startswith("(withdrawn by bugsift bot")
+        withdrawn = len(mine) == 1 and mine[0]["body"].startswith("(withdrawn by bugsift bot")
+        return withdrawn and action["new_value"] not in labels(action["external_id"])
 
     case = Case(
         "github",
@@ -414,4 +415,29 @@ def test_refusals_carry_the_trackers_answer_and_gone_reports_read_as_none(
     for case in (bugzilla_case[0], github_case[0], jira_case[0]):
         assert [w["status"] for w in case.server.writes] in ([400], [404])  # refused, and recorded
     for adapter in (bugzilla, github, jira):
+        adapter.close()
+
+
+def test_a_label_undo_takes_the_label_off_in_every_tracker(
+    bugzilla_case: Any, github_case: Any, jira_case: Any
+) -> None:
+    from bugsift.bot.trackers import adapter_for
+    from bugsift.bot.trackers.base import Write
+
+    def settings(case: Case) -> Settings:
+        names = {k.removeprefix("BUGSIFT_").lower(): v for k, v in case.env.items()}
+        return Settings(bot_api_key=BOT_TOKEN, **names)  # type: ignore[arg-type]
+
+    for name, (case, _, fresh) in (("bugzilla", bugzilla_case), ("github", github_case), ("jira", jira_case)):
+        adapter = adapter_for(name, settings(case))
+        external_id, label = fresh[0], "needs-info"
+        adapter.write(Write(external_id, "", "label", label, None, "note\n[bugsift-bot:r]", "r"))
+        live = adapter.read(external_id, "")
+        assert live is not None and label in live.labels, name
+        written = len(case.server.writes)
+        adapter.write(Write(external_id, "", "unlabel", label, None, "", "r"))
+        live = adapter.read(external_id, "")
+        assert live is not None and label not in live.labels, name
+        (write,) = case.server.writes[written:]  # one write, no comment of its own
+        assert write["status"] < 300 and write["login"] == case.server.users[BOT_TOKEN], write
         adapter.close()

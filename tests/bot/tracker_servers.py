@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from jobs_support import JsonHandler
 
@@ -126,6 +126,9 @@ class Handler(JsonHandler):
 
     def do_PATCH(self) -> None:
         self._route("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._route("DELETE")
 
 
 Answer = tuple[int, Any, dict[str, str]]
@@ -334,7 +337,8 @@ def gh_time(moment: datetime) -> str:
 
 class GitHubServer(TrackerServer):
     """``/user``, ``/repos/O/R/issues/N`` (GET), ``/events`` and ``/comments`` (GET, paged by Link),
-    ``/labels`` and ``/comments`` (POST), ``/repos/O/R/issues/comments/ID`` (PATCH)."""
+    ``/labels`` and ``/comments`` (POST), ``/labels/NAME`` (DELETE), ``/repos/O/R/issues/comments/ID``
+    (PATCH)."""
 
     def __init__(self, repo: str, issues: list[dict[str, Any]]) -> None:
         super().__init__()
@@ -346,6 +350,7 @@ class GitHubServer(TrackerServer):
             ("GET", base + r"/(?P<id>\d+)/events", "get_events"),
             ("GET", base + r"/(?P<id>\d+)/comments", "get_comments"),
             ("POST", base + r"/(?P<id>\d+)/labels", "post_labels"),
+            ("DELETE", base + r"/(?P<id>\d+)/labels/(?P<name>[^/]+)", "delete_label"),
             ("POST", base + r"/(?P<id>\d+)/comments", "post_comment"),
             ("PATCH", base + r"/comments/(?P<cid>\d+)", "patch_comment"),
         ]
@@ -417,6 +422,15 @@ class GitHubServer(TrackerServer):
                 "created_at": when,
             }
         )
+
+    def delete_label(self, login: str, params: dict, body: Any, id: str, name: str) -> Answer:
+        name = unquote(name)
+        if id not in self.issues:
+            return 404, self.error(404, ""), {}
+        if name not in [label["name"] for label in self.issues[id]["labels"]]:
+            return 404, {"message": "Label does not exist", "documentation_url": GH_DOCS, "status": "404"}, {}
+        self.label(id, login, remove=[name])
+        return _ok(self.issues[id]["labels"])
 
     def post_labels(self, login: str, params: dict, body: Any, id: str) -> Answer:
         if id not in self.issues:
@@ -530,6 +544,7 @@ class JiraServer(TrackerServer):
         components: list[str] | None = None,
         labels: list[str] = (),  # type: ignore[assignment]
         priority: str | None = None,
+        unlabel: list[str] = (),  # type: ignore[assignment]
     ) -> None:
         """A change as ``login``: the new components (None: unchanged), labels to add and the priority
         (None: unchanged), with a changelog entry of one item per component removed or added and one
@@ -563,9 +578,10 @@ class JiraServer(TrackerServer):
                     )
             fields["components"] = [{"name": name} for name in components]
         new_labels = [name for name in labels if name not in fields.get("labels", [])]
-        if new_labels:
+        kept = [name for name in fields.get("labels", []) if name not in unlabel]
+        if new_labels or len(kept) < len(fields.get("labels", [])):
             before = " ".join(fields.get("labels", []))
-            fields["labels"] = [*fields.get("labels", []), *new_labels]
+            fields["labels"] = [*kept, *new_labels]
             items.append(
                 {
                     "field": "labels",
@@ -585,7 +601,7 @@ class JiraServer(TrackerServer):
             return 404, self.error(404, ""), {}
         update = (body or {}).get("update") or {}
         project = self.issues[id]["fields"]["project"]["key"]
-        components, labels = None, []
+        components, labels, unlabel = None, [], []
         priority = ((body or {}).get("fields") or {}).get("priority")
         if priority is not None and priority.get("name") not in self.priorities:
             message = f"Priority name '{priority.get('name')}' is not valid"
@@ -597,6 +613,9 @@ class JiraServer(TrackerServer):
                     return 400, self.error(400, f"Component name '{name}' is not valid", "components"), {}
             components = names
         for operation in update.get("labels", []):
+            if "remove" in operation:
+                unlabel.append(operation["remove"])
+                continue
             name = operation.get("add", "")
             if not name or " " in name:
                 return (
@@ -605,7 +624,7 @@ class JiraServer(TrackerServer):
                     {},
                 )
             labels.append(name)
-        self.edit(id, login, components, labels, priority["name"] if priority else None)
+        self.edit(id, login, components, labels, priority["name"] if priority else None, unlabel)
         for operation in update.get("comment", []):
             self._add_comment(id, login, operation["add"]["body"])
         return 204, None, {}

@@ -391,16 +391,20 @@ def undo(database: Database, rule: Rule, adapter: TrackerAdapter, action_id: int
             f"action {action_id}: a person changed the {row.field} since "
             f"(now {live.values.get(row.field)!r}): left as it is"
         )
+    unlabelled: dict[str, Any] = {}
     if row.action == "set":
         note = f"bugsift bot undid its action {action_id}: {row.field} back to {row.old_value or '(none)'}."
         change = Write(
             row.external_id, project, row.field, row.old_value or "", row.new_value, note, rule.name
         )
     else:
+        if row.action == "label" and row.new_value in live.labels:  # gone already: a person took it off
+            unlabel = Write(row.external_id, project, "unlabel", row.new_value or "", None, "", rule.name)
+            unlabelled["unlabel"] = adapter.write(unlabel)
         note = f"(withdrawn by bugsift bot, action {action_id})\n{marker(rule.name)}"
         comment_id = live.bot_comments.get(rule.name)
         change = Write(row.external_id, project, "comment", "", None, note, rule.name, comment_id)
-    answer = adapter.write(change)
+    answer = {**unlabelled, **adapter.write(change)}
     with database.session() as session:
         session.execute(
             update(BotActionRow)

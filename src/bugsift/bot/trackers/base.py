@@ -44,7 +44,7 @@ class Write:
 
     external_id: str
     project: str
-    field: str  # component | type | label | comment
+    field: str  # component | type | label | comment; unlabel: take off the label new_value (an undo)
     new_value: str
     old_value: str | None
     note: str

@@ -134,6 +134,8 @@ class BugzillaAdapter:
             if change.comment_id:  # the rule's earlier comment: edit it, never post another
                 return self._send("PUT", f"/rest/bug/comment/{change.comment_id}", {"comment": change.note})
             return self._send("POST", f"/rest/bug/{bug_id}/comment", {"comment": change.note})
+        if change.field == "unlabel":  # an undo: the note goes in the bot's own comment, edited after
+            return self._send("PUT", f"/rest/bug/{bug_id}", {"keywords": {"remove": [change.new_value]}})
         body: dict[str, Any] = {"comment": {"body": change.note}}
         if change.field == "component":
             # Bugzilla checks a component against the bug's product: send the product it has (the planner

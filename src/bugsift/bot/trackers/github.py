@@ -1,6 +1,7 @@
 """GitHub: ``GET /repos/O/R/issues/N`` to read (``/events`` for labels people removed, ``/comments`` for the
 bot's marked comment), ``POST .../issues/N/labels`` to add a label, ``POST .../issues/N/comments`` to comment
-and ``PATCH .../issues/comments/ID`` to edit the bot's comment.
+and ``PATCH .../issues/comments/ID`` to edit the bot's comment; an undo takes the label off with
+``DELETE .../issues/N/labels/NAME``.
 
 GitHub issues have no component or type field: both are labels there, so a rule may only label or comment
 (`supports`). A label is added with the rule's note as a comment of its own, right after it. Who is a
@@ -11,6 +12,7 @@ is ``updated_at``, which labels and comments move too.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from bugsift.bot.trackers.base import LiveReport, Write, marked_rules
 from bugsift.bot.trackers.rest import get_json, write_json
@@ -127,6 +129,9 @@ class GitHubAdapter:
             return {**noted, "label": labelled}
         if change.field == "comment":
             return self._comment(repo, change)
+        if change.field == "unlabel":
+            name = quote(change.new_value, safe="")
+            return {"labels": self._send("DELETE", f"{repo}/issues/{change.external_id}/labels/{name}", None)}
         raise TrackerError(f"{UNSUPPORTED} (asked to set the {change.field})")
 
     def _comment(self, repo: str, change: Write) -> dict[str, Any]:
@@ -134,6 +139,6 @@ class GitHubAdapter:
             return self._send("PATCH", f"{repo}/issues/comments/{change.comment_id}", {"body": change.note})
         return self._send("POST", f"{repo}/issues/{change.external_id}/comments", {"body": change.note})
 
-    def _send(self, method: str, url: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _send(self, method: str, url: str, body: dict[str, Any] | None) -> dict[str, Any]:
         answer, _ = write_json(self.session, method, url, body, self.timeout_s)
         return answer

@@ -134,6 +134,8 @@ class JiraAdapter:
             if change.comment_id:  # the rule's earlier comment: edit it, never post another
                 return self._send("PUT", f"{issue}/comment/{change.comment_id}", {"body": change.note})
             return self._send("POST", f"{issue}/comment", {"body": change.note})
+        if change.field == "unlabel":  # an undo: the note goes in the bot's own comment, edited after
+            return self._send("PUT", issue, {"update": {"labels": [{"remove": change.new_value}]}})
         update: dict[str, Any] = {"comment": [{"add": {"body": change.note}}]}
         if change.field == "priority":
             # A plain field, set through "fields"; the note goes in "update" of the same edit.

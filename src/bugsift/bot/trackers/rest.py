@@ -32,7 +32,7 @@ def get_json(
 
 
 def write_json(
-    session: requests.Session, method: str, url: str, body: dict[str, Any], timeout: float
+    session: requests.Session, method: str, url: str, body: dict[str, Any] | None, timeout: float
 ) -> tuple[dict[str, Any], requests.Response]:
     """One write (retried only on answers that say nothing was done); (answer for the log, response)."""
     response = send(session, method, url, body, timeout)
