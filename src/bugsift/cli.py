@@ -601,6 +601,22 @@ def db_status(app: AppContext, as_json: bool) -> None:
         click.echo(f"{name}: {status[name]}")
 
 
+@db.command("vacuum")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="PostgreSQL: VACUUM FULL, which returns free space to the system but locks each table while it "
+    "rewrites it (SQLite's VACUUM always does).",
+)
+@pass_app
+def db_vacuum(app: AppContext, full: bool) -> None:
+    """Give back the space deleted and rewritten rows leave behind (after an upgrade or a re-import)."""
+    from bugsift.store.maintenance import vacuum
+
+    click.echo("compacting the database (SQLite rewrites the whole file: it needs that much free disk)...")
+    click.echo(vacuum(app.database, full).line())
+
+
 @main.command("settings")
 def settings_command() -> None:
     """Print every setting with its environment variable, current value and meaning."""
