@@ -153,3 +153,19 @@ def test_component_answers_read_as_reasons(data_dir) -> None:
         assert_readable(result["explanation"])
         assert 1 <= len(result["explanation"]) <= 6
     assert results[-1]["explanation"][0]["kind"] == "note"
+
+
+def test_forms_of_do_and_contraction_stems_are_never_reasons() -> None:
+    report = Report(
+        tracker="bugzilla",
+        external_id="1",
+        title="Bookmarks toolbar does not come back",
+        description="It doesn't stay after a restart; I did check Customize.",
+    )
+    items = [
+        {"feature": f"text:{word}", "weight": weight}
+        for word, weight in (("does", 3.0), ("doesn", 2.5), ("did", 2.0), ("toolbar", 1.0), ("restart", 0.5))
+    ]
+    shown = " ".join(r["text"] for r in from_features(items, report, 6))
+    assert "*toolbar*" in shown and "*restart*" in shown
+    assert not {"does", "doesn", "did"} & set(re.findall(r"\*([^*]+)\*", shown)), shown

@@ -44,6 +44,7 @@ def test_real_rows_with_aliases_and_label_columns(tmp_path: Path, compact_rows: 
     assert first.description.startswith("User-Agent:")
     assert first.created_at == datetime(2009, 9, 23, 2, 57, 43, tzinfo=UTC)
     assert first.labels == {"product": "Core", "is_bug_derived": "True"}  # empty is_bug is no label
+    assert first.product == "Core" and first.component is None  # the field too: components answer to it
     assert labeled.labels["is_bug"] == "True"
 
 

@@ -31,7 +31,12 @@ from bugsift.sources.base import Report
 
 MAX_REASONS = 6
 MAX_WORDS = 5
-STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
+# scikit-learn's list lacks the forms of "do" and the stems tokenisers leave of negated contractions
+# ("doesn't" -> doesn), which then showed up as reasons.
+STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | {
+    *("does", "did", "doing", "doesn", "didn", "don", "isn", "wasn", "aren", "weren", "hasn", "haven"),
+    *("hadn", "shouldn", "wouldn", "couldn", "won", "just", "really", "got", "gets"),
+}
 INTERNAL = re.compile(r"^(field|title|text|word|chars|comments|emb)[:_]")
 """A reason text that matches this is a leaked feature name (tests assert it never does)."""
 

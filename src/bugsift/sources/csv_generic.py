@@ -1,5 +1,6 @@
 """Generic importer: CSV columns, or the keys of JSON-lines records, id, title, body (aliases summary,
-description), optional created_at and project, and any other column as a label.
+description), optional created_at and project, and any other column as a label (``product`` and
+``component`` are also the report's own fields).
 
 Column names are matched without regard to case or surrounding spaces. A ``type`` column (or else a
 ``label`` column) also fills `Report.type`, as the label columns of the GitHub CSV do.
@@ -113,6 +114,10 @@ def from_row(header: list[str], row: list[str], columns: dict[str, int], tracker
         project=row[columns["project"]].strip() if "project" in columns else "",
         created_at=parse_datetime(created, "created_at"),
         type=lowered.get("type") or lowered.get("label"),
+        # a product the reporter named holds component answers to it; both stay labels as well
+        product=lowered.get("product") or None,
+        component=lowered.get("component") or None,
+        components=[lowered["component"]] if lowered.get("component") else [],
         labels=labels,
         raw=dict(zip(header, row, strict=True)),
     )
