@@ -4,15 +4,19 @@
 
 Each URL must hold the apache-jira reports (``bugsift import jira``); ``--postgres`` measures a second store
 in the same run. Queries are stored reports (a fixed random sample), searched live: no time filter, the
-report itself excluded. Two timings per backend, median and p90 over the queries, wall clock and CPU of
+report itself excluded. Timings per backend, median and p90 over the queries, wall clock and CPU of
 this process (the CPU figure is steadier on a shared machine; on SQLite it includes the database work,
 on PostgreSQL the server's work is outside it):
 
 - stage one: the lexical top 10 (`index.search`) with the re-ranker's rare query terms;
-- top 10: the whole answer (`search.find_duplicates`): stage one (60 candidates), loading them, pair
-  features and the re-ranker. It needs a trained ranker: ``--model`` or the store's active ``duplicates``
-  model (``bugsift train duplicates``); without one only stage one is measured, with terms chosen by a
-  TF-IDF fitted on the store.
+- top 10 (text similarity): the whole answer with no trained model (`bugsift duplicates` right after an
+  import: `task.text_similarity_predictor`, its mix chosen and its probability calibrated on the store's
+  links when it is built, which is timed once and printed below the table): stage one (60 candidates),
+  loading them, TF-IDF cosines, the mix, the canonical reports of the answer;
+- top 10 (re-ranked): the whole answer (`search.find_duplicates`) with the learned re-ranker: stage one,
+  loading the candidates, pair features and the re-ranker. It needs a trained ranker: ``--model`` or the
+  store's active ``duplicates`` model (``bugsift train duplicates``); without one that row is left out,
+  and stage one's terms are chosen by a TF-IDF fitted on the store.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from bugsift.duplicates import index
 from bugsift.duplicates.query import query_terms
 from bugsift.duplicates.ranker import DuplicateRanker, load_ranker
 from bugsift.duplicates.search import find_duplicates
+from bugsift.duplicates.task import text_similarity_predictor
 from bugsift.settings import Settings
 from bugsift.sources.base import Report
 from bugsift.store.db import Database
@@ -66,7 +71,7 @@ def ranker_for(database: Database, model: Path | None) -> DuplicateRanker | None
     return load_ranker(path)
 
 
-def measure(url: str, model: Path | None, n_queries: int) -> list[str]:
+def measure(url: str, model: Path | None, n_queries: int, notes: list[str]) -> list[str]:
     database = Database(Settings(database_url=url))
     with database.session() as session:
         ids = list(session.scalars(select(ReportRow.id).order_by(ReportRow.id)))
@@ -98,6 +103,14 @@ def measure(url: str, model: Path | None, n_queries: int) -> list[str]:
 
         wall, cpu = timed(reports, stage_one)
         lines.append(f"{name:10} {len(ids):>7} {'stage one top 10':18} {summary(wall)} {summary(cpu)}")
+    started = time.perf_counter()
+    similar = text_similarity_predictor(database)
+    built = time.perf_counter() - started
+    notes.append(f"{name}: text-similarity predictor built in {built:.1f} s ({similar.choice or 'no links'})")
+    similar.predict(reports[:5], 10)  # warm, as above
+    wall, cpu = timed(reports, lambda r: similar.predict([r], 10))
+    lines.append(f"{name:10} {len(ids):>7} {'top 10 (text sim.)':18} {summary(wall)} {summary(cpu)}")
+    with database.session() as session:
         if trained is not None:
             wall, cpu = timed(reports, lambda r: find_duplicates(session, trained, r, 10))
             lines.append(f"{name:10} {len(ids):>7} {'top 10 (re-ranked)':18} {summary(wall)} {summary(cpu)}")
@@ -113,9 +126,11 @@ def main() -> int:
     args = parser.parse_args()
     print(f"{'backend':10} {'reports':>7} {'what':18} {'wall ms':>15} {'cpu ms':>15}")
     print(f"{'':10} {'':>7} {'':18} {'median':>7} {'p90':>7} {'median':>7} {'p90':>7}")
+    notes: list[str] = []
     for url in [args.database, *([args.postgres] if args.postgres else [])]:
-        for line in measure(url, args.model, args.queries):
+        for line in measure(url, args.model, args.queries, notes):
             print(line, flush=True)
+    print("\n".join(notes))
     return 0
 
 

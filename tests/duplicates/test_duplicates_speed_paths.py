@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import json
+import lzma
+import random
 import re
 from datetime import UTC, datetime, timedelta
+from itertools import islice
+from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.feature_extraction.text import CountVectorizer
 from sqlalchemy import text
 
 from bugsift.duplicates import evaluation as ev
 from bugsift.duplicates import index, query
-from bugsift.duplicates.features import Doc, Vectors, make_vectorizer, mentions
+from bugsift.duplicates.features import Doc, Vectors, _word_counts, make_vectorizer, mentions, plain_words
+from bugsift.duplicates.query import lower_words
 from bugsift.duplicates.ranker import DuplicateRanker
+from bugsift.duplicates.search import doc_of_report, own_row_id, rank_doc
+from bugsift.duplicates.similarity import Scoring, fit_text_model
 from bugsift.duplicates.stems import porter_stems
+from bugsift.duplicates.text_choice import TextSettings
 from bugsift.settings import Settings
 from bugsift.sources.base import Report
+from bugsift.sources.jira import from_record
 from bugsift.store.db import Database
 from bugsift.store.reports import upsert_reports
 
@@ -202,3 +213,72 @@ def test_training_chooses_the_uncertain_threshold_on_calibration_data(
     [answer] = predictor.predict([new], 3)
     assert answer["prediction"] in {"HIVE-5", "HIVE-6"}
     assert 0.0 <= thresholds["uncertain"] <= 1.0 and isinstance(answer["uncertain"], bool)
+
+
+TRICKY = [
+    "İstanbul ÇAĞRI Straße ǅemal x² １２３ ΣΑΣ foo_bar\tnaïve café_au_lait",
+    "NPE in FooBar.baz() at org.apache.Foo$1.run(Foo.java:42) -- HIVE-1234, ~~~",
+    "",
+    "UPPER lower MiXeD 0xDEADBEEF 3.14",
+]
+
+
+def test_lower_words_is_the_regular_expression_split() -> None:
+    # ASCII separators, underscores, letters that lower-case to two characters, non-ASCII word and
+    # non-word characters, in every mix
+    alphabet = "aZ09 _-.\u00e9\u0130\u01c5\u00b2\uff11\u2026\u2192\u0660\u00df\u03a3\U0001f600\t\n"
+    rng = random.Random(0)
+    for _ in range(5000):
+        text_ = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert lower_words(text_) == query._TOKEN.findall(text_.lower()), text_
+
+
+def real_jira_docs(shared_data: Path, n: int = 1500) -> list[Doc]:
+    with lzma.open(shared_data / "apache-jira/jira_issues.jsonl.xz", "rt", encoding="utf-8") as handle:
+        reports = [from_record(json.loads(line)) for line in islice(handle, n)]
+    return [doc_of_report(r, i) for i, r in enumerate(reports, start=1)]
+
+
+def test_word_counts_are_scikit_learns_on_real_reports(shared_data: Path) -> None:
+    docs = real_jira_docs(shared_data)
+    vectorizer = make_vectorizer().fit([d.text for d in docs[:1000]])  # the rest hold unseen words
+    assert plain_words(vectorizer)
+    texts = [d.text for d in docs] + [d.title for d in docs] + TRICKY
+    assert all(lower_words(t) == query._TOKEN.findall(t.lower()) for t in texts)
+    fast, plain = _word_counts(vectorizer, texts), CountVectorizer.transform(vectorizer, texts)
+    assert fast.dtype == plain.dtype
+    for part in ("indptr", "indices", "data"):
+        assert np.array_equal(getattr(fast, part), getattr(plain, part)), part
+    vectors = Vectors.of(vectorizer, docs)  # the batched TF-IDF call gives each field's own rows
+    for field, field_texts in (("title", [d.title for d in docs]), ("full", [d.text for d in docs])):
+        expected = vectorizer.transform(field_texts)
+        got = getattr(vectors, field)
+        assert np.array_equal(got.indptr, expected.indptr) and np.array_equal(got.indices, expected.indices)
+        assert np.array_equal(got.data, expected.data), field
+
+
+def test_text_similarity_ranks_as_the_full_feature_matrix_does(
+    sqlite_db: Database, shared_data: Path
+) -> None:
+    """words_only computes most pair features for the returned candidates only: the same candidates, in
+    the same order, with the same scores, features and matched terms as the full matrix gives."""
+    with lzma.open(shared_data / "apache-jira/jira_issues.jsonl.xz", "rt", encoding="utf-8") as handle:
+        reports = [from_record(json.loads(line)) for line in islice(handle, 1500)]
+    with sqlite_db.session() as session:
+        upsert_reports(session, reports)
+    with sqlite_db.session() as session:
+        model = fit_text_model(session)
+        assert model is not None
+        for r in reports[::37]:
+            doc = doc_of_report(r, own_row_id(session, r))
+            ranked = []
+            for words_only in (False, True):
+                scoring = Scoring(TextSettings(lexical=0.4, cross=0.5), False)
+                found, _ = rank_doc(
+                    session, model, doc, r.tracker, 10, scorer=scoring.words, adjust=scoring.adjust,
+                    words_only=words_only,
+                )  # fmt: skip
+                ranked.append(
+                    [(c.row.external_id, c.probability, c.features, c.matched_terms) for c in found]
+                )
+            assert ranked[0] == ranked[1] and ranked[0], r.external_id

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from bugsift.store.models import ReportRow
@@ -40,13 +40,30 @@ def is_open(status: str | None, resolution: str | None) -> bool:
     return (status or "").strip().lower().replace(" ", "").replace("'", "") not in CLOSED_STATUSES
 
 
-def _load(session: Session, tracker: str, external_ids: Iterable[str]) -> dict[str, Node]:
+_PROJECTS = text(
+    "WITH RECURSIVE p(project) AS ("
+    " SELECT min(project) FROM reports WHERE tracker = :tracker"
+    " UNION ALL SELECT (SELECT min(r.project) FROM reports r WHERE r.tracker = :tracker"
+    " AND r.project > p.project) FROM p WHERE p.project IS NOT NULL"
+    ") SELECT project FROM p WHERE project IS NOT NULL"
+)
+
+
+def tracker_projects(session: Session, tracker: str) -> list[str]:
+    """The distinct projects of ``tracker``, one probe of the (tracker, project, external_id) index each:
+    PostgreSQL (before 18) answers ``SELECT DISTINCT project`` by reading every report (31 ms on 32k Jira
+    reports, for each hop of every answer's chains), this walk in 0.5 ms on either database."""
+    return list(session.scalars(_PROJECTS, {"tracker": tracker}))
+
+
+def _load(
+    session: Session, tracker: str, external_ids: Iterable[str], projects: list[str]
+) -> dict[str, Node]:
     wanted = sorted(set(external_ids))
     nodes: dict[str, Node] = {}
     columns = (ReportRow.external_id, ReportRow.duplicate_of, ReportRow.status, ReportRow.resolution)
-    # Naming the tracker's projects lets SQLite probe the (tracker, project, external_id) index; with the
-    # tracker alone it scanned every report of the tracker (45 ms on 32k Jira reports, 0.1 ms this way).
-    projects = select(ReportRow.project).where(ReportRow.tracker == tracker).distinct()
+    # Naming the tracker's projects lets the databases probe the (tracker, project, external_id) index;
+    # with the tracker alone SQLite scanned every report of the tracker (45 ms on 32k Jira reports).
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
         rows = session.execute(
@@ -65,11 +82,14 @@ def chains(session: Session, tracker: str, external_ids: Iterable[str]) -> dict[
     """For each id, the stored reports along its duplicate-of chain, starting with itself."""
     nodes: dict[str, Node] = {}
     frontier = set(external_ids)
+    projects: list[str] | None = None
     for _ in range(MAX_HOPS + 1):
         frontier -= nodes.keys()
         if not frontier:
             break
-        nodes.update(_load(session, tracker, frontier))
+        if projects is None:
+            projects = tracker_projects(session, tracker)
+        nodes.update(_load(session, tracker, frontier, projects))
         frontier = {n.duplicate_of for n in nodes.values() if n.duplicate_of and n.duplicate_of not in nodes}
     result: dict[str, list[Node]] = {}
     for start in external_ids:

@@ -8,17 +8,20 @@ never read: they were written after filing.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+from sklearn.preprocessing import normalize
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
-from bugsift.duplicates.query import STOP_WORDS
+from bugsift.duplicates.query import STOP_WORDS, lower_words
 from bugsift.learn.vectorizers import CompactTfidfVectorizer as TfidfVectorizer
 
 TOKEN_PATTERN = r"(?u)[^\W_]+"
@@ -105,18 +108,83 @@ class Vectors:
             return cls(empty, empty, empty)
         # ``text`` is title + newline + body, and a newline always separates tokens: its counts are the
         # sum of the other two, so each document is tokenized twice instead of three times.
-        title = CountVectorizer.transform(vectorizer, [d.title for d in docs])
-        body = CountVectorizer.transform(vectorizer, [d.description[:MAX_TEXT_CHARS] for d in docs])
+        count = _word_counts if plain_words(vectorizer) else CountVectorizer.transform
+        title = count(vectorizer, [d.title for d in docs])
+        body = count(vectorizer, [d.description[:MAX_TEXT_CHARS] for d in docs])
         full = title + body
+        # One TF-IDF pass for the three: its steps are per entry and per row, so the rows come out the
+        # same as three passes would give.
         tfidf = vectorizer._tfidf  # the fitted TfidfTransformer that TfidfVectorizer.transform applies
-        return cls(
-            title=tfidf.transform(title, copy=False),
-            body=tfidf.transform(body, copy=False),
-            full=tfidf.transform(full, copy=False),
-        )
+        n = len(docs)
+        rows = _tfidf(tfidf, sparse.vstack([title, body, full], format="csr"))
+        return cls(title=rows[:n], body=rows[n : 2 * n], full=rows[2 * n :])
 
     def rows(self, index: Sequence[int]) -> Vectors:
         return Vectors(self.title[index], self.body[index], self.full[index])
+
+    def between(self, start: int, stop: int | None = None) -> Vectors:
+        """Rows ``start`` up to ``stop`` (a slice: cheaper than `rows`, the same entries)."""
+        return Vectors(self.title[start:stop], self.body[start:stop], self.full[start:stop])
+
+
+def plain_words(vectorizer: TfidfVectorizer) -> bool:
+    """True when ``vectorizer`` counts what `_word_counts` counts: lower-cased `TOKEN_PATTERN` words, no
+    n-grams, no custom steps, and no stop word in its vocabulary (dropping the words it does not know
+    then drops the stop words too). `make_vectorizer`'s always does."""
+    if not (
+        vectorizer.analyzer == "word"
+        and vectorizer.token_pattern == TOKEN_PATTERN
+        and vectorizer.lowercase
+        and vectorizer.preprocessor is None
+        and vectorizer.tokenizer is None
+        and vectorizer.strip_accents is None
+        and tuple(vectorizer.ngram_range) == (1, 1)
+        and vectorizer.input == "content"
+        and not vectorizer.binary
+    ):
+        return False
+    return vectorizer.vocabulary_.keys().isdisjoint(vectorizer.get_stop_words() or ())
+
+
+def _tfidf(tfidf: TfidfTransformer, counts: sparse.csr_matrix) -> sparse.csr_matrix:
+    """``tfidf.transform(counts, copy=False)`` step for step, without its input checks: ``counts`` is a
+    float CSR matrix built here, and the checks (pandas / narwhals probes) cost more than the arithmetic."""
+    if tfidf.sublinear_tf:
+        np.log(counts.data, counts.data)
+        counts.data += 1.0
+    if hasattr(tfidf, "idf_"):
+        counts.data *= tfidf.idf_[counts.indices]
+    if tfidf.norm == "l2":
+        inplace_csr_row_normalize_l2(counts)
+    elif tfidf.norm is not None:
+        counts = normalize(counts, norm=tfidf.norm, copy=False)
+    return counts
+
+
+def _word_counts(vectorizer: TfidfVectorizer, texts: Sequence[str]) -> sparse.csr_matrix:
+    """``CountVectorizer.transform`` for a `plain_words` vectorizer, entry for entry, with the words
+    split by `query.lower_words` (the regular expression split was most of the re-ranking time)."""
+    vocabulary = vectorizer.vocabulary_
+    words = [lower_words(text) for text in texts]
+    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    unknown = len(vocabulary)  # the id of every word out of the vocabulary, dropped below
+    ids = np.fromiter(
+        map(vocabulary.get, itertools.chain.from_iterable(words), itertools.repeat(unknown)),
+        dtype=np.int32,
+        count=int(lengths.sum()),
+    )
+    known = ids != unknown
+    per_doc = np.bincount(np.repeat(np.arange(len(texts)), lengths)[known], minlength=len(texts))
+    matrix = sparse.csr_matrix(
+        (
+            np.ones(int(known.sum()), dtype=vectorizer.dtype),
+            ids[known],
+            np.concatenate([[0], np.cumsum(per_doc)]).astype(np.int64),
+        ),
+        shape=(len(texts), unknown),
+    )
+    matrix.sum_duplicates()  # one entry per (document, word), counts summed, indices sorted
+    return matrix
 
 
 def mentions(text: str, key: str) -> bool:
@@ -147,12 +215,14 @@ def pair_features(
     lexical_scores: Sequence[float],
     idf: np.ndarray,
     rare_idf: float,
+    rows: Sequence[int] | None = None,
 ) -> np.ndarray:
     """Feature matrix (len(candidates) x len(FEATURE_NAMES)) of one query against its candidates.
 
     ``query_vectors`` has one row; ``candidate_vectors`` one row per candidate; ``lexical_scores`` come from
     stage one (higher is better); ``idf`` is the vectorizer's idf_, ``rare_idf`` the idf above which a
-    shared term counts as rare.
+    shared term counts as rare. ``rows``: the candidates whose own features (`fill_candidate_features`)
+    are computed now (None: all); the others keep 0 there until filled.
     """
     n = len(candidates)
     out = np.zeros((n, len(FEATURE_NAMES)), dtype=np.float64)
@@ -171,13 +241,33 @@ def pair_features(
     out[:, 5] = _rowwise_cos(q.full, c.full)
     out[:, 6] = _rowwise_cos(q.title, c.full)
     out[:, 7] = _rowwise_cos(q.full, c.title)
+    every = range(n) if rows is None else rows
+    fill_candidate_features(out, query, query_vectors, candidates, c, idf, rare_idf, every)
+    return out
+
+
+def fill_candidate_features(
+    out: np.ndarray,
+    query: Doc,
+    query_vectors: Vectors,
+    candidates: Sequence[Doc],
+    candidate_vectors: Vectors,
+    idf: np.ndarray,
+    rare_idf: float,
+    rows: Iterable[int],
+) -> None:
+    """Columns 8 on of ``out`` (`pair_features`' matrix) for the candidates at ``rows``: each depends on
+    that candidate alone, and they cost most of the matrix (a text-similarity answer needs them for the
+    candidates it returns only)."""
+    c = candidate_vectors
     query_terms = set(query_vectors.full.indices.tolist())
     query_title_terms = set(query_vectors.title.indices.tolist())
     query_exceptions = _pattern_set(_EXCEPTION, query.text)
     query_frames = _pattern_set(_FRAME, query.text)
     query_text_upper = query.text.upper()
     full_ptr, title_ptr = c.full.indptr, c.title.indptr
-    for i, cand in enumerate(candidates):
+    for i in rows:
+        cand = candidates[i]
         terms = set(c.full.indices[full_ptr[i] : full_ptr[i + 1]].tolist())
         shared = query_terms & terms
         out[i, 8] = sum(1 for t in shared if idf[t] >= rare_idf)
@@ -196,4 +286,3 @@ def pair_features(
             out[i, 16] = math.log1p(abs((query.created_at - cand.created_at).total_seconds()) / 86400)
         out[i, 17] = math.log1p(len(query.description))
         out[i, 18] = math.log1p(len(cand.description))
-    return out

@@ -18,7 +18,14 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import ThreadpoolController
 
-from bugsift.duplicates.features import FEATURE_NAMES, Doc, Vectors, make_vectorizer, pair_features
+from bugsift.duplicates.features import (
+    FEATURE_NAMES,
+    Doc,
+    Vectors,
+    fill_candidate_features,
+    make_vectorizer,
+    pair_features,
+)
 from bugsift.duplicates.stems import stem_shares
 from bugsift.learn.vectorizers import CompactTfidfVectorizer as TfidfVectorizer
 
@@ -104,9 +111,26 @@ class DuplicateRanker:
         candidates: Sequence[Doc],
         candidate_vectors: Vectors,
         lexical_scores: Sequence[float],
+        rows: Sequence[int] | None = None,
     ) -> np.ndarray:
+        """`features.pair_features`; ``rows``: the candidates whose own features are computed now (None:
+        all; the others wait for `fill_features`)."""
         return pair_features(
-            query, query_vectors, candidates, candidate_vectors, lexical_scores, self.idf_, RARE_IDF
+            query, query_vectors, candidates, candidate_vectors, lexical_scores, self.idf_, RARE_IDF, rows
+        )
+
+    def fill_features(
+        self,
+        X: np.ndarray,
+        query: Doc,
+        query_vectors: Vectors,
+        candidates: Sequence[Doc],
+        candidate_vectors: Vectors,
+        rows: Sequence[int],
+    ) -> None:
+        """Complete the rows ``rows`` of a matrix `features` left partial (in place)."""
+        fill_candidate_features(
+            X, query, query_vectors, candidates, candidate_vectors, self.idf_, RARE_IDF, rows
         )
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> DuplicateRanker:

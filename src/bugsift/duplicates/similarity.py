@@ -218,6 +218,7 @@ def replay_one(
         when,
         scorer=scoring.words,
         adjust=scoring.adjust,
+        words_only=True,
     )
     if not found:
         return Replayed(np.zeros((0, 0)), [], np.zeros(0), np.zeros(0), targets)
@@ -328,7 +329,9 @@ def similar_prediction(
     doc = doc_of_report(report, own_row_id(session, report))
     scope = None if report.tracker in SEARCH_EVERY_TRACKER else report.tracker
     scoring = Scoring(settings or defaults(embeddings), embeddings)
-    found, _ = rank_doc(session, model, doc, scope, top_k, scorer=scoring.words, adjust=scoring.adjust)
+    found, _ = rank_doc(
+        session, model, doc, scope, top_k, scorer=scoring.words, adjust=scoring.adjust, words_only=True
+    )
     found = [_with_probability(c, calibration) for c in found]
     if not found:
         return answer(session, report, [], RANKER, True, [NOTHING_FOUND], extra)
