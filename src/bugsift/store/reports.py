@@ -7,16 +7,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select, tuple_, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from bugsift.sources.base import FILED_FIELDS, Report
 from bugsift.store.jsoncodec import json_bytes
 from bugsift.store.labels import upsert_labels
 from bugsift.store.models import ReportRow, utcnow
-from bugsift.store.upsert import insert_for
+from bugsift.store.upsert import insert_new_rows
 
 ReportKey = tuple[str, str, str]  # (tracker, project, external_id)
+_KEY = ("tracker", "project", "external_id")  # the unique constraint uq_reports_tracker_project_id
+_IN_CHUNK = 500  # external ids per lookup query: well under every backend's bound-parameter limit
 
 # Columns copied one-to-one between Report and ReportRow.
 _PLAIN_FIELDS = (
@@ -95,38 +97,49 @@ def upsert_reports(session: Session, reports: Sequence[Report]) -> UpsertCounts:
             counts.unchanged += 1
     if new_rows:
         now = utcnow()
-        insert = insert_for(session, ReportRow)
+        rows = [{**v, "imported_at": now, "updated_at": now} for v in new_rows]
         # A concurrent importer may have inserted the same key meanwhile: then this is an update.
-        insert = insert.on_conflict_do_update(
-            index_elements=["tracker", "project", "external_id"],
-            set_={name: insert.excluded[name] for name in new_rows[0] if name != "imported_at"},
-        )
-        # executemany, not one giant multi-VALUES statement: compiling that costs more than the rows.
-        session.connection().execute(insert, [{**v, "imported_at": now, "updated_at": now} for v in new_rows])
+        insert_new_rows(session, ReportRow, rows, _KEY, keep=("imported_at", "updated_at"))
         counts.imported += len(new_rows)
     if changed_rows:
         session.execute(update(ReportRow), changed_rows)
         counts.updated += len(changed_rows)
-    _upsert_import_labels(session, latest)
+    _upsert_import_labels(session, latest, existing)
     return counts
 
 
 def _existing(session: Session, keys: list[ReportKey]) -> dict[ReportKey, tuple[int, str]]:
-    if not keys:
-        return {}
-    rows = session.execute(
-        select(
-            ReportRow.tracker, ReportRow.project, ReportRow.external_id, ReportRow.id, ReportRow.content_hash
-        ).where(tuple_(ReportRow.tracker, ReportRow.project, ReportRow.external_id).in_(keys))
-    )
-    return {(t, p, e): (i, h) for t, p, e, i, h in rows}
+    """(row id, content hash) of the keys already stored, by the unique key's index.
+
+    One ``tracker = ? AND project = ? AND external_id IN (...)`` per (tracker, project) of the batch: a
+    row-value ``IN`` over all three columns made PostgreSQL scan, about 120 ms per batch of 500.
+    """
+    by_project: dict[tuple[str, str], list[str]] = {}
+    for tracker, project, external_id in keys:
+        by_project.setdefault((tracker, project), []).append(external_id)
+    found: dict[ReportKey, tuple[int, str]] = {}
+    for (tracker, project), external_ids in by_project.items():
+        for start in range(0, len(external_ids), _IN_CHUNK):
+            rows = session.execute(
+                select(ReportRow.external_id, ReportRow.id, ReportRow.content_hash).where(
+                    ReportRow.tracker == tracker,
+                    ReportRow.project == project,
+                    ReportRow.external_id.in_(external_ids[start : start + _IN_CHUNK]),
+                )
+            )
+            found.update(((tracker, project, e), (i, h)) for e, i, h in rows)
+    return found
 
 
-def _upsert_import_labels(session: Session, reports: dict[ReportKey, Report]) -> None:
+def _upsert_import_labels(
+    session: Session, reports: dict[ReportKey, Report], known: dict[ReportKey, tuple[int, str]]
+) -> None:
     with_labels = {key: r for key, r in reports.items() if r.labels}
     if not with_labels:
         return
-    ids = {key: report_id for key, (report_id, _) in _existing(session, list(with_labels)).items()}
+    ids = {key: known[key][0] for key in with_labels if key in known}
+    missing = [key for key in with_labels if key not in ids]  # inserted just now: their ids are new
+    ids.update((key, report_id) for key, (report_id, _) in _existing(session, missing).items())
     items = [
         (ids[key], name, str(value))
         for key, report in with_labels.items()
