@@ -38,9 +38,10 @@ def _kind_line(evaluation: dict[str, Any]) -> str:
 def _component_line(evaluation: dict[str, Any]) -> str:
     model, base = evaluation["mean"]["model"], evaluation["mean"]["baseline"]
     return (
-        f"  top-1 {_f(model['top1'])}, top-3 {_f(model['top3'])} (the most common components: "
-        f"{_f(base['top1'])}, {_f(base['top3'])}); naming the exact component, not a product's group of "
-        f"small ones: {_f(model['top1_strict'])}"
+        f"  the answer a person is shown (never a bucket such as Untriaged): right at top-1 "
+        f"{_f(model.get('answer_top1'))}, top-3 {_f(model.get('answer_top3'))}; counting a bucket as right, "
+        f"top-1 {_f(model['top1'])}, top-3 {_f(model['top3'])} (the most common components: "
+        f"{_f(base['top1'])}, {_f(base['top3'])})"
     )
 
 
