@@ -40,7 +40,7 @@ from bugsift.bot.planner import Answerer, decide
 from bugsift.bot.rules import Rule
 from bugsift.bot.thresholds import MAX_TARGET, WILSON_Z, drift_margin, held_out_of, label_thresholds
 from bugsift.learn.component import SEP, report_labels
-from bugsift.learn.scales import BY_NAME, CLASSIC_TO_S, MOZILLA_SEVERITY, UNKNOWN, Scale, normalise
+from bugsift.learn.scales import BY_NAME, Scale, level_on, normalise
 from bugsift.learn.tasks import TaskOptions, get_task
 from bugsift.settings import Settings
 from bugsift.sources import read_reports
@@ -116,11 +116,7 @@ def scale_candidate(report: Report, task: str) -> bool:
 def final_level(report: Report, task: str, scale: Scale) -> str | None:
     """The level people finally left on the model's scale; None where it is still "not set" (the default,
     '--'): an action there is a change no person made, so it counts as wrong."""
-    value = getattr(report, task)
-    kind, level = scale.classify(value)
-    if kind == UNKNOWN and value and scale.name == MOZILLA_SEVERITY.name:
-        kind, level = scale.classify(CLASSIC_TO_S.get(normalise(value)))
-    return level if kind == "level" else None
+    return level_on(scale, getattr(report, task))
 
 
 def as_row(report: Report, row_id: int) -> ReportRow:

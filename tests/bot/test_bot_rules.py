@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -378,22 +380,48 @@ def test_a_label_set_or_field_task_may_label_or_comment_but_never_set() -> None:
     assert decision is not None and decision.new_value == "bugsift:yes" and decision.verdict == "act"
 
 
-def test_a_scale_rule_only_suggests_unless_told_to_act_on_reports_left_at_the_default() -> None:
-    """Severity and priority models never saw the reports people leave at the default, which are most of
-    what the bot would act on: their held-out precision does not hold there (the replay, docs/bot.md)."""
-    from bugsift.bot.planner import UNVERIFIED_SCALE, Answerer, _trust
-    from bugsift.bot.thresholds import LabelThreshold
+def test_a_scale_rule_measures_its_thresholds_on_the_untouched_reports_it_acts_on(tmp_path: Path) -> None:
+    """On the reports people gave a level, 'Critical' answers are right 39 times in 40; on the untouched
+    reports a rule acts on, people set Critical on 10 of 40 and left the rest: no threshold there. A model
+    whose evaluation kept only the first kind only suggests, unless the rule says act_on_defaults."""
+    from bugsift.bot.planner import UNVERIFIED_SCALE, Answerer, _thresholds, _trust, unverified
+    from bugsift.learn.tasks import evaluation_path
+    from bugsift.store.models import ModelRow
 
-    (rule,) = parse_rules(SCALED)
-    trusted = {"Critical": LabelThreshold("Critical", threshold=0.5, precision=0.97, support=300, lower=0.95)}
-    answerer = Answerer(
-        model=None,
-        version_name="priority:jira-priority:filing:v1",
-        thresholds=trusted,
-        target=0.9,
-        scale="jira-priority",
-    )
-    assert _trust(rule, "Critical", 0.9, {}, answerer) == ("suggest", None, UNVERIFIED_SCALE)
+    def rows(n: int) -> list[list[float]]:
+        return [[0.95, 0.05]] * n
+
+    stamps = [f"2024-01-{1 + i % 28:02d}T00:00:00+00:00" for i in range(40)]
+    labelled = {"proba": rows(40), "y_true": ["Critical"] * 39 + ["Minor"], "created_at": stamps}
+    population = {
+        "proba": rows(40),
+        "y_true": ["Critical"] * 10 + ["not set"] * 30,
+        "created_at": stamps,
+        "n_labelled": 0,
+        "n_untouched": 40,
+        "n_untouched_set_later": 10,
+    }
+    model_path = tmp_path / "priority-jira-priority-filing-v1.skops"
+    model = ModelRow(task="priority", label="jira-priority", path=str(model_path))
+
+    def kept(predictions: dict[str, object]) -> None:
+        evaluation = {"predictions": {"classes": ["Critical", "Minor"], **predictions}}
+        evaluation_path(model_path).write_text(json.dumps(evaluation), encoding="utf-8")
+
+    rule = parse_rules(SCALED + "min_support = 10\nprecision = 0.8\n")[0]
     bold = rule.model_copy(update={"act_on_defaults": True})
-    assert _trust(bold, "Critical", 0.9, {}, answerer)[0] == "act"
+    kept({**labelled, "bot": population})
+    thresholds, _, held_out = _thresholds(rule, model)
+    assert held_out is not None and held_out.untouched_counted and len(held_out.predicted) == 40
+    assert thresholds["Critical"].threshold is None and unverified(rule, held_out) is None
+    assert _thresholds(bold, model)[0]["Critical"].threshold == 0.95  # the reporters' levels
+
+    kept(labelled)  # a model trained before the untouched reports were kept
+    thresholds, _, held_out = _thresholds(rule, model)
+    assert held_out is not None and not held_out.untouched_counted
+    assert unverified(rule, held_out) == UNVERIFIED_SCALE and unverified(bold, held_out) is None
+    answerer = Answerer(model, "priority:jira-priority:filing:v1", thresholds, 0.8, "jira-priority")
+    assert _trust(rule, "Critical", 0.97, {}, answerer)[0] == "act"
+    answerer = dataclasses.replace(answerer, unverified=UNVERIFIED_SCALE)
+    assert _trust(rule, "Critical", 0.97, {}, answerer) == ("suggest", None, UNVERIFIED_SCALE)
     assert parse_rules(SCALED + "act_on_defaults = true\n")[0].act_on_defaults

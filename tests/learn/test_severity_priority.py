@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import lzma
+from collections import Counter
 from itertools import islice
 from pathlib import Path
 
@@ -71,6 +72,11 @@ def test_mozilla_severity_as_filed_untouched_normal_excluded_person_set_normal_c
     assert dataset.sources == {AS_FILED: len(dataset.labels)}  # every bug carries its history
     assert dataset.excluded["severity normal: the tracker's default, left untouched"] == 899
     assert dataset.excluded["severity enhancement: not a severity"] == 11
+    # the untouched ones are what a triage bot acts on: kept apart, with the level people gave them later
+    assert len(dataset.at_default) == 899
+    assert Counter(dataset.at_default_final) == {
+        None: 881, "critical": 8, "major": 4, "blocker": 4, "trivial": 2,
+    }  # fmt: skip
     # bug 1080687 was filed "normal", raised to critical, and set back to normal by a triager: counted
     by_id = dict(zip((r.external_id for r in dataset.reports), dataset.labels, strict=True))
     assert by_id["1080687"] == "normal"
@@ -98,6 +104,7 @@ def test_mozilla_priority_dash_dash_is_not_set(mozilla_bugs: list[Report]) -> No
     dataset = build_scale_dataset("priority", enumerate(mozilla_bugs))
     assert dataset.scale is BUGZILLA_PRIORITY
     assert dataset.excluded == {"no priority ('--': not set)": 945}
+    assert len(dataset.at_default) == 945 and sum(f is not None for f in dataset.at_default_final) == 344
     assert set(dataset.labels) == {"P1", "P2", "P3", "P5"}
 
 
@@ -111,6 +118,8 @@ def test_jira_priority_falls_back_to_final_value_and_drops_untouched_major(
     assert dataset.scale is JIRA_PRIORITY
     assert dataset.excluded == {"priority Major: the tracker's default, left untouched": 427}
     assert dataset.sources == {FINAL: 173}
+    # no history: today's "Major" is the filed one, so none of them was given a level later
+    assert len(dataset.at_default) == 427 and set(dataset.at_default_final) == {None}
     assert dataset.class_counts() == {"Blocker": 28, "Critical": 31, "Minor": 94, "Trivial": 20}
     # a final value the bot wrote is its own answer, never a label
     blocker = next(i for i, r in enumerate(reports) if r.priority == "Blocker")
@@ -176,7 +185,18 @@ def test_train_predict_evaluate_severity_through_the_cli_and_the_api(
     # the validation report drawn from the evaluation kept beside the model file shows the rank error
     from bugsift.report import write_report
 
+    # what the bot's thresholds are measured on: the untouched bugs of the test period, mostly left so
+    assert "for the bot: " in trained and "filed untouched" in trained
     kept = next((tmp_path / "home" / "models").glob("severity-*.evaluation.json"))
+    population = json.loads(kept.read_text())["predictions"]["bot"]
+    assert population["n_untouched"] > 100 and population["n_labelled"] == 0
+    left = population["n_untouched"] - population["n_untouched_set_later"]
+    assert population["y_true"].count("not set") == left
+    from bugsift.bot.thresholds import held_out_of
+
+    held_out = held_out_of("severity", kept.with_name(kept.name.replace(".evaluation.json", ".skops")))
+    assert held_out is not None and held_out.untouched_counted
+    assert len(held_out.predicted) == population["n_untouched"]
     write_report(json.loads(kept.read_text()), tmp_path / "severity.html", "severity")
     assert "mean absolute rank error, levels off" in (tmp_path / "severity.html").read_text()
 

@@ -8,24 +8,16 @@ untriaged report a scale rule may act on.
 
 from __future__ import annotations
 
-from bugsift.learn.scales import BY_NAME, DEFAULT, NOT_SET, SCALES, Scale, normalise
+from bugsift.learn.scales import (  # is_untouched is also imported from here by the planner
+    BY_NAME,
+    DEFAULT,
+    NOT_SET,
+    is_untouched,
+    scales_of,
+)
 from bugsift.store.bot_actions import FIELD_OF_TASK  # noqa: F401 - re-exported: the column each settable task writes
 
 SCALE_TASKS = ("severity", "priority")
-
-def scales_of(field: str, kind: str) -> list[Scale]:
-    """The scales a tracker kind uses for a field (GitHub has no field of its own: every scale)."""
-    own = [s for s in SCALES if s.field == field and kind in s.trackers]
-    return own or [s for s in SCALES if s.field == field]
-
-
-def is_untouched(field: str, kind: str, value: str | None) -> bool:
-    """Whether a severity or priority still holds what the tracker filled in: empty, '--', or a
-    default level of one of the kind's scales. 'N/A' or 'enhancement' are a person's, so not untouched."""
-    if value is None or not normalise(value):
-        return True
-    return any(scale.classify(value)[0] == DEFAULT for scale in scales_of(field, kind))
-
 
 def never_written(field: str, kind: str, scale: str | None, level: str) -> bool:
     """Whether a level means "not set" on the model's own scale or in this tracker (its default)."""

@@ -24,7 +24,14 @@ from bugsift.bot.fields import (
 )
 from bugsift.bot.log import live_precision
 from bugsift.bot.rules import Rule
-from bugsift.bot.thresholds import MAX_TARGET, LabelThreshold, drift_margin, held_out_of, label_thresholds
+from bugsift.bot.thresholds import (
+    MAX_TARGET,
+    HeldOut,
+    LabelThreshold,
+    drift_margin,
+    held_out_of,
+    label_thresholds,
+)
 from bugsift.learn.component import OTHER, SEP
 from bugsift.learn.tasks import TaskOptions, get_task
 from bugsift.store.db import Database
@@ -88,6 +95,9 @@ class Answerer:
     """The precision the thresholds were chosen for: the rule's, raised by the store's drift."""
     scale: str | None = None
     """Severity and priority: the scale the model answers on."""
+    unverified: str | None = None
+    """Why the thresholds do not hold where the rule acts (a scale model trained before its held-out
+    answers counted the untouched reports); None: they do."""
 
 
 @dataclass
@@ -138,9 +148,11 @@ def _plan_rule(database: Database, rule: Rule, version_of: Any, now: datetime) -
         result.problem = _scale_problem(rule, result.scale)
         if result.problem:
             return result
-    result.thresholds, result.margin = _thresholds(rule, model)
+    result.thresholds, result.margin, held_out = _thresholds(rule, model)
     target = min(MAX_TARGET, rule.precision + result.margin)
-    answerer = Answerer(model, predictor.version_name, result.thresholds, target, result.scale)
+    answerer = Answerer(
+        model, predictor.version_name, result.thresholds, target, result.scale, unverified(rule, held_out)
+    )
     result.paused = paused_because(database, rule, now)
     for rows in _candidates(database, rule, now):
         reports = [row_to_report(row) for row in rows]
@@ -184,17 +196,27 @@ def paused_because(database: Database, rule: Rule, now: datetime) -> str | None:
     )
 
 
-def _thresholds(rule: Rule, model: ModelRow | None) -> tuple[dict[str, LabelThreshold], float]:
+def _thresholds(
+    rule: Rule, model: ModelRow | None
+) -> tuple[dict[str, LabelThreshold], float, HeldOut | None]:
     """Per-label thresholds for the rule's precision, raised by the drift the store's own held-out answers
-    show from their older half to their newer half (`thresholds.drift_margin`); and that margin."""
+    show from their older half to their newer half (`thresholds.drift_margin`); that margin; and the
+    held-out answers they come from."""
     if rule.task == "duplicates" or model is None:
-        return {}, 0.0
-    held_out = held_out_of(rule.task, model.path)
+        return {}, 0.0, None
+    held_out = held_out_of(rule.task, model.path, untouched=not rule.act_on_defaults)
     if held_out is None:
-        return {}, 0.0
+        return {}, 0.0, None
     margin = drift_margin(held_out, rule.precision, rule.min_support)
     target = min(MAX_TARGET, rule.precision + margin)
-    return label_thresholds(held_out, target, rule.min_support), margin
+    return label_thresholds(held_out, target, rule.min_support), margin, held_out
+
+
+def unverified(rule: Rule, held_out: HeldOut | None) -> str | None:
+    """Why a scale rule's thresholds do not hold where it acts, or None (`Answerer.unverified`)."""
+    if held_out is None or held_out.untouched_counted or rule.act_on_defaults:
+        return None
+    return UNVERIFIED_SCALE
 
 
 def _candidates(database: Database, rule: Rule, now: datetime) -> Iterator[list[ReportRow]]:
@@ -352,11 +374,11 @@ def _comment_value(rule: Rule, label: str) -> str:
     return f"{rule.task}: {label}"
 
 
-# The replay (docs/bot.md): severity/priority models learn only from reports people gave a level, and
-# most reports the bot would act on stay at the default; there, HIVE priority was right 0.58 of the time.
+# The replay (docs/bot.md): held-out answers on reports people gave a level overstate the precision on
+# the untouched reports a rule acts on (HIVE priority: 0.89 there, 0.58 in the replay).
 UNVERIFIED_SCALE = (
-    "the model learned only from reports people gave a level; most left at the default stay there, so "
-    "its held-out precision does not hold for them (act_on_defaults = true acts anyway)"
+    "the model's held-out answers are only on reports people gave a level, not on the untouched ones "
+    "this rule acts on, most of which stay untouched: retrain it (act_on_defaults = true acts anyway)"
 )
 
 
@@ -381,10 +403,12 @@ def _trust(
                 f"{version_name} has no threshold chosen for precision {rule.precision:.2f}",
             )
         return "act", float(chosen.get("uncertain") or 0.0), f"p={probability:.2f}, not uncertain"
+    if answerer.unverified:
+        return "suggest", None, answerer.unverified
     if not thresholds:
+        if rule.task in SCALE_TASKS and not answerer.unverified:
+            return "suggest", None, f"{version_name}'s test part held no untouched report to measure on"
         return "suggest", None, f"{version_name} kept no held-out answers per label: retrain it"
-    if rule.task in SCALE_TASKS and not rule.act_on_defaults:
-        return "suggest", None, UNVERIFIED_SCALE
     chosen = thresholds.get(label)
     if chosen is None:
         return "suggest", None, f"no held-out answers of {label!r}"

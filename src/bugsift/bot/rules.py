@@ -86,8 +86,9 @@ class Rule(BaseModel):
     """Severity and priority: the scale the model's answers must be on (default: the newest model's,
     if the tracker uses it)."""
     act_on_defaults: bool = False
-    """Severity and priority: act on reports still at the tracker's default although the model's held-out
-    precision is measured only on reports people gave a level (the replay says it does not hold there)."""
+    """Severity and priority: choose the thresholds on the held-out reports people gave a level, as before
+    0.11, not on the untouched ones the rule acts on: it acts far more often, at a precision the replay
+    shows does not hold (HIVE priority 0.58 at a 0.8 target)."""
 
     @field_validator("allow", "deny", "projects", "skip_reporters", "untriaged_values", mode="before")
     @classmethod

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,10 @@ class HeldOut:
     correct: list[bool]
     created_at: list[str | None] | None = None
     """Filing times (ISO 8601), where the evaluation kept them: the drift check splits by time."""
+    untouched_counted: bool = True
+    """Severity and priority: whether the answers include the reports a bot acts on, those filed with
+    the field untouched, scored against what people finally set (`scale_task.bot_population`). A model
+    trained before 0.11 kept only the reporters' own levels, where its precision does not hold."""
 
 
 def label_thresholds(
@@ -142,17 +146,26 @@ def drift_margin(held_out: HeldOut, target: float, min_support: int, z: float = 
     return max(0.0, target - sum(acted) / len(acted))
 
 
-def held_out_of(task: str, model_path: str | Path) -> HeldOut | None:
+def held_out_of(task: str, model_path: str | Path, untouched: bool = True) -> HeldOut | None:
     """The held-out answers kept beside a model file; None when the evaluation holds none (a model trained
-    before the evaluation kept them: retrain it)."""
+    before the evaluation kept them: retrain it). Severity and priority: ``untouched`` the answers on the
+    reports a bot acts on (where the model kept them), else those on reports people gave a level."""
     path = evaluation_path(model_path)
     if not path.is_file():
         return None
     evaluation = json.loads(path.read_text(encoding="utf-8"))
     if task == "component":
         return _component_answers(evaluation)
-    # the scale and the label:/field: tasks evaluate as the kind ones
-    if task in ("type", "defect", "severity", "priority") or task.startswith(("label:", "field:")):
+    # the scale and the label:/field: tasks evaluate as the kind ones; a scale rule acts only on
+    # untouched reports, so its answers are those (`scale_task.bot_population`)
+    if task in ("severity", "priority"):
+        population = (evaluation.get("predictions") or {}).get("bot")
+        if population is None or not untouched:
+            answers = _kind_answers(evaluation)
+            return None if answers is None else replace(answers, untouched_counted=False)
+        classes = (evaluation.get("predictions") or {}).get("classes") or []
+        return _kind_answers({"predictions": {**population, "classes": classes}}) or HeldOut([], [], [])
+    if task in ("type", "defect") or task.startswith(("label:", "field:")):
         return _kind_answers(evaluation)
     return None
 

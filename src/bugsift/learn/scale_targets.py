@@ -33,6 +33,8 @@ from bugsift.learn.scales import (
     NOT_SET,
     SCALES,
     Scale,
+    is_untouched,
+    level_on,
     normalise,
     scale_for_value,
 )
@@ -59,6 +61,14 @@ class ScaleDataset(Dataset):
     """How many labels are the value as filed, and how many today's value (no history)."""
     person_set_defaults: int = 0
     """Labels that are the tracker's default, counted because a person set them."""
+    label_sources: list[str] = field(default_factory=list)
+    """Per labelled report, where its label came from (AS_FILED, FINAL or CORRECTED)."""
+    at_default: list[Report] = field(default_factory=list)
+    """Reports filed with the field untouched (empty, '--' or the tracker's default): no label, but the
+    reports a triage bot acts on (`bugsift.bot`); the held-out ones score its thresholds."""
+    at_default_final: list[str | None] = field(default_factory=list)
+    """Per `at_default` report, the level people finally gave it on the dataset's scale; None: it stays
+    "not set" (where the tracker kept no history, today's value is the filed one, so always None)."""
 
 
 def is_person(who: str | None) -> bool:
@@ -191,6 +201,12 @@ def build_scale_dataset(
         label, reason = _label(task, report, value, on, scale, mapped, source == CORRECTED)
         if label is None:
             dataset.excluded[reason] += 1
+            if scale is not None and source != CORRECTED and is_untouched(task, report.tracker, value):
+                final = level_on(scale, getattr(report, task)) if source == AS_FILED else None
+                if slim:
+                    report.comments, report.raw = [], {}
+                dataset.at_default.append(report)
+                dataset.at_default_final.append(final)
             continue
         if slim:  # after `_label`, which reads the raw history (who set a default)
             report.comments, report.raw = [], {}
@@ -198,6 +214,7 @@ def build_scale_dataset(
         dataset.reports.append(report)
         dataset.labels.append(label)
         dataset.sources[source] += 1
+        dataset.label_sources.append(source)
         dataset.person_set_defaults += reason == "person-set default"
     return dataset
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ from bugsift.learn.scale_targets import (
     ScaleDataset,
     load_scale_dataset,
 )
-from bugsift.learn.scales import Scale, mean_absolute_rank_error
+from bugsift.learn.scales import NOT_SET, Scale, mean_absolute_rank_error
 from bugsift.learn.tasks import EvaluationOutcome, TaskOptions, TrainOutcome
 from bugsift.learn.training import Evaluation, _split, evaluate_dataset, fit_model, model_params
 from bugsift.settings import Settings
@@ -63,11 +64,13 @@ def evaluate_scale(
     mode = options.mode or "filing"
     split = options.split
     test_fraction = options.test_fraction or settings.test_fraction
+    test_idx: np.ndarray | None = None
     if split == "kfold":
         train_idx = np.arange(len(dataset.labels))
     else:
-        train_idx, _ = _split(dataset, split, test_fraction, settings.random_seed)
+        train_idx, test_idx = _split(dataset, split, test_fraction, settings.random_seed)
     selection = choose_scale_settings(dataset, scale, mode, train_idx, split, settings.random_seed)
+    window = at_default_in_window(dataset, test_idx) if split == "time" and test_idx is not None else []
     evaluation = evaluate_dataset(
         dataset,
         mode,
@@ -78,7 +81,11 @@ def evaluate_scale(
         settings.random_seed,
         learning_curve=options.learning_curve,
         settings=selection.params,
+        also_predict=[dataset.at_default[i] for i in window],
     )
+    if test_idx is not None and split == "time":
+        evaluation.predictions["bot"] = bot_population(dataset, test_idx, window, evaluation.predictions)
+    evaluation.predictions.pop("also_proba", None)
     evaluation.selection = {**selection.as_dict(), "rule": RULE}
     add_rank_error(evaluation, scale)
     evaluation.data.update(
@@ -88,6 +95,72 @@ def evaluate_scale(
         person_set_defaults=dataset.person_set_defaults,
     )
     return evaluation
+
+
+def at_default_in_window(dataset: ScaleDataset, test_idx: np.ndarray) -> list[int]:
+    """The `at_default` reports filed in the test part's period of their project (the time split is per
+    project): the untouched reports a bot would have found while the test reports came in."""
+    starts: dict[str, datetime] = {}
+    for i in test_idx:
+        report = dataset.reports[int(i)]
+        if report.created_at is not None:
+            start = starts.get(report.project)
+            starts[report.project] = report.created_at if start is None else min(start, report.created_at)
+    return [
+        i
+        for i, report in enumerate(dataset.at_default)
+        if report.created_at is not None
+        and report.project in starts
+        and report.created_at >= starts[report.project]
+    ]
+
+
+def bot_population(
+    dataset: ScaleDataset, test_idx: np.ndarray, window: list[int], predictions: dict[str, Any]
+) -> dict[str, Any]:
+    """The held-out answers on the reports a bot would act on, against the level people finally gave.
+
+    A bot acts only where the field is untouched. Where the tracker kept history, those are the reports
+    filed untouched (`at_default`), and most stay so: an answer there is right only if people later set
+    that level. Where it kept none (labels are today's values), every test report was a candidate, so
+    the labelled ones count too. The bot's per-label thresholds come from these
+    (`bugsift.bot.thresholds`), not from the reporters' own levels the test part scores."""
+    proba: list[list[float]] = []
+    y_true: list[str] = []
+    created: list[str | None] = []
+    labelled = 0
+    for position, i in enumerate(int(i) for i in test_idx):
+        if dataset.label_sources[i] == FINAL:
+            proba.append(predictions["proba"][position])
+            y_true.append(predictions["y_true"][position])
+            created.append(predictions["created_at"][position])
+            labelled += 1
+    for row, i in zip(predictions.get("also_proba") or [], window, strict=True):
+        report = dataset.at_default[i]
+        proba.append(row)
+        y_true.append(dataset.at_default_final[i] or NOT_SET)
+        created.append(report.created_at.isoformat() if report.created_at else None)
+    set_later = sum(dataset.at_default_final[i] is not None for i in window)
+    return {
+        "proba": proba,
+        "y_true": y_true,
+        "created_at": created,
+        "n_labelled": labelled,
+        "n_untouched": len(window),
+        "n_untouched_set_later": set_later,
+    }
+
+
+def bot_population_line(population: dict[str, Any]) -> str:
+    """What the bot's thresholds for this model are measured on (`bot_population`), in words."""
+    untouched, later = population["n_untouched"], population["n_untouched_set_later"]
+    line = (
+        f"for the bot: {len(population['y_true'])} test-period reports it would act on, {untouched} of "
+        f"them filed untouched ({later} given a level later; the rest count against any answer)"
+    )
+    if population["n_labelled"]:
+        line += f" and {population['n_labelled']} labelled with today's value (no history to tell)"
+    return line
 
 
 def add_rank_error(evaluation: Evaluation, scale: Scale) -> None:
@@ -136,6 +209,9 @@ def describe(evaluation: Evaluation) -> str:
         f"{_num(evaluation.baseline.get('mean_abs_rank_error'))}",
         threshold_line(evaluation.as_dict()),
     ]
+    population = evaluation.predictions.get("bot")
+    if population is not None:
+        lines.append(bot_population_line(population))
     selection = evaluation.selection
     if selection.get("candidates"):
         lines.append(

@@ -189,6 +189,29 @@ def scale_for_value(field: str, value: str | None, tracker: str = "") -> Scale |
     return None
 
 
+def scales_of(field: str, kind: str) -> list[Scale]:
+    """The scales a tracker kind uses for a field (GitHub has no field of its own: every scale)."""
+    own = [s for s in SCALES if s.field == field and kind in s.trackers]
+    return own or [s for s in SCALES if s.field == field]
+
+
+def is_untouched(field: str, kind: str, value: str | None) -> bool:
+    """Whether a severity or priority still holds what the tracker filled in: empty, '--', or a
+    default level of one of the kind's scales. 'N/A' or 'enhancement' are a person's, so not untouched."""
+    if value is None or not normalise(value):
+        return True
+    return any(scale.classify(value)[0] == DEFAULT for scale in scales_of(field, kind))
+
+
+def level_on(scale: Scale, value: str | None) -> str | None:
+    """The level ``value`` is on ``scale`` (a classic Bugzilla severity mapped onto S1..S4); None where it
+    is no level there: not set, the tracker's default, or another scale's value."""
+    kind, level = scale.classify(value)
+    if kind == UNKNOWN and value and scale.name == MOZILLA_SEVERITY.name:
+        kind, level = scale.classify(CLASSIC_TO_S.get(normalise(value)))
+    return level if kind == "level" else None
+
+
 def mean_absolute_rank_error(
     y_true: Iterable[str], y_pred: Iterable[str], scale: Scale | tuple[str, ...]
 ) -> float | None:

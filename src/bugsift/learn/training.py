@@ -8,6 +8,7 @@ score the test part. Training for use then refits on every labelled report and k
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -132,8 +133,9 @@ def _score_split(
     embeddings: str = "off",
     settings: dict[str, Any] | None = None,
     calibrated: tuple[np.ndarray, Any, np.ndarray] | None = None,
-) -> tuple[np.ndarray, list[Any], dict[str, Any]]:
-    """Fit on train, predict test; choose the threshold on a calibration part carved from train.
+) -> tuple[np.ndarray, list[Any], dict[str, Any], Any]:
+    """Fit on train, predict test; choose the threshold on a calibration part carved from train. Also
+    returns the model fitted on train.
 
     ``calibrated`` = (calibration rows, model, its probabilities there) when the settings' choice
     already fitted that model on the same carve."""
@@ -154,7 +156,7 @@ def _score_split(
         _take(reports, train_idx), _take(labels, train_idx), dataset.task, mode, embeddings, settings
     )
     proba = model.predict_proba(_take(reports, test_idx))
-    return proba, list(model.classes_), threshold
+    return proba, list(model.classes_), threshold, model
 
 
 def choose_settings(
@@ -216,6 +218,7 @@ def evaluate_dataset(
     embeddings: str = "off",
     settings: dict[str, Any] | None = None,
     budget_seconds: float = DEFAULT_BUDGET_SECONDS,
+    also_predict: Sequence[Report] = (),
 ) -> Evaluation:
     """Score a task on held-out data with the chosen protocol, beside the majority-class baseline.
 
@@ -223,6 +226,8 @@ def evaluate_dataset(
     unless ``settings`` gives them; every part then uses the same ones.
     ``learning_curve`` also fits models on growing parts of the training data (five more fits).
     ``embeddings`` is the setting of that name (auto / on / off).
+    ``also_predict``: unlabelled reports the first part's model also answers, in
+    ``predictions["also_proba"]`` (the scale tasks score a bot's population with them).
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
@@ -245,8 +250,9 @@ def evaluate_dataset(
     y_train_all: list[str] = []
     test_order: list[int] = []
     probas, thresholds = [], []
+    also_proba: np.ndarray | None = None
     for i, (train_idx, test_idx) in enumerate(parts):
-        proba, classes, threshold = _score_split(
+        proba, classes, threshold, model = _score_split(
             dataset,
             mode,
             train_idx,
@@ -259,6 +265,8 @@ def evaluate_dataset(
             calibrated if i == 0 else None,
         )
         probas.append(aligned_proba(proba, classes, all_classes))
+        if i == 0 and len(also_predict):
+            also_proba = aligned_proba(model.predict_proba(list(also_predict)), classes, all_classes)
         y_test.extend(_take(dataset.labels, test_idx))
         y_train_all.extend(_take(dataset.labels, train_idx))
         test_order.extend(int(i) for i in test_idx)
@@ -291,7 +299,7 @@ def evaluate_dataset(
         threshold=threshold,
         at_threshold=_at_threshold(y_test, proba, all_classes, threshold["threshold"]),
         data=data,
-        predictions=_predictions(dataset, test_order, y_test, proba, all_classes),
+        predictions=_predictions(dataset, test_order, y_test, proba, all_classes, also_proba),
         learning_curve=(
             _learning_curve(dataset, mode, *parts[0], all_classes, embeddings, settings)
             if learning_curve
@@ -302,10 +310,15 @@ def evaluate_dataset(
 
 
 def _predictions(
-    dataset: Dataset, order: list[int], y_true: list[str], proba: np.ndarray, classes: list[str]
+    dataset: Dataset,
+    order: list[int],
+    y_true: list[str],
+    proba: np.ndarray,
+    classes: list[str],
+    also_proba: np.ndarray | None = None,
 ) -> dict[str, Any]:
     reports = _take(dataset.reports, np.asarray(order, dtype=np.intp))
-    return {
+    predictions = {
         "classes": classes,
         "ids": [r.external_id for r in reports],
         "titles": [r.title[:200] for r in reports],
@@ -313,6 +326,9 @@ def _predictions(
         "y_true": y_true,
         "proba": np.round(proba, 5).tolist(),
     }
+    if also_proba is not None:
+        predictions["also_proba"] = np.round(also_proba, 5).tolist()
+    return predictions
 
 
 LEARNING_CURVE_FRACTIONS = (0.1, 0.25, 0.5, 0.75, 1.0)
