@@ -10,9 +10,13 @@ DIR is a data directory holding the reports and an active model of TASK, for exa
     BUGSIFT_HOME=DIR bugsift import jira ../shared/data/apache-jira/jira_issues.jsonl.xz
     BUGSIFT_HOME=DIR bugsift train defect
 
-Each run deletes the model labels of TASK first (so the whole backlog is predicted), starts real
+Each run deletes every model label first (so the whole backlog is predicted: use a bench store), starts real
 `bugsift worker` processes and times the jobs by their own started/finished stamps in the jobs table
 (model loading included). Two workers share the backlog as two jobs (``shard``/``shards``).
+
+``--hosts`` gives each worker a data directory of its own (DIR/hosts/host-N), as on separate machines:
+the workers then share only the database (``--database URL``, e.g. PostgreSQL; default DIR's SQLite
+file), the broker and the models directory (`BUGSIFT_MODELS_PATH`), as docs/deployment.md describes.
 """
 
 from __future__ import annotations
@@ -43,6 +47,17 @@ def settings_for(home: Path, backend: str, broker: str, batch: int) -> Settings:
     if backend != "embedded":
         values.update(jobs_backend="celery", broker_url=broker)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def as_host(settings: Settings, n: int) -> Settings:
+    """The settings of a worker on another machine: its own data directory, the shared rest."""
+    return settings.model_copy(
+        update={
+            "home": settings.home / "hosts" / f"host-{n}",
+            "database_url": settings.resolved_database_url,
+            "models_path": settings.models_dir,
+        }
+    )
 
 
 def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
@@ -88,11 +103,16 @@ def wait_done(
     raise SystemExit(f"jobs {job_ids} not done after {timeout}s")
 
 
-def classify_run(settings: Settings, task: str, workers: int, limit: int | None, logs: Path) -> str:
+def classify_run(
+    settings: Settings, task: str, workers: int, limit: int | None, logs: Path, hosts: bool = False
+) -> str:
     database = database_for(settings)
     with database.session() as session:
-        session.execute(delete(LabelRow).where(LabelRow.name == task, LabelRow.source == "model"))
-    procs = [start_worker(settings, logs / f"worker-{workers}-{n}.log") for n in range(workers)]
+        session.execute(delete(LabelRow).where(LabelRow.source == "model"))
+    procs = [
+        start_worker(as_host(settings, n) if hosts else settings, logs / f"worker-{workers}-{n}.log")
+        for n in range(workers)
+    ]
     try:
         wait_done(settings, [submit("ping", settings) for _ in range(workers)], 120, 0.05)  # workers up
         each = None if limit is None else -(-limit // workers)
@@ -181,23 +201,28 @@ def main() -> int:
     parser.add_argument("--backends", default="embedded,redis")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--skip-classify", action="store_true")
+    parser.add_argument("--hosts", action="store_true", help="a data directory per worker (see above)")
+    parser.add_argument("--database", default=None, help="database URL (default: DIR's SQLite file)")
     parser.add_argument(
         "--split", type=int, default=4000, help="reports of the in-process breakdown (0: none)"
     )
     args = parser.parse_args()
     if args.split and not args.skip_classify:
-        print(predictor_split(Settings(home=args.home), args.task, args.split, args.batch), flush=True)
+        local = Settings(home=args.home, database_url=args.database)
+        print(predictor_split(local, args.task, args.split, args.batch), flush=True)
     logs = args.home / "bench-logs"
     logs.mkdir(parents=True, exist_ok=True)
     for backend in args.backends.split(","):
         settings = settings_for(args.home, backend, args.broker, args.batch)
+        settings = settings.model_copy(update={"database_url": args.database})
         print(
             f"== {backend} (queue {settings.jobs_queue}, batch {args.batch}, {os.cpu_count()} CPUs)",
             flush=True,
         )
         if not args.skip_classify:
             for workers in (1, 2):
-                print("classify " + classify_run(settings, args.task, workers, args.limit, logs), flush=True)
+                run = classify_run(settings, args.task, workers, args.limit, logs, args.hosts)
+                print(f"classify{' (a host each)' if args.hosts else ''} {run}", flush=True)
         print(ping_run(settings, args.pings, logs), flush=True)
     return 0
 

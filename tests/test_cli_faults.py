@@ -282,7 +282,7 @@ def test_predict_when_no_version_loads_names_the_active_one(
     assert "warning: cannot load model defect:is_bug_derived:filing:v2" in result.stderr
     assert_short_error(
         result,
-        f"cannot load model defect:is_bug_derived:filing:v2 ({v2}): the file is missing "
+        f"cannot load model defect:is_bug_derived:filing:v2 ({v2}): {persist.MISSING} "
         "(the earlier defect:is_bug_derived:filing:v1 does not load either: run `bugsift train defect`)",
     )
 

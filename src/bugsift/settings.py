@@ -32,6 +32,14 @@ class Settings(BaseSettings):
             "Default: SQLite file bugsift.sqlite3 inside the data directory."
         ),
     )
+    models_path: Path | None = Field(
+        default=None,
+        description=(
+            "Directory the model files are written to and read from. Default: models inside the data "
+            "directory. On several machines, one directory every host mounts at this same path: the "
+            "registry in the shared database names each file by its full path (docs/deployment.md)."
+        ),
+    )
     sqlite_busy_timeout_ms: int = Field(
         default=30_000,
         description="How long an SQLite writer waits for a lock before failing, in milliseconds.",
@@ -355,7 +363,7 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        return self.home / "models"
+        return self.models_path or self.home / "models"
 
     @property
     def resolved_database_url(self) -> str:

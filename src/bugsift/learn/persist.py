@@ -169,6 +169,13 @@ def untrusted_types(path: str | Path) -> list[str]:
     return [t for t in sio.get_untrusted_types(file=Path(path)) if t not in allowed]
 
 
+# The registry is in the shared database; the files are not: the usual cause on a second machine.
+MISSING = (
+    "the file is missing on this machine (with several machines, every host must mount the models "
+    "directory at the same path: BUGSIFT_MODELS_PATH, docs/deployment.md)"
+)
+
+
 def load_model(path: str | Path) -> Any:
     """Read a model written by `save_model`.
 
@@ -179,7 +186,7 @@ def load_model(path: str | Path) -> Any:
     try:
         return sio.load(path, trusted=trusted_types())
     except FileNotFoundError:
-        raise ModelFileError(path, "the file is missing") from None
+        raise ModelFileError(path, MISSING) from None
     except zipfile.BadZipFile as error:
         raise ModelFileError(path, f"the file is truncated or corrupt ({error})") from None
     except UntrustedTypesFoundException as error:
