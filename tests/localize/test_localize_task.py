@@ -69,3 +69,39 @@ def test_localize_files_task_through_the_store(
     [project] = outcome.evaluation["projects"]
     assert project["project"] == "AspectJ" and project["n_evaluated"] > 90
     assert "plain" in outcome.text and "model" in outcome.text
+
+
+def test_localize_the_ranking_is_chosen_on_the_replay_with_plain_a_candidate(
+    slice_reports: list[Report], shared_data: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The learned ranker ships only where it beats the plain ranking on the replayed reports it scored;
+    where it does not, the model ranks plainly, its probabilities mapped from the plain scores."""
+    from bugsift.localize import model as model_module
+    from bugsift.localize.replay import ranking_metrics
+
+    candidates = load_candidates(shared_data / "eclipse-localization", "AspectJ")
+    model, result = train_localizer(slice_reports[:150], candidates, project="AspectJ")
+    ranked = [o for o in result.outcomes if o.scored_by == "ranker"]
+    chosen = model.selection
+    assert chosen["n"] == len(ranked) > 20 and chosen["metric"] == "MAP"
+    assert chosen["candidates"]["ranker"] == ranking_metrics([o.ranks for o in ranked])["map"]
+    assert chosen["candidates"]["plain"] == ranking_metrics([o.plain_ranks for o in ranked])["map"]
+    assert (
+        chosen["chosen"] == "ranker" and model.ranker is not None
+    )  # this slice: 0.151 against 0.144
+    assert "selection" in model.__getstate__()
+    from bugsift.report import write_report
+
+    kept = {"projects": [result.as_dict()], "selection": {"AspectJ": model.selection}}
+    write_report(kept, tmp_path / "files.html", "files")
+    html = (tmp_path / "files.html").read_text()
+    assert "How this model was chosen" in html and "ranker MAP" in html
+
+    monkeypatch.setattr(model_module, "PLAIN_MARGIN", -1.0)  # as if plain led: it must be what ships
+    plain, _ = train_localizer(slice_reports[:150], candidates, project="AspectJ")
+    assert plain.selection["chosen"] == "plain" and plain.ranker is None
+    assert plain.platt != model.platt and 0.0 <= plain.threshold <= 1.0
+    [out] = FilesPredictor(
+        FilesModel({"AspectJ": plain}), candidates=shared_data / "eclipse-localization"
+    ).predict([slice_reports[160]], top_k=5)
+    assert len(out["candidates"]) == 5 and out["prediction"] in candidates.paths_for(slice_reports[160])

@@ -28,7 +28,14 @@ from bugsift.localize.features import (
 from bugsift.localize.history import History
 from bugsift.localize.mentions import extract_mentions
 from bugsift.localize.ranker import FileRanker
-from bugsift.localize.replay import ProjectHistory, ReplayConfig, fit_ranker, replay_together, report_text
+from bugsift.localize.replay import (
+    ProjectHistory,
+    ReplayConfig,
+    fit_ranker,
+    ranking_metrics,
+    replay_together,
+    report_text,
+)
 from bugsift.localize.textspace import TextSpace
 from bugsift.localize.tokens import class_name
 from bugsift.sources.base import Report
@@ -49,7 +56,11 @@ _STATE = (
     "feature_names",
     "embeddings",
     "path_embeddings",
+    "selection",
 )
+# The learned ranker keeps its place unless the plain ranking leads it by this much MAP on the replay:
+# the split noise of the shared data (docs/accuracy.md), as for the kind models' settings.
+PLAIN_MARGIN = 0.005
 # embedding cosine from which a past report is named "close in meaning" in explanations (random pairs of
 # Eclipse reports: median 0.17, 99th percentile 0.51; a report's nearest past report: median 0.65)
 CLOSE_MEANING = 0.7
@@ -78,13 +89,15 @@ class FileLocalizer:
         # embedding columns: the past reports' embeddings (history order), the paths' (table order)
         self.embeddings: np.ndarray | None = None
         self.path_embeddings: np.ndarray | None = None
+        self.selection: dict[str, Any] = {}
+        """How the ranking was chosen on the replay (`choose_ranking`): each candidate's MAP, the pick."""
 
     # --- persistence ---------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _STATE}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        state = {"embeddings": None, "path_embeddings": None, **state}  # absent from older model files
+        state = {"embeddings": None, "path_embeddings": None, "selection": {}, **state}  # absent: older files
         self.__dict__.update(state)
         saved = list(state.get("feature_names") or [])
         if self.ranker is not None and saved not in (list(FEATURES), list(FEATURES + EMBEDDING_FEATURES)):
@@ -299,20 +312,42 @@ def _fitted_localizer(
         model.embeddings = history.embeddings
         model.path_embeddings = replayer.table.path_embeddings
         model.feature_names = list(FEATURES + EMBEDDING_FEATURES)
-    model.ranker = ranker
-    if result.calibration:
+    model.selection = choose_ranking(result, ranker is not None)
+    plain = model.selection["chosen"] == "plain"
+    model.ranker = None if plain else ranker
+    calibration = result.plain_calibration if plain else result.calibration
+    if calibration:
         from sklearn.linear_model import LogisticRegression
 
-        pairs = np.asarray(result.calibration)
+        pairs = np.asarray(calibration)
         if 0 < pairs[:, 1].sum() < len(pairs):
             platt = LogisticRegression(C=100.0).fit(pairs[:, :1], pairs[:, 1].astype(int))
             model.platt = [float(platt.coef_[0, 0]), float(platt.intercept_[0])]
     ranked = [o for o in result.outcomes if o.scored_by == "ranker"]
     if ranked:
-        top = model.probability(np.array([o.top_score for o in ranked]))
-        model.threshold = choose_threshold(top, np.array([o.top_correct for o in ranked]), precision_target)
+        scores = [o.plain_top_score if plain else o.top_score for o in ranked]
+        correct = [o.plain_top_correct if plain else o.top_correct for o in ranked]
+        top = model.probability(np.array(scores))
+        model.threshold = choose_threshold(top, np.array(correct), precision_target)
     model.metrics = result.as_dict()
     return model
+
+
+def choose_ranking(result: Any, has_ranker: bool) -> dict[str, Any]:
+    """The learned ranker or the plain ranking (summed similarity of past reports that touched a file),
+    by MAP on the replayed reports the ranker scored: each was ranked by a ranker trained only on
+    reports fixed before it was filed, so the replay is the ranker's validation. The ranker keeps its
+    place unless plain leads by `PLAIN_MARGIN`; with no ranker (too little history) plain it is."""
+    ranked = [o for o in result.outcomes if o.scored_by == "ranker"]
+    if not has_ranker or not ranked:
+        why = "too little history for a ranker"
+        return {"chosen": "plain", "n": len(ranked), "candidates": {}, "why": why}
+    scores = {
+        "ranker": ranking_metrics([o.ranks for o in ranked])["map"],
+        "plain": ranking_metrics([o.plain_ranks for o in ranked])["map"],
+    }
+    chosen = "plain" if scores["plain"] > scores["ranker"] + PLAIN_MARGIN else "ranker"
+    return {"chosen": chosen, "n": len(ranked), "candidates": scores, "metric": "MAP"}
 
 
 # Types a saved files model holds beyond skops' defaults and the kind models' list in

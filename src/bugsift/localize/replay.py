@@ -113,6 +113,8 @@ class ReportOutcome:
     top_score: float
     top_correct: bool
     scored_by: str
+    plain_top_score: float = 0.0
+    plain_top_correct: bool = False
 
 
 @dataclass
@@ -125,6 +127,8 @@ class ReplayResult:
     n_retrains: int = 0
     calibration: list[tuple[float, int]] = field(default_factory=list)
     """(raw score, is a fixed file) of the top 10 of each evaluated report, for the probability mapping."""
+    plain_calibration: list[tuple[float, int]] = field(default_factory=list)
+    """The same of the plain ranking, on the same reports: its mapping, where plain is chosen."""
 
     def metrics(self, plain: bool = False) -> dict[str, Any]:
         return ranking_metrics([o.plain_ranks if plain else o.ranks for o in self.outcomes])
@@ -296,8 +300,10 @@ class _Replayer:
         scores = self.ranker.score(features) if self.ranker is not None else plain
         ranks = ranks_of(scores, positive)
         top = np.argsort(-scores, kind="stable")[:10]
+        plain_top = np.argsort(-plain, kind="stable")[:10]
         if self.ranker is not None:
             result.calibration.extend((float(scores[i]), int(positive[i])) for i in top)
+            result.plain_calibration.extend((float(plain[i]), int(positive[i])) for i in plain_top)
         result.outcomes.append(
             ReportOutcome(
                 report_id=report.external_id,
@@ -307,6 +313,8 @@ class _Replayer:
                 top_score=float(scores[top[0]]),
                 top_correct=bool(positive[top[0]]),
                 scored_by="ranker" if self.ranker is not None else "plain (too little history)",
+                plain_top_score=float(plain[plain_top[0]]),
+                plain_top_correct=bool(positive[plain_top[0]]),
             )
         )
         if self.fix_times[k] is not None:

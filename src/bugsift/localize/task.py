@@ -142,6 +142,19 @@ def format_results(results: Sequence[ReplayResult]) -> str:
     return "\n".join(lines)
 
 
+def selection_line(model: FileLocalizer) -> str:
+    """How a project's ranking was chosen (`model.choose_ranking`), in one line."""
+    chosen = model.selection or {}
+    scores = chosen.get("candidates") or {}
+    if not scores:
+        return f"{model.project}: plain ranking ({chosen.get('why', 'no ranker')})"
+    shown = ", ".join(f"{name} {value:.3f}" for name, value in scores.items())
+    return (
+        f"{model.project}: ranking chosen on the replay's {chosen['n']} ranker-scored reports "
+        f"(MAP): {shown} -> {chosen['chosen']}"
+    )
+
+
 class FilesTask:
     def __init__(self, name: str = TASK) -> None:
         self.name = name
@@ -188,6 +201,7 @@ class FilesTask:
                     "embeddings": any(m.uses_embeddings for m in localizers.values()),
                     # the projects whose rows trained the one ranker they share (replayed together)
                     "ranker_projects": sorted(localizers),
+                    "selection": {p: m.selection for p, m in localizers.items()},
                 },
                 data={
                     p: {"n_history": len(m.report_ids), "n_files": len(m.paths)}
@@ -199,8 +213,18 @@ class FilesTask:
                     "precision_target": settings.precision_target,
                 },
             )
-        text = format_results(results) + f"\nsaved files model v{version} to {path}"
-        return TrainOutcome(model=row, evaluation={"projects": [r.as_dict() for r in results]}, text=text)
+        text = "\n".join(
+            [
+                format_results(results),
+                *map(selection_line, localizers.values()),
+                f"saved files model v{version} to {path}",
+            ]
+        )
+        evaluation = {
+            "projects": [r.as_dict() for r in results],
+            "selection": {p: m.selection for p, m in localizers.items()},
+        }
+        return TrainOutcome(model=row, evaluation=evaluation, text=text)
 
     def predictor(self, database: Database, options: TaskOptions) -> FilesPredictor:
         from bugsift.learn.persist import load_model
