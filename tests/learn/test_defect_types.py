@@ -23,6 +23,7 @@ from bugsift.learn.training import evaluate_dataset
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
 from bugsift.store.db import Database
+from bugsift.store.reports import iter_reports
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +111,29 @@ def test_the_training_window_reads_only_the_newest_labelled_reports(
     components = _load(sqlite_db, TaskOptions(), max_reports=300)
     assert len(components) == 300 and not any(r.raw or r.comments for r in components)
     assert min(r.created_at for r in components) >= sorted(r.created_at for r in everything.reports)[-300]
+
+
+def test_scale_and_fix_time_trainings_read_the_same_window(sqlite_db: Database, data_dir: Path) -> None:
+    """Severity, priority and fix-time read the newest N stored reports (not N labelled: their labels
+    are rarer), oldest first again, and say how many older ones they left unread."""
+    from bugsift.learn.fix_time_target import load_dataset as load_fix_times
+    from bugsift.learn.scale_targets import load_scale_dataset
+
+    import_reports(sqlite_db, "bugzilla", [data_dir / "bugzilla-mozilla" / "bugs_full_add08f170.jsonl.xz"])
+    with sqlite_db.session() as session:
+        stored = sorted(r.created_at for _, r in iter_reports(session))
+        for task in ("severity", "priority"):
+            whole = load_scale_dataset(session, task, mode="filing")
+            window = load_scale_dataset(session, task, mode="filing", max_reports=300)
+            assert window.excluded["not read: older than the newest 300 reports"] == len(stored) - 300
+            assert 0 < len(window.labels) < len(whole.labels)
+            dates = [r.created_at for r in window.reports]
+            assert dates == sorted(dates) and dates[0] >= stored[-300]
+            # the same reports get the same labels as in the whole store's data set
+            by_row = dict(zip(whole.row_ids, whole.labels, strict=True))
+            assert all(by_row[row] == label for row, label in zip(window.row_ids, window.labels, strict=True))
+        whole_fix, window_fix = load_fix_times(session), load_fix_times(session, max_reports=300)
+    assert window_fix.excluded["not read: older than the newest 300 reports"] == len(stored) - 300
+    assert 0 < len(window_fix) < len(whole_fix)
+    assert list(window_fix.created) == sorted(window_fix.created)
+    assert min(r.created_at for r in window_fix.reports) >= stored[-300]

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from bugsift.learn.targets import DEFECT, defect_from_resolution
 from bugsift.sources.base import Report
-from bugsift.store.reports import iter_reports
+from bugsift.store.reports import iter_newest_reports
 
 TASK = "fix-time"
 LABEL = "resolved_at"
@@ -129,6 +129,13 @@ def build_dataset(reports: Iterable[Report]) -> Dataset:
     )
 
 
-def load_dataset(session: Session, tracker: str | None = None, project: str | None = None) -> Dataset:
-    """The fix-time data set of the stored reports (optionally one tracker / project)."""
-    return build_dataset(report for _, report in iter_reports(session, tracker=tracker, project=project))
+def load_dataset(
+    session: Session, tracker: str | None = None, project: str | None = None, max_reports: int | None = None
+) -> Dataset:
+    """The fix-time data set of the stored reports (optionally one tracker / project); with
+    ``max_reports``, of the newest that many only (the training window)."""
+    rows, unread = iter_newest_reports(session, tracker, project, max_reports)
+    data = build_dataset(report for _, report in rows)  # sorts by filing time, whatever the order read
+    if unread:
+        data.excluded[f"not read: older than the newest {max_reports:,} reports"] = unread
+    return data

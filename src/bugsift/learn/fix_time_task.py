@@ -90,9 +90,9 @@ class FixTimeTask:
         self.name = name
         self.help = HELP
 
-    def _data(self, database: Database, options: TaskOptions) -> Dataset:
+    def _data(self, database: Database, settings: Settings, options: TaskOptions) -> Dataset:
         with database.session() as session:
-            data = load_dataset(session, options.tracker, options.project)
+            data = load_dataset(session, options.tracker, options.project, settings.train_max_reports)
         if data.counts()["fixed"] < 10:
             raise ValueError(
                 f"fix-time needs at least 10 fixed reports with a resolution date, found "
@@ -101,13 +101,13 @@ class FixTimeTask:
         return data
 
     def evaluate(self, database: Database, settings: Settings, options: TaskOptions) -> EvaluationOutcome:
-        data = self._data(database, options)
+        data = self._data(database, settings, options)
         evaluation = evaluate(data, CANDIDATES, BASELINES, options.test_fraction or settings.test_fraction)
         return EvaluationOutcome(evaluation=evaluation, text=describe(evaluation))
 
     def train(self, database: Database, settings: Settings, options: TaskOptions) -> TrainOutcome:
         """Evaluate on the time split, refit the chosen settings on everything known now, register."""
-        data = self._data(database, options)
+        data = self._data(database, settings, options)
         evaluation = evaluate(data, CANDIDATES, BASELINES, options.test_fraction or settings.test_fraction)
         chosen = evaluation["settings"]
         model = fit_known(chosen, data, data.as_of)

@@ -42,7 +42,7 @@ from bugsift.learn.targets import Dataset
 from bugsift.sources.base import Report
 from bugsift.store.bot_actions import written_by_bot
 from bugsift.store.models import LabelRow
-from bugsift.store.reports import iter_reports
+from bugsift.store.reports import iter_newest_reports
 
 AS_FILED, FINAL, CORRECTED = "as filed", "final value (no history)", "a person's correction"
 # Accounts that change fields without a person deciding: Mozilla's release-management and triage bots,
@@ -146,17 +146,26 @@ def load_scale_dataset(
     project: str | None = None,
     rules: dict[str, tuple[str, ...]] | None = None,
     mode: str = "backlog",
+    max_reports: int | None = None,
 ) -> ScaleDataset:
     """The stored reports whose ``task`` field (severity / priority) is a level of one scale; ``rules``
     (default: the setting) say which labels carry the field where a report has none (`label_rules`).
     For a filing-mode model the later comments and the raw record are dropped once the value is read:
-    such a model never reads them (issue 20: training memory)."""
+    such a model never reads them (issue 20: training memory). With ``max_reports``, the newest that many
+    stored reports only (the training window)."""
     if task not in FIELDS:
         raise ValueError(f"unknown task {task!r}; scale tasks are {', '.join(FIELDS)}")
-    rows = iter_reports(session, tracker=tracker, project=project)
+    rows, unread = iter_newest_reports(session, tracker, project, max_reports)
     corrections, by_bot = human_corrections(session, task), written_by_bot(session, task)
     rules = label_rules() if rules is None else rules
-    return build_scale_dataset(task, rows, corrections, by_bot, rules, slim=mode == "filing")
+    dataset = build_scale_dataset(task, rows, corrections, by_bot, rules, slim=mode == "filing")
+    if unread:  # read newest first: back to oldest first, as without a window
+        dataset.excluded[f"not read: older than the newest {max_reports:,} reports"] = unread
+        for items in (dataset.row_ids, dataset.reports, dataset.labels, dataset.label_sources):
+            items.reverse()
+        dataset.at_default.reverse()
+        dataset.at_default_final.reverse()
+    return dataset
 
 
 def human_corrections(session: Session, task: str) -> dict[int, str]:

@@ -42,12 +42,16 @@ HELP = {
 }
 
 
-def load(database: Database, task: str, options: TaskOptions) -> tuple[ScaleDataset, Scale]:
+def load(
+    database: Database, task: str, options: TaskOptions, max_reports: int | None = None
+) -> tuple[ScaleDataset, Scale]:
     if options.label:
         raise ValueError(f"{task} learns the tracker's own {task} field: --label is not used")
     with database.session() as session:
         mode = options.mode or "filing"
-        dataset = load_scale_dataset(session, task, options.tracker, options.project, mode=mode)
+        dataset = load_scale_dataset(
+            session, task, options.tracker, options.project, mode=mode, max_reports=max_reports
+        )
     if dataset.scale is None:
         where = f" of tracker {options.tracker}" if options.tracker else ""
         raise ValueError(
@@ -250,13 +254,13 @@ class ScaleTask:
         self.help = HELP[name]
 
     def evaluate(self, database: Database, settings: Settings, options: TaskOptions) -> EvaluationOutcome:
-        dataset, scale = load(database, self.name, options)
+        dataset, scale = load(database, self.name, options, settings.train_max_reports)
         evaluation = evaluate_scale(dataset, scale, settings, options)
         return EvaluationOutcome(evaluation=evaluation.as_dict(), text=describe(evaluation))
 
     def train(self, database: Database, settings: Settings, options: TaskOptions) -> TrainOutcome:
         """Evaluate on a time-ordered split, refit on every labelled report, save and register."""
-        dataset, scale = load(database, self.name, options)
+        dataset, scale = load(database, self.name, options, settings.train_max_reports)
         mode = options.mode or "filing"
         timed = replace(options, split="time")
         evaluation = evaluate_scale(dataset, scale, settings, timed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -183,6 +184,18 @@ def iter_reports(
     result = session.execute(query.execution_options(yield_per=batch_size))
     for row in result.scalars():
         yield row.id, row_to_report(row)
+
+
+def iter_newest_reports(
+    session: Session, tracker: str | None, project: str | None, max_reports: int | None
+) -> tuple[Iterator[tuple[int, Report]], int]:
+    """The newest ``max_reports`` stored reports, newest first, and how many older ones stay unread (a
+    training window: memory bounded by a setting, not by the store); every report by id without one."""
+    stored = count_reports(session, tracker, project) if max_reports else 0
+    if not max_reports or stored <= max_reports:
+        return iter_reports(session, tracker=tracker, project=project), 0
+    newest = iter_reports(session, tracker=tracker, project=project, newest_first=True)
+    return itertools.islice(newest, max_reports), stored - max_reports
 
 
 def count_reports(session: Session, tracker: str | None = None, project: str | None = None) -> int:
