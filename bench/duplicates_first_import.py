@@ -19,6 +19,9 @@ With ``--test-share 1.0`` (Mozilla's 9 links) no query precedes the test, so "le
 query with the mix chosen on the others. Word statistics of (a) and (c) come from reports filed before the
 test part only. ``--tune`` prints the variants on the validation queries (the newest 30% before the test),
 never the test. ``--speed N --database URL`` times the live text-similarity answer instead.
+``--as-if-store N`` gives (b) and (c) the stage-one terms a store of N reports would choose (the budget in
+rows, `ranker.MAX_POSTING_ROWS`): the term choice depends only on the stems' shares, so this is what the
+budget costs at N reports on this data.
 """
 
 from __future__ import annotations
@@ -144,7 +147,13 @@ def dataset_queries(session: Any, name: str, data: Path, docs: Sequence[Doc]) ->
 
 
 def measure(
-    database: Database, name: str, data: Path, test_share: float, tune: bool, embeddings: bool
+    database: Database,
+    name: str,
+    data: Path,
+    test_share: float,
+    tune: bool,
+    embeddings: bool,
+    as_if_store: int | None = None,
 ) -> dict[str, Any]:
     with database.session() as session:
         docs = ev.load_docs(session)
@@ -163,6 +172,8 @@ def measure(
     train_project = [by_key[q.query].project or "-" for q in train_q]
     with database.session() as session:
         model = similarity.fit_text_model(session, before=start)
+        if as_if_store:  # stage one's terms as a store of that size would choose them (its rows budget)
+            model.indexed_reports_ = as_if_store
         ranked["(b) full-text search alone"] = full_text(session, model, by_key, by_row, test_q)
         variants = [(False, "c")] + ([(True, "e")] if embeddings else [])
         for emb, letter in variants:
@@ -295,6 +306,11 @@ def main() -> int:
     parser.add_argument("--embeddings", action="store_true", help="also (e): the titles' sentence cosine")
     parser.add_argument("--encoding-cache", type=Path, help="an SQLite file keeping title encodings")
     parser.add_argument("--speed", type=int, help="time this many live answers instead (needs --database)")
+    parser.add_argument(
+        "--as-if-store",
+        type=int,
+        help="(b), (c): stage one's terms as a store of this many reports chooses them (its rows budget)",
+    )
     args = parser.parse_args()
     if args.encoding_cache:
         encoding_store.use_disk_cache(args.encoding_cache)
@@ -305,7 +321,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bugsift-first-import-") as tmp:
         for name in args.dataset:
             database = store_for(name, args.data, args.database, Path(tmp))
-            result = measure(database, name, args.data, args.test_share, args.tune, args.embeddings)
+            result = measure(
+                database, name, args.data, args.test_share, args.tune, args.embeddings, args.as_if_store
+            )
             database.dispose()
             n, first, last = result["test"]
             print(

@@ -102,6 +102,22 @@ def test_select_terms_judges_rarity_by_stem_and_keeps_the_budget() -> None:
     assert ranker.select_terms(["coded", "getfacl", "setfacl"]) == ["getfacl", "setfacl"]
     assert ranker.select_terms(["getfacl", "setfacl"], max_postings=0.01) == ["getfacl"]  # the first always
     assert ranker.select_terms(["neverseen", "getfacl"]) == ["neverseen", "getfacl"]
+    # a big index: the budget in rows binds before the share does (two terms in 2/43 of the reports
+    # each: 4,651 rows of 50,000 pass the 5,000-row budget; 46,512 of a million do not)
+    ranker.indexed_reports_ = 50_000
+    assert ranker.select_terms(["getfacl", "setfacl"]) == ["getfacl", "setfacl"]
+    ranker.indexed_reports_ = 1_000_000
+    assert ranker.select_terms(["getfacl", "setfacl"]) == ["getfacl"]
+
+
+def test_predictors_know_how_many_reports_the_index_holds(sqlite_db: Database) -> None:
+    from bugsift.learn.tasks import TaskOptions, get_task
+
+    with sqlite_db.session() as session:
+        upsert_reports(session, [report(f"HDFS-{i}", f"datanode block report {i}", i) for i in range(30)])
+        session.commit()
+    predictor = get_task("duplicates").predictor(sqlite_db, TaskOptions())
+    assert predictor.model.indexed_reports_ == 30
 
 
 def test_sqlite_index_keeps_positions(sqlite_db: Database) -> None:

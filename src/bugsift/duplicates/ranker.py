@@ -35,6 +35,10 @@ MAX_TERM_SHARE = math.exp(1 - 2.5)
 """Terms whose stem is in more than this share of reports (idf 2.5, about 1 in 4.5) stay out of stage one."""
 MAX_POSTINGS = 0.15
 """Budget of stage one: the summed share of reports the chosen terms' stems match (see `select_terms`)."""
+MAX_POSTING_ROWS = 5_000
+"""The same budget in rows, for a big store (``indexed_reports_`` known): a query costs about one bm25
+evaluation per matched row, so a share alone would read 150,000 rows a query at a million reports. At the
+shared Jira's 32,721 reports the two budgets agree (docs/performance.md, "Duplicate query speed")."""
 RARE_IDF = 6.0
 """A shared term counts as rare above this idf (about 1 report in 250)."""
 
@@ -77,8 +81,12 @@ class DuplicateRanker:
         count as rarest); common ones slow stage one and say little.
 
         Terms are taken rarest first while the share of reports they match, summed, stays within
-        ``max_postings``: the cost of a full-text query grows with the rows its terms match.
+        ``max_postings``, and within `MAX_POSTING_ROWS` of the ``indexed_reports_`` the index holds (when
+        the predictor counted them): the cost of a full-text query grows with the rows its terms match.
         """
+        indexed = getattr(self, "indexed_reports_", None)
+        if indexed:
+            max_postings = min(max_postings, MAX_POSTING_ROWS / indexed)
         scored = []
         for position, term in enumerate(terms):
             share = self._share(term)

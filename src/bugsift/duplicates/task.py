@@ -20,6 +20,7 @@ from bugsift.sources.base import Report
 from bugsift.store.db import Database
 from bugsift.store.models import ModelRow, ReportRow
 from bugsift.store.registry import active_model, next_version, register_model
+from bugsift.store.reports import count_reports
 
 TEST_SHARE = 0.3
 MIN_QUERIES = 20
@@ -175,6 +176,8 @@ def text_similarity_predictor(
     embeddings = text_embeddings(settings)
     with database.session() as session:
         model = fit_text_model(session, tracker)
+        if model is not None:
+            model.indexed_reports_ = count_reports(session)  # stage one's budget in rows (`ranker`)
         tuned = fit_on_links(session, model, tracker, embeddings) if model is not None else None
     target = settings.precision_target if threshold is None else threshold
     if tuned is None:
@@ -289,9 +292,12 @@ class DuplicatesTask:
                 row = active_model(session, "duplicates", options.tracker or None)
             except LookupError:
                 row = None
+            indexed = count_reports(session)
         if row is None:
             return text_similarity_predictor(database, options.tracker)
-        return DuplicatesPredictor(database, row, load_ranker(row.path))
+        ranker = load_ranker(row.path)
+        ranker.indexed_reports_ = indexed  # stage one's budget in rows (`ranker.MAX_POSTING_ROWS`)
+        return DuplicatesPredictor(database, row, ranker)
 
     def without_model(self, database: Database, options: TaskOptions) -> TextSimilarityPredictor:
         """Text similarity, whatever the registry holds (a server whose learned model will not load)."""
