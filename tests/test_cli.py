@@ -144,3 +144,16 @@ def test_encode_ahead_fills_the_cache_once(
         assert nothing.exit_code != 0 and "no stored reports for tracker 'jira'" in nothing.output
     finally:
         use_disk_cache(None)
+
+
+def test_an_import_lists_some_rejected_records_and_says_how_many_more(
+    run, mozilla: dict[str, Path], tmp_path: Path
+) -> None:
+    path = tmp_path / "some_broken.jsonl"
+    good = mozilla["old"].read_text().splitlines(keepends=True)[:5]
+    path.write_text("".join(good) + "".join(f'{{"id": {n}, "summary": \n' for n in range(4)))
+    result = run("import", "bugzilla", path, "--show-rejected", "2")
+    assert "imported 5, updated 0, unchanged 0, rejected 4" in result.output
+    rejected = [line for line in result.stderr.splitlines() if line.startswith("rejected ")]
+    assert [line.split(": ")[0] for line in rejected] == [f"rejected {path}:6", f"rejected {path}:7"]
+    assert "... and 2 more rejected lines (--show-rejected N lists more)" in result.stderr

@@ -168,23 +168,3 @@ def test_an_import_refreshes_the_planner_statistics(database: Database, mozilla_
             # SQLite keeps its statistics in sqlite_stat1, one row per analysed index.
             rows = connection.exec_driver_sql("SELECT tbl FROM sqlite_stat1").scalars().all()
             assert "reports" in rows
-
-
-def test_read_ahead_keeps_order_bounds_memory_and_stops_with_its_consumer() -> None:
-    produced: list[int] = []
-    closed: list[bool] = []
-
-    def batches():
-        try:
-            for n in range(100):
-                produced.append(n)
-                yield [n]
-        finally:
-            closed.append(True)
-
-    reader = ingest.read_ahead(batches(), depth=2)
-    assert [next(reader) for _ in range(3)] == [[0], [1], [2]]
-    assert len(produced) <= 3 + 2 + 1  # what was yielded, the queue, and one batch waiting for room
-    reader.close()  # the consumer stops early (a database error): the reader thread ends, its file closes
-    assert closed == [True] and len(produced) < 100
-    assert list(ingest.read_ahead(iter([[1], [2]]))) == [[1], [2]]

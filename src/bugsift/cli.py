@@ -96,7 +96,12 @@ def main(ctx: click.Context) -> None:
     "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--tracker", help="Tracker name to file the reports under (default: the format name).")
-@click.option("--show-rejected", default=10, show_default=True, help="How many rejected records to list.")
+@click.option(
+    "--show-rejected",
+    default=10,
+    show_default=True,
+    help="How many rejected records (and warnings) to list.",
+)
 @pass_app
 def import_command(
     app: AppContext, fmt: str, paths: tuple[Path, ...], tracker: str | None, show_rejected: int
@@ -139,7 +144,8 @@ def _echo_some(prefix: str, items: list[Any], shown: int) -> None:
     for item in items[:shown]:
         click.echo(f"{prefix} {item}", err=True)
     if len(items) > shown:
-        click.echo(f"... and {len(items) - shown} more {prefix}", err=True)
+        more = len(items) - shown
+        click.echo(f"... and {more} more {prefix} lines (--show-rejected N lists more)", err=True)
 
 
 # --- sync ---------------------------------------------------------------------------------------------

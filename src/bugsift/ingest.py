@@ -6,23 +6,27 @@ is idempotent, running the same import again finishes the job.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import suppress
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from queue import Empty, Full, Queue
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
+from bugsift import ingest_reader
 from bugsift.sources import read_reports
 from bugsift.sources.base import Rejected, Report
 from bugsift.sources.label_files import read_label_file
 from bugsift.store.db import Database
 from bugsift.store.labels import upsert_labels
-from bugsift.store.reports import UpsertCounts, find_report_ids, upsert_reports
+from bugsift.store.reports import (
+    PreparedReport,
+    UpsertCounts,
+    find_report_ids,
+    prepare_report,
+    upsert_reports,
+)
 
 Progress = Callable[[int], None]
 _T = TypeVar("_T")
@@ -67,66 +71,26 @@ class ImportSummary:
         ]
 
 
-def _batches(items: Iterable[Report | Rejected], size: int) -> Iterator[list[Report | Rejected]]:
+def _batches(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
 
 
-_DONE = object()
-READ_AHEAD = 2
-"""Batches read ahead of the one being written: memory holds at most READ_AHEAD + 2 batches."""
-
-
-def read_ahead(batches: Iterator[_T], depth: int = READ_AHEAD) -> Iterator[_T]:
-    """Yield ``batches``, producing them in a background thread up to ``depth`` ahead.
-
-    Reading and parsing are Python (they hold the GIL) while compressing and the database's work are C
-    code that releases it: overlapped, an import uses both cores. An exception of the reader is raised
-    here, at the batch it stopped at; a consumer that stops early stops the reader too.
-    """
-    queue: Queue[Any] = Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                if not _put(queue, (batch, None), stop):
-                    return
-        except BaseException as error:  # handed to the consumer, raised there
-            _put(queue, (_DONE, error), stop)
-        else:
-            _put(queue, (_DONE, None), stop)
-        finally:
-            close = getattr(batches, "close", None)
-            if close is not None:  # a reader stopped early closes its file now, not at garbage collection
-                close()
-
-    reader = threading.Thread(target=produce, name="bugsift-import-reader", daemon=True)
-    reader.start()
-    try:
-        while True:
-            batch, error = queue.get()
-            if batch is _DONE:
-                if error is not None:
-                    raise error
-                return
-            yield batch
-    finally:
-        stop.set()
-        while reader.is_alive():  # unblock a reader waiting for room in the queue
-            with suppress(Empty):
-                queue.get_nowait()
-            reader.join(timeout=0.05)
-
-
-def _put(queue: Queue[Any], item: Any, stop: threading.Event) -> bool:
-    """Put ``item`` once there is room; False when the consumer stopped meanwhile."""
-    while not stop.is_set():
-        with suppress(Full):
-            queue.put(item, timeout=0.1)
-            return True
-    return False
+def _read(
+    fmt: str, path: Path, tracker: str | None, batch_size: int, keep: Callable[[Report], bool] | None
+) -> Iterator[list[PreparedReport | Rejected]]:
+    """The file's batches, prepared for the upsert: in a reader process for a big file (`ingest_reader`),
+    here for a small one or when ``keep`` filters (a filter may not survive the trip to a process)."""
+    if keep is None and ingest_reader.wants_child(path):
+        yield from ingest_reader.prepared_batches(fmt, path, tracker, batch_size)
+        return
+    for batch in _batches(read_reports(fmt, path, tracker=tracker), batch_size):
+        yield [
+            item if isinstance(item, Rejected) else prepare_report(item)
+            for item in batch
+            if isinstance(item, Rejected) or keep is None or keep(item)
+        ]
 
 
 def import_reports(
@@ -149,8 +113,8 @@ def import_reports(
     for path in paths:
         stored_before, rejected_before = summary.stored, len(summary.rejected)
         summary.per_file[Path(path)] = (0, 0)
-        for batch in read_ahead(_batches(read_reports(fmt, Path(path), tracker=tracker), batch_size)):
-            reports = [item for item in batch if isinstance(item, Report) and (keep is None or keep(item))]
+        for batch in _read(fmt, Path(path), tracker, batch_size, keep):
+            reports = [item for item in batch if isinstance(item, PreparedReport)]
             summary.rejected.extend(item for item in batch if isinstance(item, Rejected))
             summary.warnings.extend(warning for report in reports for warning in report.warnings)
             try:

@@ -82,6 +82,10 @@ class Location(str):
         self.notes = notes
         return self
 
+    def __reduce__(self) -> tuple[type[Location], tuple[str, int, tuple[str, ...]]]:
+        # a big import's Rejected records cross from its reader process (ingest_reader) as pickles
+        return (Location, (str(self), self.number, self.notes))
+
 
 JsonItem = tuple[Location, Any] | Rejected
 
