@@ -60,6 +60,21 @@ def test_classify_stores_model_labels_once_and_keeps_human_labels(job_home: Path
     assert get_job(database, again).result["predicted"] == 0
 
 
+def test_classify_goes_past_batches_that_people_answered_whole(job_home: Path) -> None:
+    settings = job_settings(job_home)
+    database = database_for(settings)
+    with database.session() as session:  # ids 1-40 and 61-70 answered: whole batches of 10 with nothing to do
+        answered = [*range(1, 41), *range(61, 71)]
+        upsert_labels(session, [(n, "stub", "human-says") for n in answered], source="human")
+    job_id = submit("classify", settings, task="stub", batch_size=10, limit=25)
+    assert run_job(job_id, settings).state == "done"
+    assert sorted(labels(settings)) == [*range(41, 61), *range(71, 76)]  # in id order, limit kept
+    rest = submit("classify", settings, task="stub", batch_size=10)
+    assert run_job(rest, settings).state == "done"
+    assert get_job(database, rest).result["predicted"] == 120 - 50 - 25
+    assert not set(labels(settings)) & set(answered)
+
+
 def test_a_failing_job_is_retried_then_failed(job_home: Path) -> None:
     settings = job_settings(job_home, jobs_max_attempts=2)
     database = database_for(settings)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from bugsift.jobs.args import ArgSpec
@@ -54,23 +54,14 @@ def cached_predictor(database: Database, task: str, options: TaskOptions) -> Any
     return predictor
 
 
-def _candidates(
-    name: str,
-    version: str,
+def _scope(
     tracker: str | None,
     project: str | None,
     report_ids: list[int] | None = None,
     shard: tuple[int, int] | None = None,
-) -> Any:
-    # Named reports (a webhook's new or edited issue) are predicted again even when this model version
-    # already labelled them: their text may have changed. Human labels always win.
-    model_done = and_(LabelRow.source == "model", LabelRow.model_version == version)
-    done = exists().where(
-        LabelRow.report_id == ReportRow.id,
-        LabelRow.name == name,
-        LabelRow.source == "human" if report_ids else or_(LabelRow.source == "human", model_done),
-    )
-    query = select(ReportRow).where(~done)
+) -> Select[tuple[int]]:
+    """The ids of the reports this job covers, answered or not."""
+    query = select(ReportRow.id)
     if report_ids:
         query = query.where(ReportRow.id.in_(report_ids))
     if shard:  # one of several jobs sharing the backlog (one per worker): ids modulo the shard count
@@ -80,6 +71,39 @@ def _candidates(
     if project:
         query = query.where(ReportRow.project == project)
     return query
+
+
+def _answered(name: str, version: str, renamed: bool) -> ColumnElement[bool]:
+    """A label row that means the report needs no answer from this model version."""
+    # Named reports (a webhook's new or edited issue) are predicted again even when this model version
+    # already labelled them: their text may have changed. Human labels always win.
+    model_done = and_(LabelRow.source == "model", LabelRow.model_version == version)
+    return and_(
+        LabelRow.name == name,
+        LabelRow.source == "human" if renamed else or_(LabelRow.source == "human", model_done),
+    )
+
+
+def _next_rows(
+    session: Session, scope: Select[tuple[int]], answered: ColumnElement[bool], last_id: int, take: int
+) -> tuple[list[ReportRow], int]:
+    """The next reports after ``last_id`` (at most ``take``) that still need an answer, and the id to go
+    on from.
+
+    Two index reads per batch, ids then their labels, instead of one NOT EXISTS: PostgreSQL planned that
+    anti-join from label statistics taken before the job wrote its labels, and scanned every label for
+    every batch, so a backlog run slowed down as it went (7.8 s a batch after 30,000 of 32,721).
+    """
+    while True:
+        ids = list(session.scalars(scope.where(ReportRow.id > last_id).order_by(ReportRow.id).limit(take)))
+        if not ids:
+            return [], last_id
+        last_id = ids[-1]
+        done = set(session.scalars(select(LabelRow.report_id).where(LabelRow.report_id.in_(ids), answered)))
+        todo = [report_id for report_id in ids if report_id not in done]
+        if todo:
+            rows = session.scalars(select(ReportRow).where(ReportRow.id.in_(todo)).order_by(ReportRow.id))
+            return list(rows), last_id
 
 
 def store_model_labels(session: Session, items: Sequence[tuple[int, str]], name: str, version: str) -> None:
@@ -204,9 +228,11 @@ def classify(
     size = batch_size or settings.classify_batch_size
     if not 0 <= shard < shards:
         raise ValueError(f"shard must be in 0..{shards - 1}, not {shard}")
-    query = _candidates(name, version, tracker, project, report_ids, (shard, shards) if shards > 1 else None)
+    scope = _scope(tracker, project, report_ids, (shard, shards) if shards > 1 else None)
+    answered = _answered(name, version, bool(report_ids))
     with database.session() as session:
-        remaining = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        pending = scope.where(~exists().where(LabelRow.report_id == ReportRow.id, answered))
+        remaining = session.scalar(select(func.count()).select_from(pending.subquery())) or 0
     before = context.current_progress()
     already = int(before.get("done", 0)) if before.get("model_version") == version else 0
     total = already + (min(remaining, limit) if limit else remaining)
@@ -217,12 +243,9 @@ def classify(
     while limit is None or predicted < limit:
         take = size if limit is None else min(size, limit - predicted)
         with database.session() as session:
-            rows = list(
-                session.scalars(query.where(ReportRow.id > last_id).order_by(ReportRow.id).limit(take))
-            )
+            rows, last_id = _next_rows(session, scope, answered, last_id, take)
             if not rows:
                 break
-            last_id = rows[-1].id
             results = predictor.predict([row_to_report(row) for row in rows], 1)
             pairs = [(row.id, result) for row, result in zip(rows, results, strict=True)]
             store_model_answers(session, pairs, name, version)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -15,9 +16,31 @@ from sqlalchemy.orm import Session, sessionmaker
 from bugsift.settings import Settings
 from bugsift.store.jsoncodec import json_text
 
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked child, drop the parent's pooled connections without closing them.
+
+    A Celery prefork child (or any fork) inherits the pool: its next query would share a socket with the
+    parent's sweeper thread, and PostgreSQL drops the connection mid-job ("server closed the connection
+    unexpectedly"). ``close=False`` leaves the sockets to the parent, as SQLAlchemy advises for fork.
+    """
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
+
 
 def make_engine(url: str, sqlite_busy_timeout_ms: int = 30_000) -> Engine:
     """Create an engine; SQLite connections get WAL, a busy timeout and enforced foreign keys."""
+    engine = _make_engine(url, sqlite_busy_timeout_ms)
+    _ENGINES.add(engine)
+    return engine
+
+
+def _make_engine(url: str, sqlite_busy_timeout_ms: int) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:" and not path.startswith("file:"):
