@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -111,6 +112,14 @@ class LabelRow(Base):
     __table_args__ = (
         UniqueConstraint("report_id", "name", "source", name="uq_labels_report_name_source"),
         Index("ix_labels_name", "name"),
+        # the triage queue's "least sure first" walks the answers in this order (migration 0011)
+        Index("ix_labels_probability", "probability", "report_id"),
+        Index(  # the queue's decided reports; partial: on all of source it misled the planner for 'model'
+            "ix_labels_human_updated",
+            "updated_at",
+            sqlite_where=text("source = 'human'"),
+            postgresql_where=text("source = 'human'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
