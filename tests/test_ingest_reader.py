@@ -118,6 +118,16 @@ def test_a_consumer_that_stops_early_stops_the_reader(mozilla_xz: Path) -> None:
     assert reader_processes(mozilla_xz.parent) == []
 
 
-def test_small_files_and_filtered_imports_are_read_here(mozilla_xz: Path) -> None:
+def test_small_files_and_filtered_imports_are_read_here(
+    sqlite_db: Database, mozilla_xz: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert not ingest_reader.wants_child(mozilla_xz)  # 120 bugs are far below MIN_BYTES
     assert not ingest_reader.wants_child(mozilla_xz.parent / "missing.jsonl")
+    monkeypatch.setattr(ingest_reader, "MIN_BYTES", 0)
+
+    def no_child(*args: object) -> None:
+        raise AssertionError("a filter may not survive the trip to a process: read here")
+
+    monkeypatch.setattr(ingest_reader, "prepared_batches", no_child)
+    kept = import_reports(sqlite_db, "bugzilla", [mozilla_xz], keep=lambda r: r.external_id.endswith("1"))
+    assert 0 < kept.counts.imported < 120 and len(kept.rejected) == 1

@@ -73,14 +73,14 @@ def _scope(
     return query
 
 
-def _answered(name: str, version: str, renamed: bool) -> ColumnElement[bool]:
+def _answered(name: str, version: str, named: bool) -> ColumnElement[bool]:
     """A label row that means the report needs no answer from this model version."""
     # Named reports (a webhook's new or edited issue) are predicted again even when this model version
     # already labelled them: their text may have changed. Human labels always win.
     model_done = and_(LabelRow.source == "model", LabelRow.model_version == version)
     return and_(
         LabelRow.name == name,
-        LabelRow.source == "human" if renamed else or_(LabelRow.source == "human", model_done),
+        LabelRow.source == "human" if named else or_(LabelRow.source == "human", model_done),
     )
 
 
