@@ -8,7 +8,8 @@ report itself excluded. Timings per backend, median and p90 over the queries, wa
 this process (the CPU figure is steadier on a shared machine; on SQLite it includes the database work,
 on PostgreSQL the server's work is outside it):
 
-- stage one: the lexical top 10 (`index.search`) with the re-ranker's rare query terms;
+- stage one: the lexical top 10 (`index.search`) with the re-ranker's rare query terms, within the
+  budget in rows the live answer keeps (`ranker.MAX_POSTING_ROWS`);
 - top 10 (text similarity): the whole answer with no trained model (`bugsift duplicates` right after an
   import: `task.text_similarity_predictor`, its mix chosen and its probability calibrated on the store's
   links when it is built, which is timed once and printed below the table): stage one (60 candidates),
@@ -90,6 +91,7 @@ def measure(url: str, model: Path | None, n_queries: int, notes: list[str]) -> l
     if ranker is None:
         with database.session() as session:
             ranker = DuplicateRanker().fit_text(ev.load_docs(session))
+    ranker.indexed_reports_ = len(ids)  # stage one's budget in rows, as the live predictors set it
     terms = {r.external_id: ranker.select_terms(query_terms(r.title, r.description, 64)) for r in reports}
     name = database.engine.dialect.name
     lines = []

@@ -110,6 +110,32 @@ def test_select_terms_judges_rarity_by_stem_and_keeps_the_budget() -> None:
     assert ranker.select_terms(["getfacl", "setfacl"]) == ["getfacl"]
 
 
+def test_unseen_terms_count_against_the_budget_in_rows() -> None:
+    # Terms the fitted reports never hold are the rarest, but not free: each counts as one report of the
+    # 43 (1/43 of a million reports is over the 5,000-row budget, so only the first term goes in).
+    docs = [Doc(i, f"A-{i}", f"code path {i}", "") for i in range(42)]
+    ranker = DuplicateRanker().fit_text(docs)
+    assert ranker._share("neverseen") == pytest.approx(1 / 43)
+    ranker.indexed_reports_ = 50_000
+    assert ranker.select_terms(["neverseen", "unheardof"]) == ["neverseen", "unheardof"]
+    ranker.indexed_reports_ = 1_000_000
+    assert ranker.select_terms(["neverseen", "unheardof"]) == ["neverseen"]
+
+
+def test_word_statistics_sample_the_whole_store_not_the_newest_rows(sqlite_db: Database) -> None:
+    # An import stores one project after another; the newest rows alone would make Hive's words unseen.
+    hive = [report(f"HIVE-{i}", f"metastore partition pruning fails {i}", i) for i in range(60)]
+    yarn = [report(f"YARN-{i}", f"resourcemanager container preemption {i}", i) for i in range(60)]
+    with sqlite_db.session() as session:
+        upsert_reports(session, hive + yarn)
+        session.commit()
+    with sqlite_db.session() as session:
+        model = fit_text_model(session, sample=40)
+    assert model is not None
+    assert 0.3 < model._share("metastore") < 0.7
+    assert 0.3 < model._share("resourcemanager") < 0.7
+
+
 def test_predictors_know_how_many_reports_the_index_holds(sqlite_db: Database) -> None:
     from bugsift.learn.tasks import TaskOptions, get_task
 

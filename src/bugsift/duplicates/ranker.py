@@ -78,7 +78,7 @@ class DuplicateRanker:
         self, terms: Sequence[str], max_terms: int = MAX_QUERY_TERMS, max_postings: float = MAX_POSTINGS
     ) -> list[str]:
         """The rarest useful query terms, rarity being that of the term's stem in the index (unseen terms
-        count as rarest); common ones slow stage one and say little.
+        count as rarest, each as one report of the fitted ones); common ones slow stage one and say little.
 
         Terms are taken rarest first while the share of reports they match, summed, stays within
         ``max_postings``, and within `MAX_POSTING_ROWS` of the ``indexed_reports_`` the index holds (when
@@ -104,7 +104,10 @@ class DuplicateRanker:
     def _share(self, term: str) -> float:
         index = self.vectorizer_.vocabulary_.get(term)  # one copy: skops stores a dict slowly
         if index is None:
-            return 0.0
+            # Unseen in the fitted reports: smooth idf's share of a term in no document, 1 / (1 + n), where
+            # max_idf_ is that of a term in one, 2 / (1 + n). Counting unseen terms as free let a query of
+            # 19 of them through a budget meant for its rows.
+            return math.exp(1.0 - self.max_idf_) / 2.0
         stem_share = getattr(self, "stem_share_", None)  # models saved before stems were counted
         if stem_share is None:
             return math.exp(1.0 - float(self.idf_[index]))  # smooth idf: (1 + df) / (1 + n)
