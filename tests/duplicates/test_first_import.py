@@ -6,6 +6,7 @@ duplicate of HADOOP-2476 (duplicate_pairs.csv); both are among the first 1,500 J
 
 from __future__ import annotations
 
+import csv
 import json
 import lzma
 from itertools import islice
@@ -93,6 +94,20 @@ def test_duplicates_answer_by_text_similarity_right_after_an_import(run, jira_fi
         reasons = answer["explanation"]
         assert any(r["kind"] == "similar" and r["text"].startswith(("title ", "text ")) for r in reasons)
         assert answer["uncertain"] or answer["calibrated"]  # never confident on an uncalibrated similarity
+
+
+def test_a_report_written_in_a_csv_file_is_asked_of_the_imported_tracker(
+    run, jira_files: dict[str, Path], tmp_path: Path
+) -> None:
+    # A CSV row is of tracker "csv", which the store does not hold: it is compared with every tracker.
+    query = load_report(jira_files["new"])
+    with (tmp_path / "mine.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows([["title", "description"], [query.title, query.description]])
+    run("import", "jira", jira_files["old"])
+    [answer] = answers(run("duplicates", "--input", tmp_path / "mine.csv"))
+    labels = [c["label"] for c in answer["candidates"]]
+    assert ORIGINAL in labels[:3], labels
+    assert {c["tracker"] for c in answer["candidates"]} == {"jira"}
 
 
 def test_training_with_too_few_links_keeps_text_similarity_answering(

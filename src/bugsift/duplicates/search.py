@@ -109,6 +109,18 @@ SEARCH_EVERY_TRACKER = frozenset({"web"})
 """Reports filed through bugsift's own form may repeat a report of any imported tracker."""
 
 
+def search_scope(session: Session, report: Report) -> str | None:
+    """The tracker whose reports ``report`` is compared with; None: every tracker.
+
+    A report's own tracker, when the store holds reports of it: a report written by hand in a CSV file
+    (tracker "csv") asked of a Jira store would otherwise find nothing, and say no report shares a term.
+    """
+    if report.tracker in SEARCH_EVERY_TRACKER:
+        return None
+    stored = session.scalar(select(ReportRow.id).where(ReportRow.tracker == report.tracker).limit(1))
+    return report.tracker if stored is not None else None
+
+
 @dataclass
 class Candidate:
     row: Stored
@@ -157,7 +169,7 @@ def find_duplicates(
     reports filed earlier (replays). ``scorer`` orders the candidates: the learned re-ranker by default.
     """
     doc = doc_of_report(report, own_row_id(session, report))
-    scope = None if report.tracker in SEARCH_EVERY_TRACKER else report.tracker
+    scope = search_scope(session, report)
     return rank_doc(session, ranker, doc, scope, top_k, before, limit, scorer)
 
 

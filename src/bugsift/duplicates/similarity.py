@@ -32,7 +32,6 @@ from bugsift.duplicates.ranker import DuplicateRanker
 from bugsift.duplicates.search import (
     LIVE_CANDIDATES,
     NOTHING_FOUND,
-    SEARCH_EVERY_TRACKER,
     Candidate,
     Stored,
     _like,
@@ -43,6 +42,7 @@ from bugsift.duplicates.search import (
     load_stored,
     own_row_id,
     rank_doc,
+    search_scope,
 )
 from bugsift.duplicates.text_choice import EMBED_TOKENS, EMBED_TOP, Replayed, TextSettings, choose, defaults
 from bugsift.learn import reasons
@@ -336,7 +336,7 @@ def similar_prediction(
     if model is None:
         return answer(session, report, [], RANKER, True, [NO_STORED_REPORT], extra)
     doc = doc_of_report(report, own_row_id(session, report))
-    scope = None if report.tracker in SEARCH_EVERY_TRACKER else report.tracker
+    scope = search_scope(session, report)
     scoring = Scoring(settings or defaults(embeddings), embeddings)
     found, _ = rank_doc(
         session, model, doc, scope, top_k, scorer=scoring.words, adjust=scoring.adjust, words_only=True
