@@ -160,3 +160,15 @@ def test_ranker_round_trips_through_skops(tmp_path, monkeypatch: pytest.MonkeyPa
     loaded = load_ranker(save_ranker(ranker, tmp_path / "r.skops"))
     assert np.allclose(loaded.predict_proba(X), ranker.predict_proba(X))
     assert loaded.vectorizer_.vocabulary_ == ranker.vectorizer_.vocabulary_
+
+
+@pytest.mark.parametrize(("project", "shown"), [("HIVE", "same project (HIVE)"), ("", None)])
+def test_same_project_is_a_reason_only_when_there_is_a_project(project: str, shown: str | None) -> None:
+    from bugsift.duplicates.features import FEATURE_NAMES, Doc
+    from bugsift.duplicates.search import Candidate, Stored, explain
+
+    features = dict.fromkeys(FEATURE_NAMES, 0.0) | {"same_project": 1.0, "cos_title": 0.5}
+    row = Stored(Doc(7, "HIVE-7", "alter table rename loses partitions", "", project=project), "Open", None)
+    texts = [r["text"] for r in explain(Candidate(row, 0.4, features, ["rename"]))]
+    assert "title like HIVE-7 (0.50)" in texts
+    assert [t for t in texts if t.startswith("same project")] == ([shown] if shown else [])

@@ -251,8 +251,9 @@ def explain(candidate: Candidate) -> list[dict[str, Any]]:
     if shown:
         words = "words: " + ", ".join(f"*{t}*" for t in shown)
         out.append(reasons.reason(words, 0.05 * len(shown), "words"))
-    if f["same_project"]:
-        out.append(reasons.reason("same project", 0.05, "product"))
+    project = candidate.row.doc.project
+    if f["same_project"] and project:  # two reports of no project share nothing a person can check
+        out.append(reasons.reason(f"same project ({project})", 0.05, "product"))
     if f["components_jaccard"] > 0:
         out.append(reasons.reason("shared component", 0.1 * f["components_jaccard"], "product"))
     out.sort(key=lambda r: -r["weight"])
