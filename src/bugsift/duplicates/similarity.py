@@ -75,9 +75,8 @@ def fit_text_model(
     ``before``); None when there is none.
 
     At random, not the newest: stage one's term budget needs each term's share of the whole index, and
-    the newest rows of an import are often one project's (the shared Jira file holds its projects in
-    turn: the newest 5,000 rows are YARN and MAPREDUCE only, so Hive's words looked unseen, hence rare,
-    and one query matched 101,490 of a million reports).
+    an import's newest rows are often one project's (docs/performance.md, "Word statistics from the whole
+    store").
     """
     query = select(ReportRow.id)
     if tracker:
