@@ -39,8 +39,8 @@ from bugsift.bot.fields import is_untouched
 from bugsift.bot.planner import Answerer, decide
 from bugsift.bot.rules import Rule
 from bugsift.bot.thresholds import MAX_TARGET, WILSON_Z, drift_margin, held_out_of, label_thresholds
-from bugsift.learn.component import SEP, report_labels
-from bugsift.learn.scales import BY_NAME, Scale, level_on, normalise
+from bugsift.learn.component.model import SEP, report_labels
+from bugsift.learn.scale.scales import BY_NAME, Scale, level_on, normalise
 from bugsift.learn.tasks import TaskOptions, get_task
 from bugsift.settings import Settings
 from bugsift.sources import read_reports

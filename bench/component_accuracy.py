@@ -19,8 +19,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from bugsift.evaluate.splits import time_split
-from bugsift.learn.component import is_catch_all
-from bugsift.learn.component_task import (
+from bugsift.learn.component.model import is_catch_all
+from bugsift.learn.component.task import (
     collect,
     describe,
     evaluate_reports,

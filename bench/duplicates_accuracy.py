@@ -17,9 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from bugsift.duplicates import evaluation as ev
-from bugsift.duplicates import replay
-from bugsift.duplicates.task import threshold_line
+from bugsift.learn.duplicates import evaluation as ev
+from bugsift.learn.duplicates import replay
+from bugsift.learn.duplicates.task import threshold_line
 from bugsift.settings import Settings
 from bugsift.store.db import Database
 

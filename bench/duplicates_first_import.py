@@ -38,12 +38,12 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from bugsift.duplicates import evaluation as ev
-from bugsift.duplicates import index, replay, similarity, text_choice
-from bugsift.duplicates.features import Doc, make_vectorizer
-from bugsift.duplicates.query import query_terms
 from bugsift.ingest import import_reports
 from bugsift.learn import encoding_store
+from bugsift.learn.duplicates import evaluation as ev
+from bugsift.learn.duplicates import index, replay, similarity, text_choice
+from bugsift.learn.duplicates.features import Doc, make_vectorizer
+from bugsift.learn.duplicates.query import query_terms
 from bugsift.settings import Settings
 from bugsift.store.db import Database, open_database
 from bugsift.store.models import ReportRow
@@ -248,7 +248,7 @@ def speed(database: Database, n_queries: int) -> str:
     import random
     import statistics
 
-    from bugsift.duplicates.task import text_similarity_predictor
+    from bugsift.learn.duplicates.task import text_similarity_predictor
     from bugsift.store.reports import row_to_report
 
     with database.session() as session:

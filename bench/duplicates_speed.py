@@ -32,12 +32,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bugsift.duplicates import evaluation as ev
-from bugsift.duplicates import index
-from bugsift.duplicates.query import query_terms
-from bugsift.duplicates.ranker import DuplicateRanker, load_ranker
-from bugsift.duplicates.search import find_duplicates
-from bugsift.duplicates.task import text_similarity_predictor
+from bugsift.learn.duplicates import evaluation as ev
+from bugsift.learn.duplicates import index
+from bugsift.learn.duplicates.query import query_terms
+from bugsift.learn.duplicates.ranker import DuplicateRanker, load_ranker
+from bugsift.learn.duplicates.search import find_duplicates
+from bugsift.learn.duplicates.task import text_similarity_predictor
 from bugsift.settings import Settings
 from bugsift.sources.base import Report
 from bugsift.store.db import Database

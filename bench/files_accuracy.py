@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-import bugsift.localize.replay as replay_module
-from bugsift.localize.candidates import load_candidates
-from bugsift.localize.features import COLUMN
-from bugsift.localize.replay import (
+import bugsift.learn.files.replay as replay_module
+from bugsift.learn.files.candidates import load_candidates
+from bugsift.learn.files.features import COLUMN
+from bugsift.learn.files.replay import (
     ProjectHistory,
     ReplayConfig,
     ReplayResult,
@@ -36,7 +36,7 @@ from bugsift.localize.replay import (
     replay,
     replay_projects,
 )
-from bugsift.localize.task import format_results
+from bugsift.learn.files.task import format_results
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
 
@@ -72,22 +72,22 @@ class DiskCache:
 
 
 class CachedEncoder:
-    """`bugsift.localize.embedding.SentenceEncoder` with the vectors kept on disk (``folder``)."""
+    """`bugsift.learn.files.embedding.SentenceEncoder` with the vectors kept on disk (``folder``)."""
 
     def __init__(self, folder: Path) -> None:
-        from bugsift.localize.embedding import MAX_LENGTH, embed_paths, embed_reports
+        from bugsift.learn.files.embedding import MAX_LENGTH, embed_paths, embed_reports
 
         self.report_cache = DiskCache(folder / f"reports-{MAX_LENGTH}.npz", embed_reports)
         self.path_cache = DiskCache(folder / "paths.npz", embed_paths)
 
     def reports(self, reports: Sequence[Report]) -> np.ndarray:
         from bugsift.learn.embeddings import report_text
-        from bugsift.localize.embedding import MAX_CHARS
+        from bugsift.learn.files.embedding import MAX_CHARS
 
         return self.report_cache([report_text(r, MAX_CHARS) for r in reports], reports)
 
     def paths(self, paths: Sequence[str]) -> np.ndarray:
-        from bugsift.localize.embedding import path_text
+        from bugsift.learn.files.embedding import path_text
 
         return self.path_cache([path_text(p) for p in paths], paths)
 

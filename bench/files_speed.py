@@ -23,8 +23,8 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from bugsift.localize.candidates import DeltaCandidates, load_candidates
-from bugsift.localize.model import train_localizer
+from bugsift.learn.files.candidates import DeltaCandidates, load_candidates
+from bugsift.learn.files.model import train_localizer
 from bugsift.sources import read_reports
 
 DATA = Path(os.environ.get("BUGSIFT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -32,7 +32,7 @@ DATA = Path(os.environ.get("BUGSIFT_SHARED_DATA", Path(__file__).resolve().paren
 
 def _encoder(cache: Path | None):  # type: ignore[no-untyped-def]
     from bugsift.learn.embeddings import load_encoder
-    from bugsift.localize.embedding import SentenceEncoder
+    from bugsift.learn.files.embedding import SentenceEncoder
 
     load_encoder()
     if cache is None:

@@ -1,5 +1,5 @@
 """Fix time (days from filing to a fix) per Jira project and on Mozilla: bugsift's chosen model beside
-ridge on TF-IDF and the training median, on the same time split (`bugsift.learn.fix_time_eval`).
+ridge on TF-IDF and the training median, on the same time split (`bugsift.learn.fix_time.evaluation`).
 
     .venv/bin/python bench/fix_time.py [--data ../shared/data] [--only HIVE,mozilla] [--lopo | --lopo-only]
 
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bugsift.learn.fix_time_eval import choose, fit_known, score, time_parts
-from bugsift.learn.fix_time_eval import evaluate as evaluate_fix_time
-from bugsift.learn.fix_time_target import Dataset, build_dataset
-from bugsift.learn.fix_time_task import BASELINES, CANDIDATES, MEDIAN, RIDGE
+from bugsift.learn.fix_time.evaluation import choose, fit_known, score, time_parts
+from bugsift.learn.fix_time.evaluation import evaluate as evaluate_fix_time
+from bugsift.learn.fix_time.target import Dataset, build_dataset
+from bugsift.learn.fix_time.task import BASELINES, CANDIDATES, MEDIAN, RIDGE
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
 

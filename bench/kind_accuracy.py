@@ -47,7 +47,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
 from bugsift.learn.features import ReportFeatures
-from bugsift.learn.kind import build_kind_model
+from bugsift.learn.kind.model import build_kind_model
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
 

@@ -1,5 +1,5 @@
 """A proxy for trackers nobody tuned on: each shared project trained alone, the kind model's settings chosen
-on its own training part (`bugsift.learn.kind_selection`), beside plain TF-IDF + LR and beside the
+on its own training part (`bugsift.learn.kind.selection`), beside plain TF-IDF + LR and beside the
 settings the store's size alone would pick, all on the same time split (the project's newest 20% as test).
 
     .venv/bin/python bench/kind_each_project.py [--data ../shared/data] [--only jira,github,mozilla]
@@ -20,7 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from bugsift.learn.features import large_store
-from bugsift.learn.kind_selection import CANDIDATES, PLAIN
+from bugsift.learn.kind.selection import CANDIDATES, PLAIN
 from bugsift.learn.targets import Dataset, defect_from_label, defect_from_report
 from bugsift.learn.training import evaluate_dataset
 from bugsift.sources import read_reports

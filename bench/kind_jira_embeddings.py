@@ -47,7 +47,7 @@ from kind_accuracy import jira_label
 from kind_jira_knn import carves, load_issues, mean_auc
 
 from bugsift.learn.embeddings import EmbeddingClassifier, encode_texts, view_texts
-from bugsift.learn.kind import POOL_WEIGHT, YEAR, build_kind_model
+from bugsift.learn.kind.model import POOL_WEIGHT, YEAR, build_kind_model
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 1024

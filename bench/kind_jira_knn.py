@@ -37,7 +37,7 @@ from scipy.special import logit
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
-from bugsift.learn.kind import build_kind_model
+from bugsift.learn.kind.model import build_kind_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,7 @@
     nice -n 5 .venv/bin/python bench/kind_plain_hedge.py [--data ../shared/data] [--only jira,github,mozilla]
 
 For each project of `bench/kind_each_project.py` (trained alone, newest 20% as test), the small-store,
-large-store and plain candidates of `bugsift.learn.kind_selection` are fitted on carve A (the older 80% of
+large-store and plain candidates of `bugsift.learn.kind.selection` are fitted on carve A (the older 80% of
 the training part, scored on its newest 20%, as `train` chooses) and on the whole training part (scored
 on the test part); then the average of each richer candidate's probabilities with plain's, and of all
 three. Prints ROC AUC on carve A and on the test part, and the means. Word-only models.
@@ -20,7 +20,7 @@ from kind_each_project import SETS
 
 from bugsift.evaluate.metrics import aligned_proba, classification_metrics
 from bugsift.evaluate.splits import calibration_split
-from bugsift.learn.kind_selection import CANDIDATES, PLAIN
+from bugsift.learn.kind.selection import CANDIDATES, PLAIN
 from bugsift.learn.targets import Dataset
 from bugsift.learn.training import _split, _take, fit_model
 

@@ -3,7 +3,7 @@
     nice -n 10 .venv/bin/python bench/kind_selection_carves.py [--data DIR] [--only jira,github,mozilla]
 
 For each shared project trained alone (the sets of `bench/kind_each_project.py`), every candidate of
-`bugsift.learn.kind_selection` is fitted three times on the same time split (test = the newest 20%):
+`bugsift.learn.kind.selection` is fitted three times on the same time split (test = the newest 20%):
 - carve A: fit on the older 80% of the training part, score its newest 20% (what `train` does today);
 - carve B: fit on the older 60%, score the next 20% (one step further back);
 - test: fit on the whole training part, score the test part (never seen by any rule).
@@ -27,7 +27,7 @@ from kind_each_project import SETS
 from bugsift.evaluate.metrics import aligned_proba, classification_metrics
 from bugsift.evaluate.splits import calibration_split
 from bugsift.learn.features import large_store
-from bugsift.learn.kind_selection import CANDIDATES, PLAIN, SWITCH_MARGIN
+from bugsift.learn.kind.selection import CANDIDATES, PLAIN, SWITCH_MARGIN
 from bugsift.learn.targets import Dataset
 from bugsift.learn.training import _split, _take, fit_model
 

@@ -6,9 +6,9 @@ newest 20% (issue 15 part 5: a proxy for a tracker nobody tuned on).
 
 Groups: the five Apache Jira projects (`defect` from the resolution) and the five NLBSE'24 repositories
 (`type`), each project trained alone as in `bench/kind_each_project.py` (its `SETS`). For every project P
-and every candidate of `bugsift.learn.kind_selection.CANDIDATES`:
+and every candidate of `bugsift.learn.kind.selection.CANDIDATES`:
 - carve A (validation): fitted on the older 80% of P's training part, scored on its newest 20%, exactly
-  as `train` does: `bugsift.learn.kind_selection.choose` itself runs these fits (no time budget), so its
+  as `train` does: `bugsift.learn.kind.selection.choose` itself runs these fits (no time budget), so its
   `chosen` is today's rule (the size's pick unless another leads by `SWITCH_MARGIN`);
 - test: fitted on P's whole training part, scored on P's newest 20% (no pick sees it).
 Then three picks per P, scored on P's test part: (1) the candidate with the best mean carve-A ROC AUC over
@@ -34,7 +34,7 @@ from kind_selection_carves import REPO
 
 from bugsift.evaluate.metrics import aligned_proba, classification_metrics
 from bugsift.evaluate.splits import calibration_split
-from bugsift.learn.kind_selection import CANDIDATES, PLAIN, choose
+from bugsift.learn.kind.selection import CANDIDATES, PLAIN, choose
 from bugsift.learn.targets import Dataset
 from bugsift.learn.training import _split, _take, fit_model
 

@@ -149,7 +149,7 @@ every pooled variant). The same with fixed C (no inner CV), and re-split with se
     t+bt     ens50c1        0.779                           (seed 0 only)
     t+bt     ensP0.1c1      0.792                           (seed 0 only)
 
-The integrated model (variant kind, after bugsift.learn.kind gained pool_projects and the views;
+The integrated model (variant kind, after bugsift.learn.kind.model gained pool_projects and the views;
 s/fold = one fit of the six pairs on 1,440 issues + predict, warm encoding cache, + the 5.5 s encoding
 share of the tb view; the three views cost about as much: 142 s for the 1,500 issues):
 
@@ -242,7 +242,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kind_accuracy import nlbse_issues
 
-from bugsift.learn.kind import build_kind_model
+from bugsift.learn.kind.model import build_kind_model
 from bugsift.sources.base import Report
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download at run time
@@ -503,7 +503,7 @@ def shipped_small_proba(fold: Fold, use_extra: bool) -> np.ndarray:
     up to AUTO_SMALL_N reports (pooling on, embedding share 0.5, C 10, no age weights, char 2-5-grams of
     the first 1,500 body characters, no style or filing-hour fields). Identical to "kind" without "+x"
     (1,500 reports); with "+x" (5,096 reports) "kind" switches all of them to the large-set values."""
-    from bugsift.learn.kind import EMBEDDING_SHARE
+    from bugsift.learn.kind.model import EMBEDDING_SHARE
 
     x, y, _, w = fold.fit_part(use_extra)
     x = [*x, *fold.pool]

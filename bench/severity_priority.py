@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bugsift.learn.kind_selection import CANDIDATES, PLAIN
-from bugsift.learn.scale_targets import ScaleDataset, build_scale_dataset
-from bugsift.learn.scale_task import add_rank_error, evaluate_scale
+from bugsift.learn.kind.selection import CANDIDATES, PLAIN
+from bugsift.learn.scale.targets import ScaleDataset, build_scale_dataset
+from bugsift.learn.scale.task import add_rank_error, evaluate_scale
 from bugsift.learn.tasks import TaskOptions
 from bugsift.learn.training import evaluate_dataset
 from bugsift.settings import Settings

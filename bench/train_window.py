@@ -24,7 +24,7 @@ import json, resource, sys, time
 from pathlib import Path
 import numpy as np
 from bugsift.evaluate.metrics import aligned_proba, classification_metrics
-from bugsift.learn.kind_selection import CANDIDATES
+from bugsift.learn.kind.selection import CANDIDATES
 from bugsift.learn.targets import Dataset, defect_from_report
 from bugsift.learn.training import _split, _take, fit_model
 from bugsift.sources import read_reports

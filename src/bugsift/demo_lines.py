@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bugsift.learn.kind_selection import candidate_scores
+from bugsift.learn.kind.selection import candidate_scores
 from bugsift.sources.base import Report
 from bugsift.store.models import ModelRow
 from bugsift.web.names import model_title, value_words

@@ -224,7 +224,7 @@ def test_a_persons_revert_becomes_a_correction_and_no_training_label_is_the_bots
             (first["external_id"],),
         ).fetchall()
     assert labels == [(other, "human")]
-    from bugsift.learn.component_task import _load
+    from bugsift.learn.component.task import _load
     from bugsift.learn.tasks import TaskOptions
     from bugsift.settings import Settings
     from bugsift.store.db import open_database
@@ -319,7 +319,7 @@ def test_a_priority_rule_beside_the_component_rule(
     change); undo puts 'Normal' back."""
     from bot_seed import file_untriaged
 
-    from bugsift.learn.scales import REDMINE_PRIORITY
+    from bugsift.learn.scale.scales import REDMINE_PRIORITY
 
     assert confident_texts, "the first test of the module plans them"
     assert "on the scale redmine-priority" in cli("train", "priority").stdout

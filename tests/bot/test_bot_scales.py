@@ -21,7 +21,7 @@ from jobs_support import serving_in_thread
 from test_bot_trackers import RULE, _home_cli, actions, planned, runs
 from tracker_servers import BOT_TOKEN, PERSON_TOKEN, BugzillaServer, GitHubServer, JiraServer, TrackerServer
 
-from bugsift.learn.scales import BUGZILLA_SEVERITY, JIRA_PRIORITY
+from bugsift.learn.scale.scales import BUGZILLA_SEVERITY, JIRA_PRIORITY
 from bugsift.settings import Settings
 from bugsift.store.db import open_database
 from bugsift.store.labels import upsert_labels

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, select
 
-from bugsift.duplicates import canonical, index, query, replay
+from bugsift.learn.duplicates import canonical, index, query, replay
 from bugsift.sources.base import Report
 from bugsift.store.db import Database
 from bugsift.store.models import ReportRow
@@ -143,15 +143,14 @@ def test_canonical_follows_chains_and_prefers_open_reports(database: Database) -
 def test_ranker_round_trips_through_skops(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
-    from bugsift.duplicates.features import FEATURE_NAMES, Doc
-    from bugsift.duplicates.ranker import DuplicateRanker, load_ranker, save_ranker
     from bugsift.learn import persist
+    from bugsift.learn.duplicates.features import FEATURE_NAMES, Doc
+    from bugsift.learn.duplicates.ranker import DuplicateRanker, load_ranker, save_ranker
 
-    # Until bugsift.duplicates.ranker is listed in persist.TRUSTED_TYPE_MODULES.
-    if "bugsift.duplicates.ranker" not in persist.TRUSTED_TYPE_MODULES:
-        monkeypatch.setattr(
-            persist, "TRUSTED_TYPE_MODULES", (*persist.TRUSTED_TYPE_MODULES, "bugsift.duplicates.ranker")
-        )
+    # Until bugsift.learn.duplicates.ranker is listed in persist.TRUSTED_TYPE_MODULES.
+    if "bugsift.learn.duplicates.ranker" not in persist.TRUSTED_TYPE_MODULES:
+        extended = (*persist.TRUSTED_TYPE_MODULES, "bugsift.learn.duplicates.ranker")
+        monkeypatch.setattr(persist, "TRUSTED_TYPE_MODULES", extended)
     docs = [Doc(1, "A-1", "hive metastore deadlock", "drop table"), Doc(2, "A-2", "datanode", "lost")]
     ranker = DuplicateRanker(max_iter=5).fit_text(docs)
     rng = np.random.default_rng(0)
@@ -164,8 +163,8 @@ def test_ranker_round_trips_through_skops(tmp_path, monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.parametrize(("project", "shown"), [("HIVE", "same project (HIVE)"), ("", None)])
 def test_same_project_is_a_reason_only_when_there_is_a_project(project: str, shown: str | None) -> None:
-    from bugsift.duplicates.features import FEATURE_NAMES, Doc
-    from bugsift.duplicates.search import Candidate, Stored, explain
+    from bugsift.learn.duplicates.features import FEATURE_NAMES, Doc
+    from bugsift.learn.duplicates.search import Candidate, Stored, explain
 
     features = dict.fromkeys(FEATURE_NAMES, 0.0) | {"same_project": 1.0, "cos_title": 0.5}
     row = Stored(Doc(7, "HIVE-7", "alter table rename loses partitions", "", project=project), "Open", None)

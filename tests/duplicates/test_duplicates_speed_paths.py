@@ -15,15 +15,22 @@ import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 from sqlalchemy import text
 
-from bugsift.duplicates import evaluation as ev
-from bugsift.duplicates import index, query
-from bugsift.duplicates.features import Doc, Vectors, _word_counts, make_vectorizer, mentions, plain_words
-from bugsift.duplicates.query import lower_words
-from bugsift.duplicates.ranker import DuplicateRanker
-from bugsift.duplicates.search import doc_of_report, own_row_id, rank_doc
-from bugsift.duplicates.similarity import Scoring, fit_text_model
-from bugsift.duplicates.stems import porter_stems
-from bugsift.duplicates.text_choice import TextSettings
+from bugsift.learn.duplicates import evaluation as ev
+from bugsift.learn.duplicates import index, query
+from bugsift.learn.duplicates.features import (
+    Doc,
+    Vectors,
+    _word_counts,
+    make_vectorizer,
+    mentions,
+    plain_words,
+)
+from bugsift.learn.duplicates.query import lower_words
+from bugsift.learn.duplicates.ranker import DuplicateRanker
+from bugsift.learn.duplicates.search import doc_of_report, own_row_id, rank_doc
+from bugsift.learn.duplicates.similarity import Scoring, fit_text_model
+from bugsift.learn.duplicates.stems import porter_stems
+from bugsift.learn.duplicates.text_choice import TextSettings
 from bugsift.settings import Settings
 from bugsift.sources.base import Report
 from bugsift.sources.jira import from_record
@@ -228,8 +235,8 @@ def test_negative_queries_skip_linked_reports_and_weigh_the_rest() -> None:
 def test_training_chooses_the_uncertain_threshold_on_calibration_data(
     sqlite_db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bugsift.duplicates.ranker import DuplicateRanker
-    from bugsift.duplicates.task import DuplicatesTask
+    from bugsift.learn.duplicates.ranker import DuplicateRanker
+    from bugsift.learn.duplicates.task import DuplicatesTask
     from bugsift.learn.tasks import TaskOptions
 
     monkeypatch.setattr(DuplicateRanker.__init__, "__defaults__", (20, 0.1, 7, 2, 1.0, 0))  # a tiny model

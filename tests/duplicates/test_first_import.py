@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from bugsift.cli import main
-from bugsift.duplicates.similarity import (
+from bugsift.learn.duplicates.similarity import (
     MIN_CALIBRATION_QUERIES,
     NO_STORED_REPORT,
     RANKER,
@@ -26,13 +26,19 @@ from bugsift.duplicates.similarity import (
     similar_prediction,
     title_cosines,
 )
-from bugsift.duplicates.task import (
+from bugsift.learn.duplicates.task import (
     DuplicatesTask,
     learned_beats_text,
     text_embeddings,
     text_similarity_predictor,
 )
-from bugsift.duplicates.text_choice import DEFAULT_EMBEDDING, EMBED_TOP, TextSettings, defaults, search_space
+from bugsift.learn.duplicates.text_choice import (
+    DEFAULT_EMBEDDING,
+    EMBED_TOP,
+    TextSettings,
+    defaults,
+    search_space,
+)
 from bugsift.learn.tasks import TaskOptions
 from bugsift.settings import Settings
 from bugsift.sources.base import Report

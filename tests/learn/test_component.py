@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import skops.io as sio
 
-from bugsift.learn import component_task
-from bugsift.learn.component import (
+from bugsift.learn.component import task as component_task
+from bugsift.learn.component.model import (
     CONFIDENCE_FEATURES,
     OTHER,
     ComponentModel,
@@ -23,7 +23,7 @@ from bugsift.learn.component import (
     report_labels,
     tokens,
 )
-from bugsift.learn.component_task import (
+from bugsift.learn.component.task import (
     SUPPORT_CHOICES,
     ComponentTask,
     answer_scoring,
@@ -41,9 +41,9 @@ from bugsift.sources import read_reports
 from bugsift.sources.base import Report
 
 TRUSTED = [
-    "bugsift.learn.component.ComponentFeatures",
-    "bugsift.learn.component.ComponentModel",
-    "bugsift.learn.component.ScopedComponentModel",
+    "bugsift.learn.component.model.ComponentFeatures",
+    "bugsift.learn.component.model.ComponentModel",
+    "bugsift.learn.component.model.ScopedComponentModel",
 ]
 
 
@@ -389,7 +389,7 @@ def test_a_report_that_names_its_product_gets_components_of_that_product(mozilla
 def test_a_bucket_is_never_the_answer_only_a_marked_candidate(mozilla: list[Report]) -> None:
     """Untriaged, General and folded '(other)' buckets are where reports wait, not sections of the code:
     the answer is the best real component, the bucket stays marked, and passing one over is 'not sure'."""
-    from bugsift.learn.component import is_catch_all
+    from bugsift.learn.component.model import is_catch_all
 
     scoped, _ = fit_scoped(mozilla[:450])
     results = predict_components(scoped, mozilla[450:], top_k=3)

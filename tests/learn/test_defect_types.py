@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bugsift.ingest import import_reports
-from bugsift.learn.kind_task import describe
+from bugsift.learn.kind.task import describe
 from bugsift.learn.targets import (
     BACKFILLED_NOTE,
     DEFECT,
@@ -92,7 +92,7 @@ def test_the_training_window_reads_only_the_newest_labelled_reports(
     sqlite_db: Database, data_dir: Path
 ) -> None:
     """`train_max_reports` bounds training memory by a setting: the newest labelled reports, oldest first."""
-    from bugsift.learn.component_task import _load
+    from bugsift.learn.component.task import _load
     from bugsift.learn.tasks import TaskOptions
 
     import_reports(sqlite_db, "bugzilla", [data_dir / "bugzilla-mozilla" / "bugs_full_add08f170.jsonl.xz"])
@@ -116,8 +116,8 @@ def test_the_training_window_reads_only_the_newest_labelled_reports(
 def test_scale_and_fix_time_trainings_read_the_same_window(sqlite_db: Database, data_dir: Path) -> None:
     """Severity, priority and fix-time read the newest N stored reports (not N labelled: their labels
     are rarer), oldest first again, and say how many older ones they left unread."""
-    from bugsift.learn.fix_time_target import load_dataset as load_fix_times
-    from bugsift.learn.scale_targets import load_scale_dataset
+    from bugsift.learn.fix_time.target import load_dataset as load_fix_times
+    from bugsift.learn.scale.targets import load_scale_dataset
 
     import_reports(sqlite_db, "bugzilla", [data_dir / "bugzilla-mozilla" / "bugs_full_add08f170.jsonl.xz"])
     with sqlite_db.session() as session:

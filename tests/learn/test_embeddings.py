@@ -13,7 +13,7 @@ from bugsift.learn.embeddings import (
     EmbeddingClassifier,
     SentenceEmbedder,
 )
-from bugsift.learn.kind import build_kind_model
+from bugsift.learn.kind.model import build_kind_model
 from bugsift.sources.base import Report
 
 # every test here needs the real encoder (tests/conftest.py: skipped on a laptop without it, fails in CI)
@@ -76,7 +76,7 @@ def test_saved_model_holds_no_network(tmp_path, small) -> None:  # type: ignore[
 
 
 def test_the_kind_model_averages_in_the_embedding_model(tmp_path, small) -> None:  # type: ignore[no-untyped-def]
-    from bugsift.learn.kind import EMBEDDING_SHARE
+    from bugsift.learn.kind.model import EMBEDDING_SHARE
     from bugsift.learn.persist import load_model, save_model
 
     train, y, test, _ = small
@@ -96,7 +96,7 @@ def test_the_kind_model_averages_in_the_embedding_model(tmp_path, small) -> None
 def test_large_training_sets_give_the_embeddings_a_smaller_share_and_never_pool(
     small, two_projects
 ) -> None:  # type: ignore[no-untyped-def]
-    import bugsift.learn.kind as kind
+    import bugsift.learn.kind.model as kind
 
     train, y, test, _ = small  # given the large-store settings, as training may choose them for any size
     plain = build_kind_model(size_profile="large").fit(train, y)
@@ -192,7 +192,7 @@ def test_three_views_by_default_and_old_single_view_models_still_load(tmp_path, 
 
 
 def test_the_kind_model_pools_projects_with_embeddings(tmp_path, two_projects) -> None:  # type: ignore[no-untyped-def]
-    from bugsift.learn.kind import EMBEDDING_SHARE
+    from bugsift.learn.kind.model import EMBEDDING_SHARE
     from bugsift.learn.persist import load_model, save_model
 
     y = [r.type for r in two_projects]

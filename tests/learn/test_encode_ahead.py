@@ -15,7 +15,7 @@ import pytest
 from bugsift.learn import embeddings
 from bugsift.learn.encode_ahead import check_can_encode, encode_reports
 from bugsift.learn.encoding_store import use_disk_cache
-from bugsift.learn.kind import build_kind_model
+from bugsift.learn.kind.model import build_kind_model
 from bugsift.sources.base import Report
 from bugsift.store.db import Database
 from bugsift.store.reports import upsert_reports

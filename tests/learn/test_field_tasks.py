@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from bugsift.cli import main
 from bugsift.jobs.args import json_schema
 from bugsift.jobs.core import arg_specs, validate_args
-from bugsift.learn.field_targets import (
+from bugsift.learn.field.targets import (
     AS_FILED,
     FINAL,
     build_dataset,
@@ -26,8 +26,8 @@ from bugsift.learn.field_targets import (
     parse_task,
 )
 from bugsift.learn.reasons import INTERNAL
-from bugsift.learn.scale_targets import build_scale_dataset, label_rules
-from bugsift.learn.scales import GITHUB_PRIORITY, GITHUB_PRIORITY_P
+from bugsift.learn.scale.scales import GITHUB_PRIORITY, GITHUB_PRIORITY_P
+from bugsift.learn.scale.targets import build_scale_dataset, label_rules
 from bugsift.learn.tasks import TASKS, get_task
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report

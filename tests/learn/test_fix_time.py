@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from bugsift.cli import main
-from bugsift.learn.fix_time_history import FixHistory
-from bugsift.learn.fix_time_model import FixTimeModel
-from bugsift.learn.fix_time_predict import predict
-from bugsift.learn.fix_time_target import DAY, build_dataset
+from bugsift.learn.fix_time.history import FixHistory
+from bugsift.learn.fix_time.model import FixTimeModel
+from bugsift.learn.fix_time.predict import predict
+from bugsift.learn.fix_time.target import DAY, build_dataset
 from bugsift.learn.persist import load_model, save_model, untrusted_types
 from bugsift.learn.reasons import is_readable
 from bugsift.sources.base import Report

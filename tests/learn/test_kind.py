@@ -13,7 +13,7 @@ import skops.io as sio
 
 from bugsift.learn.explain import explain, explain_batch, explain_reasons
 from bugsift.learn.features import ReportFeatures, clean_text
-from bugsift.learn.kind import EMBEDDING_SHARE, KindClassifier, build_kind_model
+from bugsift.learn.kind.model import EMBEDDING_SHARE, KindClassifier, build_kind_model
 from bugsift.learn.persist import load_model, save_model, untrusted_types
 from bugsift.learn.predict import predict_reports
 from bugsift.sources.base import Report
@@ -220,7 +220,7 @@ def test_auto_rules_follow_the_training_set_size(split) -> None:
 
 
 def test_pooled_pairs_route_reports_by_project(two_projects, tmp_path: Path) -> None:
-    from bugsift.learn.kind import POOL_WEIGHT
+    from bugsift.learn.kind.model import POOL_WEIGHT
 
     y = [r.type for r in two_projects]
     model = build_kind_model(pool_projects=True, **FAST).fit(two_projects, y)
@@ -263,7 +263,7 @@ def test_pooled_pairs_route_reports_by_project(two_projects, tmp_path: Path) -> 
 
 
 def test_pooling_needs_two_projects_with_enough_reports(two_projects) -> None:
-    from bugsift.learn.kind import POOL_MIN_REPORTS
+    from bugsift.learn.kind.model import POOL_MIN_REPORTS
 
     y = [r.type for r in two_projects]
     assert build_kind_model(pool_projects=True).pooled_projects(two_projects) == [

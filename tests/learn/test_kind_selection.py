@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bugsift.learn import kind_selection
-from bugsift.learn.kind_selection import CANDIDATES, PLAIN, candidate_order, choose
+from bugsift.learn.kind import selection as kind_selection
+from bugsift.learn.kind.selection import CANDIDATES, PLAIN, candidate_order, choose
 from bugsift.learn.targets import Dataset
 from bugsift.learn.training import evaluate_dataset
 from bugsift.sources.base import Report

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bugsift.learn.kind import build_kind_model
+from bugsift.learn.kind.model import build_kind_model
 from bugsift.learn.predict import predict_reports
 from bugsift.learn.reasons import from_features, is_default, texts
 from bugsift.sources.base import Report

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from bugsift.learn.explain import explain_reasons, explain_reasons_batch
-from bugsift.learn.kind import build_kind_model
+from bugsift.learn.kind.model import build_kind_model
 from bugsift.learn.predict import predict_reports
 from bugsift.learn.reasons import STOP_WORDS, from_features, texts
 from bugsift.sources.base import Report
@@ -139,7 +139,7 @@ def test_duplicate_answers_by_the_cli_read_as_reasons(data_dir, tmp_path, monkey
 def test_component_answers_read_as_reasons(data_dir) -> None:
     from itertools import islice
 
-    from bugsift.learn.component_task import fit_scoped, predict_components
+    from bugsift.learn.component.task import fit_scoped, predict_components
     from bugsift.sources import read_reports
 
     path = data_dir / "apache-jira" / "jira_issues.jsonl.xz"

@@ -17,8 +17,7 @@ from bugsift.cli import main
 from bugsift.learn.ordinal import OrdinalClassifier
 from bugsift.learn.persist import load_model, save_model
 from bugsift.learn.reasons import INTERNAL
-from bugsift.learn.scale_targets import AS_FILED, CORRECTED, FINAL, build_scale_dataset, is_person
-from bugsift.learn.scales import (
+from bugsift.learn.scale.scales import (
     BUGZILLA_PRIORITY,
     BUGZILLA_SEVERITY,
     JIRA_PRIORITY,
@@ -27,6 +26,7 @@ from bugsift.learn.scales import (
     mean_absolute_rank_error,
     scale_for_value,
 )
+from bugsift.learn.scale.targets import AS_FILED, CORRECTED, FINAL, build_scale_dataset, is_person
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
 

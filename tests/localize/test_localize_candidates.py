@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bugsift.localize.candidates import DeltaCandidates, FileLists, load_candidates
+from bugsift.learn.files.candidates import DeltaCandidates, FileLists, load_candidates
 from bugsift.sources.base import Report
 
 

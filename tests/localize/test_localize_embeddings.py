@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 import skops.io as sio
 
+from bugsift.learn.files import model as model_module
+from bugsift.learn.files.candidates import StaticCandidates, load_candidates
+from bugsift.learn.files.embedding import SentenceEncoder, path_text, use_embeddings
+from bugsift.learn.files.features import COLUMN, EMBEDDING_FEATURES, FEATURES
+from bugsift.learn.files.history import History
+from bugsift.learn.files.model import TRUSTED_TYPES, train_localizer
+from bugsift.learn.files.replay import ReplayConfig, replay
+from bugsift.learn.files.task import FilesModel, FilesTask
 from bugsift.learn.tasks import TaskOptions
-from bugsift.localize import model as model_module
-from bugsift.localize.candidates import StaticCandidates, load_candidates
-from bugsift.localize.embedding import SentenceEncoder, path_text, use_embeddings
-from bugsift.localize.features import COLUMN, EMBEDDING_FEATURES, FEATURES
-from bugsift.localize.history import History
-from bugsift.localize.model import TRUSTED_TYPES, train_localizer
-from bugsift.localize.replay import ReplayConfig, replay
-from bugsift.localize.task import FilesModel, FilesTask
 from bugsift.settings import Settings
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bugsift.localize.candidates import GitCandidates, git_ls_tree
-from bugsift.localize.gitlog import link_fixes, mentioned_ids, read_log
-from bugsift.localize.model import train_localizer
-from bugsift.localize.source_text import SourceText
-from bugsift.localize.task import FilesModel, FilesPredictor
+from bugsift.learn.files.candidates import GitCandidates, git_ls_tree
+from bugsift.learn.files.gitlog import link_fixes, mentioned_ids, read_log
+from bugsift.learn.files.model import train_localizer
+from bugsift.learn.files.source_text import SourceText
+from bugsift.learn.files.task import FilesModel, FilesPredictor
 from bugsift.sources.base import Report
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from bugsift.localize.features import FileTable, path_history
-from bugsift.localize.history import History
-from bugsift.localize.textspace import TextSpace
+from bugsift.learn.files.features import FileTable, path_history
+from bugsift.learn.files.history import History
+from bugsift.learn.files.textspace import TextSpace
 
 
 def _history(n: int = 300, n_words: int = 50, n_files: int = 40) -> History:

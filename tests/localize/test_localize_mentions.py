@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bugsift.localize.mentions import MENTION_FEATURES, NameIndex, extract_mentions, mention_features
-from bugsift.localize.tokens import split_identifier, text_tokens
+from bugsift.learn.files.mentions import MENTION_FEATURES, NameIndex, extract_mentions, mention_features
+from bugsift.learn.files.tokens import split_identifier, text_tokens
 
 PATHS = [
     "bundles/org.eclipse.swt/Eclipse SWT/win32/org/eclipse/swt/widgets/Table.java",

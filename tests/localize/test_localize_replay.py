@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bugsift.localize import replay as replay_module
-from bugsift.localize.candidates import StaticCandidates, load_candidates
-from bugsift.localize.replay import ReplayConfig, ranking_metrics, ranks_of, replay
+from bugsift.learn.files import replay as replay_module
+from bugsift.learn.files.candidates import StaticCandidates, load_candidates
+from bugsift.learn.files.replay import ReplayConfig, ranking_metrics, ranks_of, replay
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
 

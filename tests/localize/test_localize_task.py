@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import skops.io as sio
 
+from bugsift.learn.files.candidates import load_candidates
+from bugsift.learn.files.model import TRUSTED_TYPES, train_localizer
+from bugsift.learn.files.task import FilesModel, FilesPredictor, FilesTask
 from bugsift.learn.tasks import TaskOptions
-from bugsift.localize.candidates import load_candidates
-from bugsift.localize.model import TRUSTED_TYPES, train_localizer
-from bugsift.localize.task import FilesModel, FilesPredictor, FilesTask
 from bugsift.settings import Settings
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
@@ -76,8 +76,8 @@ def test_localize_the_ranking_is_chosen_on_the_replay_with_plain_a_candidate(
 ) -> None:
     """The learned ranker ships only where it beats the plain ranking on the replayed reports it scored;
     where it does not, the model ranks plainly, its probabilities mapped from the plain scores."""
-    from bugsift.localize import model as model_module
-    from bugsift.localize.replay import ranking_metrics
+    from bugsift.learn.files import model as model_module
+    from bugsift.learn.files.replay import ranking_metrics
 
     candidates = load_candidates(shared_data / "eclipse-localization", "AspectJ")
     model, result = train_localizer(slice_reports[:150], candidates, project="AspectJ")

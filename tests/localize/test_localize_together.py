@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bugsift.learn.files.candidates import load_candidates
+from bugsift.learn.files.model import train_localizers
+from bugsift.learn.files.replay import ProjectHistory, ReplayConfig, replay, replay_projects
+from bugsift.learn.files.task import FilesTask
 from bugsift.learn.persist import load_model
 from bugsift.learn.tasks import TaskOptions
-from bugsift.localize.candidates import load_candidates
-from bugsift.localize.model import train_localizers
-from bugsift.localize.replay import ProjectHistory, ReplayConfig, replay, replay_projects
-from bugsift.localize.task import FilesTask
 from bugsift.settings import Settings
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report

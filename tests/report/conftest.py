@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from bugsift.learn.component_task import evaluate_reports
+from bugsift.learn.component.task import evaluate_reports
+from bugsift.learn.files.candidates import load_candidates
+from bugsift.learn.files.replay import replay
 from bugsift.learn.targets import Dataset, defect_from_label
 from bugsift.learn.training import evaluate_dataset
-from bugsift.localize.candidates import load_candidates
-from bugsift.localize.replay import replay
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bugsift.duplicates.replay import recall_rates
+from bugsift.learn.duplicates.replay import recall_rates
 from bugsift.report import expected_figures, render_report, report_data, write_report
 from bugsift.report.content import class_timeline, detect_kind
 
@@ -160,7 +160,7 @@ def test_files_report(files_eval: dict) -> None:
 
 
 def test_duplicates_report_from_recall_rates() -> None:
-    # the shape of `bugsift.duplicates.evaluation.rates` per method (the duplicates task has no handler yet)
+    # the shape of `bugsift.learn.duplicates.evaluation.rates` per method
     model = {**recall_rates([1, 1, 2, None, 7, 1, 3]), "candidate_recall": 0.9}
     plain = {**recall_rates([1, None, 4, None, None, 2, 9]), "candidate_recall": 0.7}
     evaluation = {"task": "duplicates", "queries": 7, "rows": {"two-stage": model, "full-text": plain}}

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from sqlalchemy import delete, func, select
 
 from bugsift.cli import main
-from bugsift.duplicates.index import search
-from bugsift.duplicates.query import query_terms
+from bugsift.learn.duplicates.index import search
+from bugsift.learn.duplicates.query import query_terms
 from bugsift.settings import Settings
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report

@@ -7,7 +7,7 @@ import lzma
 from itertools import islice
 from pathlib import Path
 
-from bugsift.duplicates.similarity import RANKER
+from bugsift.learn.duplicates.similarity import RANKER
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
 from bugsift.store.reports import upsert_reports

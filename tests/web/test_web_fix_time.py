@@ -28,7 +28,7 @@ from sqlalchemy import select
 from bugsift.cli import main
 from bugsift.jobs.classify import classify
 from bugsift.jobs.core import JobContext, validate_args
-from bugsift.learn.scales import BUGZILLA_SEVERITY, JIRA_PRIORITY
+from bugsift.learn.scale.scales import BUGZILLA_SEVERITY, JIRA_PRIORITY
 from bugsift.learn.tasks import TASKS, TaskOptions, get_task
 from bugsift.settings import Settings
 from bugsift.sources import read_reports

@@ -69,7 +69,7 @@ def test_without_a_loadable_version_the_task_is_unavailable_with_its_reason(
 def test_a_broken_duplicates_model_falls_back_to_text_similarity(
     sqlite_db: Database, defect_model: dict[str, Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bugsift.duplicates.similarity import RANKER
+    from bugsift.learn.duplicates.similarity import RANKER
     from bugsift.sources.base import Report
 
     broken = broken_copy(defect_model, tmp_path, task="duplicates", label="all")

@@ -18,8 +18,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from bugsift.duplicates.features import FEATURE_NAMES, Doc
-from bugsift.duplicates.ranker import DuplicateRanker, save_ranker
+from bugsift.learn.duplicates.features import FEATURE_NAMES, Doc
+from bugsift.learn.duplicates.ranker import DuplicateRanker, save_ranker
 from bugsift.settings import Settings
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report

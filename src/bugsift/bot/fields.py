@@ -1,6 +1,6 @@
 """The report fields the bot's `set` rules write, and what counts as "not set" for severity and priority.
 
-Severity and priority are on a tracker's ordered scale (`bugsift.learn.scales`). The tracker fills in a
+Severity and priority are on a tracker's ordered scale (`bugsift.learn.scale.scales`). The tracker fills in a
 default by itself ('normal' in Bugzilla, 'Major' in Jira, 'Normal' in Redmine, '--'), which the scale
 targets treat as "not set": the bot never writes one, and a report whose field still holds it is the
 untriaged report a scale rule may act on.
@@ -8,7 +8,7 @@ untriaged report a scale rule may act on.
 
 from __future__ import annotations
 
-from bugsift.learn.scales import (  # is_untouched is also imported from here by the planner
+from bugsift.learn.scale.scales import (  # is_untouched is also imported from here by the planner
     BY_NAME,
     DEFAULT,
     NOT_SET,

@@ -32,7 +32,7 @@ from bugsift.bot.thresholds import (
     held_out_of,
     label_thresholds,
 )
-from bugsift.learn.component import OTHER, SEP
+from bugsift.learn.component.model import OTHER, SEP
 from bugsift.learn.tasks import TaskOptions, get_task
 from bugsift.store.db import Database
 from bugsift.store.models import BotActionRow, LabelRow, ModelRow, ReportRow
@@ -77,7 +77,7 @@ class Decision:
     seen_version: str | None
     explanation: list[dict[str, Any]] = field(default_factory=list)
     scale: str | None = None
-    """Severity and priority: the ordered scale the value is on (`bugsift.learn.scales`)."""
+    """Severity and priority: the ordered scale the value is on (`bugsift.learn.scale.scales`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

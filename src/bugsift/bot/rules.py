@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from bugsift.learn.scales import SCALES
+from bugsift.learn.scale.scales import SCALES
 from bugsift.learn.tasks import PATTERN_TASK_NAME
 
 TASKS = ("component", "type", "defect", "duplicates", "severity", "priority")

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from bugsift.jobs.args import ArgSpec
 from bugsift.jobs.core import JobContext
-from bugsift.learn.fix_time_target import TASK as FIX_TIME
+from bugsift.learn.fix_time.target import TASK as FIX_TIME
 from bugsift.learn.targets import MODES
 from bugsift.learn.tasks import TaskOptions, get_task
 from bugsift.store.db import Database

@@ -10,13 +10,13 @@ torch is imported only when a first report is encoded.
 - `EmbeddingClassifier`: embeddings of one or more views of a report (`VIEWS`: the title alone, the
   first and the last 254-token window of the description; or the older single title + description
   view), each L2-normalised and concatenated side by side, + logistic regression, with ``sample_weight``.
-- `KindClassifier(embeddings=...)` (bugsift.learn.kind) averages the TF-IDF model's probabilities with an
-  `EmbeddingClassifier`'s; this module holds no averaging of its own.
+- `KindClassifier(embeddings=...)` (bugsift.learn.kind.model) averages the TF-IDF model's probabilities
+  with an `EmbeddingClassifier`'s; this module holds no averaging of its own.
 
 Measured with bench/nlbse_embeddings.py (NLBSE'24 GitHub issues, 5-fold CV per repo, mean macro-F1 over
 the 5 repos and 3 seeds, TF-IDF kind model averaged 50/50 with the embedding LR): the single title +
 description view with C = 3 0.768; the three views (title, first and last body window) with C = 1 0.788,
-and 0.799 with the other projects' reports pooled in at weight 0.1 (`bugsift.learn.kind`). The body's
+and 0.799 with the other projects' reports pooled in at weight 0.1 (`bugsift.learn.kind.model`). The body's
 ending (error output, "expected / actual", the question itself) is what the first 256 tokens cut off.
 
 Cost on the 2-core development machine (shared, load ~3): encoding runs at about 10 reports/s with

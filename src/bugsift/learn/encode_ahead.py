@@ -72,7 +72,7 @@ def check_can_encode(embeddings_setting: str) -> None:
 
 def encode_batch(reports: Sequence[Report], summary: EncodeSummary) -> None:
     """Encode (or find on disk) the texts of ``reports`` that models will ask for."""
-    from bugsift.localize.embedding import report_embedder
+    from bugsift.learn.files.embedding import report_embedder
 
     stats: dict[str, int] = {}
     kind = EmbeddingClassifier()  # the views and token limit the kind model encodes

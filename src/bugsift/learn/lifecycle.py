@@ -58,7 +58,7 @@ def train_task(
         **model_params(task, mode, settings.embeddings),
         "settings": chosen,
         "uses_embeddings": getattr(model, "embedding_model_", None) is not None,
-        # the projects with a pair of their own (bugsift.learn.kind: pool_projects); [] = none
+        # the projects with a pair of their own (bugsift.learn.kind.model: pool_projects); [] = none
         "pooled_projects": sorted(getattr(model, "project_members_", None) or {}),
         "tracker": tracker,
         "project": project,
@@ -97,7 +97,7 @@ def save_and_register(
             path=path,
             params={
                 **params,
-                # every candidate's validation score (bugsift.learn.kind_selection): how it was chosen
+                # every candidate's validation score (bugsift.learn.kind.selection): how it was chosen
                 "selection": {k: v for k, v in evaluation.selection.items() if k != "params"},
             },
             data={**evaluation.data, "n_fit": n_fit},

@@ -23,8 +23,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
-from bugsift.learn.kind import DEFAULTS, KindClassifier
-from bugsift.learn.scales import scale_named
+from bugsift.learn.kind.model import DEFAULTS, KindClassifier
+from bugsift.learn.scale.scales import scale_named
 
 TRUSTED_TYPES = ["bugsift.learn.ordinal.CumulativeBinary", "bugsift.learn.ordinal.OrdinalClassifier"]
 
@@ -130,7 +130,7 @@ class CumulativeBinary(ClassifierMixin, BaseEstimator):
 class OrdinalClassifier(KindClassifier):
     """`KindClassifier` with a `CumulativeBinary` TF-IDF member on the scale named ``scale``.
 
-    Parameters: ``scale`` (a name of `bugsift.learn.scales`) and every `KindClassifier` parameter.
+    Parameters: ``scale`` (a name of `bugsift.learn.scale.scales`) and every `KindClassifier` parameter.
     Not pooled by project (pooling was measured for the multi-class member only).
     """
 

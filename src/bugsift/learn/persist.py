@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import errno
 import importlib
+import io
+import json
 import os
 import secrets
 import zipfile
@@ -70,7 +72,7 @@ _WRITE_CHUNK = 1 << 20  # bytes per os.write: a partial write (a disk filling up
 # class must be added here, and a test fails until it is.
 TRUSTED_TYPES: list[str] = [
     "bugsift.learn.features.ReportFeatures",
-    "bugsift.learn.kind.KindClassifier",
+    "bugsift.learn.kind.model.KindClassifier",
     "builtins.float",
     "builtins.int",
     "builtins.str",
@@ -97,13 +99,59 @@ TRUSTED_TYPES: list[str] = [
 
 # Other model modules that save through `save_model` declare their own ``TRUSTED_TYPES`` list.
 TRUSTED_TYPE_MODULES: tuple[str, ...] = (
-    "bugsift.learn.component",
-    "bugsift.localize.model",
-    "bugsift.duplicates.ranker",
+    "bugsift.learn.component.model",
+    "bugsift.learn.files.model",
+    "bugsift.learn.duplicates.ranker",
     "bugsift.learn.embeddings",
     "bugsift.learn.ordinal",
-    "bugsift.learn.fix_time_model",
+    "bugsift.learn.fix_time.model",
 )
+
+
+# 0.15 made each task a package under bugsift.learn; a file saved before names the old modules. It is read
+# with the new names, so an upgrade keeps its models (the trusted list itself names only the new ones).
+MOVED_MODULES: dict[str, str] = {
+    "bugsift.learn.kind": "bugsift.learn.kind.model",
+    "bugsift.learn.component": "bugsift.learn.component.model",
+    "bugsift.learn.censored": "bugsift.learn.fix_time.censored",
+    "bugsift.learn.fix_time_history": "bugsift.learn.fix_time.history",
+    "bugsift.learn.fix_time_model": "bugsift.learn.fix_time.model",
+    "bugsift.localize.model": "bugsift.learn.files.model",
+    "bugsift.localize.ranker": "bugsift.learn.files.ranker",
+    "bugsift.localize.task": "bugsift.learn.files.task",
+    "bugsift.duplicates.ranker": "bugsift.learn.duplicates.ranker",
+}
+
+
+def _renamed(node: Any) -> bool:
+    """Rename the moved modules in a skops schema, in place; True when any was renamed."""
+    changed = False
+    if isinstance(node, dict):
+        module = node.get("__module__")
+        if isinstance(module, str) and module in MOVED_MODULES:
+            node["__module__"] = MOVED_MODULES[module]
+            changed = True
+        for value in node.values():
+            changed = _renamed(value) or changed
+    elif isinstance(node, list):
+        for value in node:
+            changed = _renamed(value) or changed
+    return changed
+
+
+def _readable(path: Path) -> Path | bytes:
+    """The file as skops should read it: the path itself, or, for a file saved before 0.15, its bytes
+    with the moved module names replaced."""
+    with zipfile.ZipFile(path) as archive:
+        schema = json.loads(archive.read("schema.json"))
+        if not _renamed(schema):
+            return path
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as renamed:
+            for item in archive.infolist():
+                data = json.dumps(schema).encode() if item.filename == "schema.json" else archive.read(item)
+                renamed.writestr(item, data)
+    return out.getvalue()
 
 
 def trusted_types() -> list[str]:
@@ -166,7 +214,13 @@ class _FdWriter:
 def untrusted_types(path: str | Path) -> list[str]:
     """Types in the file at ``path`` that `load_model` would refuse."""
     allowed = set(trusted_types())
-    return [t for t in sio.get_untrusted_types(file=Path(path)) if t not in allowed]
+    readable = _readable(Path(path))
+    found = (
+        sio.get_untrusted_types(data=readable)
+        if isinstance(readable, bytes)
+        else sio.get_untrusted_types(file=readable)
+    )
+    return [t for t in found if t not in allowed]
 
 
 # The registry is in the shared database; the files are not: the usual cause on a second machine.
@@ -184,7 +238,10 @@ def load_model(path: str | Path) -> Any:
     """
     path = Path(path)
     try:
-        return sio.load(path, trusted=trusted_types())
+        readable = _readable(path)
+        if isinstance(readable, bytes):
+            return sio.loads(readable, trusted=trusted_types())
+        return sio.load(readable, trusted=trusted_types())
     except FileNotFoundError:
         raise ModelFileError(path, MISSING) from None
     except zipfile.BadZipFile as error:

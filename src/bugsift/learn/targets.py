@@ -68,7 +68,7 @@ FALSE_VALUES = {"false", "0", "no", "n", "nobug", "notabug", "notdefect"}
 LABEL_DEFINING_FIELDS: dict[str, tuple[str, ...]] = {
     "type": ("type",),
     "defect": ("status", "resolution", "resolved_at", "duplicate_of"),
-    "severity": ("severity",),  # bugsift.learn.scale_targets
+    "severity": ("severity",),  # bugsift.learn.scale.targets
     "priority": ("priority",),
 }
 

@@ -101,17 +101,17 @@ class TaskNames(dict[str, tuple[str, str]]):
 # Task name -> (module, handler class). Imported on use, so `bugsift --help` stays fast.
 TASKS = TaskNames(
     {
-        "type": ("bugsift.learn.kind_task", "KindTask"),
-        "defect": ("bugsift.learn.kind_task", "KindTask"),
-        "component": ("bugsift.learn.component_task", "ComponentTask"),
-        "files": ("bugsift.localize.task", "FilesTask"),
-        "duplicates": ("bugsift.duplicates.task", "DuplicatesTask"),
-        "fix-time": ("bugsift.learn.fix_time_task", "FixTimeTask"),
-        "severity": ("bugsift.learn.scale_task", "ScaleTask"),
-        "priority": ("bugsift.learn.scale_task", "ScaleTask"),
+        "type": ("bugsift.learn.kind.task", "KindTask"),
+        "defect": ("bugsift.learn.kind.task", "KindTask"),
+        "component": ("bugsift.learn.component.task", "ComponentTask"),
+        "files": ("bugsift.learn.files.task", "FilesTask"),
+        "duplicates": ("bugsift.learn.duplicates.task", "DuplicatesTask"),
+        "fix-time": ("bugsift.learn.fix_time.task", "FixTimeTask"),
+        "severity": ("bugsift.learn.scale.task", "ScaleTask"),
+        "priority": ("bugsift.learn.scale.task", "ScaleTask"),
     }
 )
-PATTERN_TASK = ("bugsift.learn.field_task", "FieldTask")
+PATTERN_TASK = ("bugsift.learn.field.task", "FieldTask")
 
 
 def get_task(name: str) -> TaskHandler:

@@ -18,8 +18,8 @@ import numpy as np
 from bugsift.evaluate.metrics import aligned_proba, classification_metrics, majority_baseline
 from bugsift.evaluate.splits import calibration_split, random_split, stratified_kfold, time_split
 from bugsift.evaluate.thresholds import choose_threshold, coverage_table
-from bugsift.learn.kind import build_kind_model
-from bugsift.learn.kind_selection import Selection, choose
+from bugsift.learn.kind.model import build_kind_model
+from bugsift.learn.kind.selection import Selection, choose
 from bugsift.learn.targets import LABEL_DEFINING_FIELDS, Dataset
 from bugsift.report.content import class_timeline
 from bugsift.sources.base import Report
@@ -69,7 +69,7 @@ def model_params(task: str, mode: str, embeddings: str = "off") -> dict[str, Any
 
 
 def _defining_fields(task: str) -> tuple[str, ...]:
-    from bugsift.learn.field_targets import defining_fields  # label:NAME / field:NAME tasks
+    from bugsift.learn.field.targets import defining_fields  # label:NAME / field:NAME tasks
 
     return defining_fields(task)
 

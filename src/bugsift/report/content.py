@@ -901,7 +901,7 @@ def _files_chosen_section(selection: Mapping[str, Any]) -> Section | None:
 
 
 def _duplicate_methods(evaluation: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Method -> recall rates, from `bugsift.duplicates.evaluation.rates` dicts wherever they sit."""
+    """Method -> recall rates, from `bugsift.learn.duplicates.evaluation.rates` dicts wherever they sit."""
     for key in ("rows", "methods", "recall_rates"):
         if isinstance(evaluation.get(key), Mapping):
             return {str(k): dict(v) for k, v in evaluation[key].items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bugsift.learn.fix_time_target import TASK as FIX_TIME
+from bugsift.learn.fix_time.target import TASK as FIX_TIME
 
 ESTIMATE_TASKS = (FIX_TIME,)
 """Tasks whose answer is a number with an interval (their label name is the task's own)."""
@@ -27,7 +27,7 @@ def estimate_words(result: dict[str, Any]) -> str:
     summary = result.get("summary")
     if isinstance(summary, str) and summary:
         return summary
-    from bugsift.learn.fix_time_predict import days_text  # loads scikit-learn: only when needed
+    from bugsift.learn.fix_time.predict import days_text  # loads scikit-learn: only when needed
 
     days = result.get("prediction")
     if isinstance(days, int | float) and not isinstance(days, bool) and result.get("unit") == "days":

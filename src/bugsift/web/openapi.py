@@ -122,7 +122,7 @@ _PREDICTION = {
         "scale": {
             "type": "string",
             "description": "severity and priority: the ordered scale the answer is on "
-            "(bugsift.learn.scales), e.g. jira-priority",
+            "(bugsift.learn.scale.scales), e.g. jira-priority",
             "example": "bugzilla-severity",
         },
         "ranker": {
