@@ -64,7 +64,7 @@ class HeldOut:
     """Filing times (ISO 8601), where the evaluation kept them: the drift check splits by time."""
     untouched_counted: bool = True
     """Severity and priority: whether the answers include the reports a bot acts on, those filed with
-    the field untouched, scored against what people finally set (`scale_task.bot_population`). A model
+    the field untouched, scored against what people finally set (`scale.task.bot_population`). A model
     trained before 0.11 kept only the reporters' own levels, where its precision does not hold."""
 
 
@@ -157,7 +157,7 @@ def held_out_of(task: str, model_path: str | Path, untouched: bool = True) -> He
     if task == "component":
         return _component_answers(evaluation)
     # the scale and the label:/field: tasks evaluate as the kind ones; a scale rule acts only on
-    # untouched reports, so its answers are those (`scale_task.bot_population`)
+    # untouched reports, so its answers are those (`scale.task.bot_population`)
     if task in ("severity", "priority"):
         population = (evaluation.get("predictions") or {}).get("bot")
         if population is None or not untouched:

@@ -47,7 +47,7 @@ class Evaluation:
     learning_curve: list[dict[str, Any]] = field(default_factory=list)
     """Test scores of models fitted on growing parts of the (first) training part; empty unless asked."""
     selection: dict[str, Any] = field(default_factory=dict)
-    """How the settings were chosen (`kind_selection.Selection.as_dict`); empty when they were given."""
+    """How the settings were chosen (`kind.selection.Selection.as_dict`); empty when they were given."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -168,7 +168,7 @@ def choose_settings(
     embeddings: str,
     budget_seconds: float,
 ) -> tuple[Selection, tuple[np.ndarray, Any, np.ndarray]]:
-    """`kind_selection.choose` on the calibration carve of ``train_idx``; also returns the winner's
+    """`kind.selection.choose` on the calibration carve of ``train_idx``; also returns the winner's
     (calibration rows, model, probabilities) for the threshold."""
     reports, labels = dataset.reports, dataset.labels
     fit_idx, calib_idx = _calibration_part(dataset, train_idx, split, seed)

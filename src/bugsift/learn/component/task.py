@@ -298,7 +298,7 @@ def choose_thresholds(
 # Settings each scope chooses between on its own newest 20% (the calibration part): the ones tuned on the
 # shared Jira and Mozilla data, and plain TF-IDF (no field block, no age weights, C 1), so a scope
 # where the tuned ones lose to plain on its own reports gets plain. The first keeps its place unless
-# plain leads it by `kind_selection.SWITCH_MARGIN` on the mean of answer top-1 and top-3. A third candidate
+# plain leads it by `kind.selection.SWITCH_MARGIN` on the mean of answer top-1 and top-3. A third candidate
 # (no age weights) switched MAPREDUCE on a +0.007 validation lead and lost 0.018 top-1 on its test part.
 CANDIDATES: dict[str, dict[str, Any]] = {
     "tuned settings": {},
@@ -358,7 +358,7 @@ def choose_support(
     cal_y: list[list[str]],
 ) -> tuple[ComponentModel, dict[str, Any], dict[str, Any]]:
     """The `SUPPORT_CHOICES` entry whose model, fitted on the older part, answers the newest part best;
-    the first keeps its place unless another leads it by `kind_selection.SWITCH_MARGIN`."""
+    the first keeps its place unless another leads it by `kind.selection.SWITCH_MARGIN`."""
     from bugsift.learn.kind.selection import SWITCH_MARGIN
 
     table, best = [], None

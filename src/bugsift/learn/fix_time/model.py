@@ -15,9 +15,9 @@ Five kinds, all behind the same `FixTimeModel` (one skops file):
               reports count as lower bounds. Interval from the fitted normal spread.
 ``boosted``   quantile-loss gradient boosting on history, frequent fields and a text score, fixes only
               (kept for benchmarks: on the Jira projects it did no better than ``censored``, and its
-              intervals covered 50-60%, so `fix_time_task.CANDIDATES` leaves it out).
+              intervals covered 50-60%, so `fix_time.task.CANDIDATES` leaves it out).
 
-Nothing about the outcome is read: `fix_time_target.TARGET_FIELDS` and everything `ReportFeatures`
+Nothing about the outcome is read: `fix_time.target.TARGET_FIELDS` and everything `ReportFeatures`
 already never reads in filing mode (resolution, fix versions, comments ...).
 """
 

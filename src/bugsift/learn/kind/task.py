@@ -35,7 +35,7 @@ def threshold_line(evaluation: dict[str, Any]) -> str:
 
 
 def selection_line(selection: dict[str, Any]) -> str:
-    """How the settings were chosen, from a stored selection (`kind_selection.Selection.as_dict`)."""
+    """How the settings were chosen, from a stored selection (`kind.selection.Selection.as_dict`)."""
     return (
         f"settings chosen on the newest part of the training data ({selection['metric']}): "
         f"{candidate_scores(selection['candidates'])} -> {selection['chosen']}"

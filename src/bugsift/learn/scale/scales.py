@@ -116,7 +116,7 @@ REDMINE_PRIORITY = Scale(
     why="Redmine's stock priorities; a new issue starts at 'Normal'",
 )
 
-# GitHub has no such fields: labels carry them where a rule says so (`scale_targets.label_rules`).
+# GitHub has no such fields: labels carry them where a rule says so (`scale.targets.label_rules`).
 GITHUB_SEVERITY = Scale(
     "github-severity",
     "severity",
