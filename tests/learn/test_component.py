@@ -16,6 +16,7 @@ from bugsift.learn.component import task as component_task
 from bugsift.learn.component.model import (
     CONFIDENCE_FEATURES,
     OTHER,
+    ComponentFeatures,
     ComponentModel,
     fold_map,
     is_catch_all,
@@ -406,3 +407,12 @@ def test_a_bucket_is_never_the_answer_only_a_marked_candidate(mozilla: list[Repo
         assert result["prediction"] in [c["label"] for c in result["candidates"]]
     assert is_catch_all("Firefox::Untriaged") and is_catch_all("Core::(other)") and is_catch_all("General")
     assert not is_catch_all("Core::Networking") and not is_catch_all("Toolkit::General Preferences")
+
+
+def test_affected_versions_are_not_read_as_filed(jira_slice: list[Report]) -> None:
+    # Jira's affects-versions are today's, filled in by triagers (features.TRIAGED_AFTER_FILING)
+    with_versions = [r for r in jira_slice if (r.extra or {}).get("versions")]
+    assert len(with_versions) > 50  # the real slice names them
+    names = ComponentFeatures().fit(jira_slice).get_feature_names_out()
+    assert not any(n.startswith("field:versions=") for n in names)
+    assert any(n.startswith("field:priority=") for n in names)  # the other fields are still read

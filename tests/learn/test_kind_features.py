@@ -138,7 +138,7 @@ def test_version_lag_compares_with_the_newest_version_named_before() -> None:
         _jira("H-3", 3, []),
         _jira("H-4", 4, ["2.3.1", "2.2.0"]),
     ]
-    features = ReportFeatures(char_ngrams=None).fit(train)
+    features = ReportFeatures(mode="backlog", char_ngrams=None).fit(train)  # filing mode: not read
     assert features.version_newest_["HIVE"].tolist() == [[1, 2, 0], [2, 1, 0], [2, 3, 1]]
 
     # (the fields a report gets, before the field vectorizer keeps only the ones seen in training)
@@ -164,3 +164,21 @@ def test_version_lag_compares_with_the_newest_version_named_before() -> None:
     # nothing to compare with (no versions in training, e.g. GitHub): no version fields at all
     plain = ReportFeatures(char_ngrams=None).fit([_jira("H-1", 1, []), _jira("H-2", 2, [])])
     assert not any(n.startswith("field:version") for n in plain.get_feature_names_out())
+
+
+def test_affected_versions_are_not_read_at_filing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Today's "Affects Version/s", which Jira's triagers fill in while confirming a bug.
+    dump = [_jira(f"H-{i}", i, ["2.1.0"] if i % 2 else []) for i in range(1, 9)]
+    filing = ReportFeatures(char_ngrams=None).fit(dump)
+    read = ("field:versions=", "field:version_lag", "field:log_versions")
+    assert not any(n.startswith(read) for n in filing.get_feature_names_out())
+    # today's values are what backlog mode reads
+    backlog = ReportFeatures(mode="backlog", char_ngrams=None).fit(dump)
+    assert "field:versions=2.1.0" in backlog.get_feature_names_out()
+    # a model fitted before 0.15 read them at filing too, and keeps reading them as it was fitted
+    with monkeypatch.context() as patched:
+        patched.setattr("bugsift.learn.features.TRIAGED_AFTER_FILING", frozenset())
+        older = ReportFeatures(char_ngrams=None).fit([_jira(f"H-{i}", i, ["2.1.0"]) for i in range(1, 5)])
+    del older.triaged_fields_excluded_  # what a file saved before holds
+    row = older.transform([_jira("H-9", 9, ["2.1.0"])])
+    assert row[0, list(older.get_feature_names_out()).index("field:versions=2.1.0")] > 0

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC
 from typing import Any
 
@@ -82,6 +82,11 @@ LABEL_DEFINING_FIELDS = frozenset(
         "regressions",
     }
 )
+# Jira's "Affects Version/s": triagers fill it in while confirming a bug, and no filing-time value is
+# kept (a dump has no history; the store keeps five filed fields, not this one), so what is read is
+# today's. Not read in filing mode, as today's components are not: on single Jira projects it helped the
+# validation carve and cost the newer test part (docs/kind-models.md). Bugzilla's one `version` stays.
+TRIAGED_AFTER_FILING = frozenset({"versions"})
 # Keyword values Mozilla's bugbug used to derive is_bug (regression -> bug, feature -> not a bug).
 LABEL_DEFINING_KEYWORDS = frozenset({"regression", "talos-regression", "regressionwindow-wanted", "feature"})
 
@@ -204,13 +209,14 @@ def _affected_versions(r: Report, ex: set[str]) -> list[tuple[int, ...]]:
 
 
 def version_history(
-    reports: Iterable[Report], ex: set[str]
+    reports: Iterable[Report], excluded: Callable[[Report], set[str]]
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per project: the sorted filing times (epoch seconds) of the reports that name a version, and
-    the newest version named up to each of them (running maximum, one (major, minor, patch) row)."""
+    the newest version named up to each of them (running maximum, one (major, minor, patch) row).
+    ``excluded``: the fields not to read on each report."""
     dated: dict[str, list[tuple[float, tuple[int, ...]]]] = {}
     for r in reports:
-        versions = _affected_versions(r, ex)
+        versions = _affected_versions(r, excluded(r))
         if versions and r.created_at is not None:
             dated.setdefault(r.project or "", []).append((r.created_at.timestamp(), max(versions)))
     times, newest = {}, {}
@@ -361,6 +367,13 @@ class ReportFeatures(TransformerMixin, BaseEstimator):
             (values if ":" in item else fields).add(item)
         return fields, values
 
+    def _report_excluded(self, r: Report, ex: set[str]) -> set[str]:
+        """``ex``, plus `TRIAGED_AFTER_FILING` in filing mode (a model saved before 0.15 still reads
+        them, as it was fitted)."""
+        if self.mode == "filing" and getattr(self, "triaged_fields_excluded_", False):
+            return ex | TRIAGED_AFTER_FILING
+        return ex
+
     def _title(self, r: Report, ex: set[str]) -> str:
         if "title" in ex:
             return ""
@@ -425,14 +438,15 @@ class ReportFeatures(TransformerMixin, BaseEstimator):
                     if v and k not in ex:
                         f[f"{k}={v}"] = 1.0
             extra = r.extra or {}
+            readable = self._report_excluded(r, ex)
             filing_extra = ("versions", "platform", "op_sys", "version")
             for k in filing_extra:
-                if k in ex:
+                if k in readable:
                     continue
                 for v in _as_list(extra.get(k)):
                     f[f"{k}={v}"] = 1.0
             if version_times:  # the version lag, where the training reports named versions
-                self._version_fields(r, ex, version_times, f)
+                self._version_fields(r, readable, version_times, f)
             if "description" not in ex:
                 f["has_description"] = 1.0 if raw_desc.strip() else 0.0
                 f["log_description_chars"] = _log_count(len(raw_desc)) / 10.0
@@ -524,7 +538,9 @@ class ReportFeatures(TransformerMixin, BaseEstimator):
         large = large_store(len(X), self.size_profile)
         self.filing_hour_ = large if self.filing_hour == "auto" else bool(self.filing_hour)
         self.style_fields_ = large if self.style_fields == "auto" else bool(self.style_fields)
-        self.version_times_, self.version_newest_ = version_history(X, self._excluded()[0])
+        self.triaged_fields_excluded_ = True
+        ex = self._excluded()[0]
+        self.version_times_, self.version_newest_ = version_history(X, lambda r: self._report_excluded(r, ex))
         titles, bodies, fields, comments = self._texts(X)
         if self.char_body_chars == "auto":
             self.char_body_chars_ = 300 if large else 1500

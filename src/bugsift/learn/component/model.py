@@ -67,6 +67,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from bugsift.learn import reasons
+from bugsift.learn.features import TRIAGED_AFTER_FILING
 from bugsift.learn.vectorizers import CompactTfidfVectorizer as TfidfVectorizer
 from bugsift.sources.base import Report
 
@@ -230,6 +231,13 @@ class ComponentFeatures(TransformerMixin, BaseEstimator):
 
     def _parts(self, reports: Sequence[Report]) -> tuple[list[str], list[str], list[dict[str, float]]]:
         titles, texts, fields = [], [], []
+        # today's Jira affects-versions are not known at filing (features.TRIAGED_AFTER_FILING); a model
+        # saved before 0.15 still reads them, as it was fitted
+        read = [
+            k
+            for k in ("versions", "version", "platform", "op_sys")
+            if not (getattr(self, "triaged_fields_excluded_", False) and k in TRIAGED_AFTER_FILING)
+        ]
         for r in reports:
             filed = r.filed or {}
             title = filed.get("title") or filed.get("summary") or r.title or ""
@@ -244,7 +252,7 @@ class ComponentFeatures(TransformerMixin, BaseEstimator):
             ):
                 if value:
                     f[f"{key}={value}"] = 1.0
-            for key in ("versions", "version", "platform", "op_sys"):
+            for key in read:
                 for value in _names(extra.get(key)):
                     f[f"{key}={value}"] = 1.0
             f["has_description"] = 1.0 if (r.description or "").strip() else 0.0
@@ -256,6 +264,7 @@ class ComponentFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X: Sequence[Report], y: Any = None, **fit_params: Any) -> sp.csr_matrix:
+        self.triaged_fields_excluded_ = True
         titles, texts, fields = self._parts(X)
         self.title_vectorizer_ = _vectorizer((1, 2), self.min_df)
         self.text_vectorizer_ = _vectorizer((1, 1), self.min_df)
