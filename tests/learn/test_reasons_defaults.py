@@ -26,10 +26,12 @@ MOZILLA_ITEMS = [
     {"feature": "field:op_sys=Windows 10", "weight": 0.22},
     {"feature": "title:crash", "weight": 0.20},
     {"feature": "field:has_stack", "weight": 0.15},
+    {"feature": "field:has_description", "weight": 0.12},  # nearly every report has one
 ]
 DEFAULT_TEXT = re.compile(
     r"^(severity (normal|--)|priority (--|normal|major)|platform (all|unspecified|other)|"
-    r"on (all|unspecified|other)|component (general|untriaged|other)|version unspecified|no .* given)$",
+    r"on (all|unspecified|other)|component (general|untriaged|other)|version unspecified|no .* given|"
+    r"has a description)$",
     re.I,
 )
 
