@@ -16,8 +16,9 @@ Folding the long tail (``min_support``, default 10)
 
 Features (filing-time only)
     The title (camelCase-split words and word pairs) and the title + description (camelCase-split words)
-    as TF-IDF, plus reporter-set fields (priority, severity, affects versions, platform / OS; never the
-    product or component themselves). Identifiers are split, not dropped: ``FairScheduler.java`` and
+    as TF-IDF, plus reporter-set fields (priority, severity, Bugzilla's version, platform / OS; never the
+    product or component themselves, nor Jira's affects-versions, which triagers fill in later).
+    Identifiers are split, not dropped: ``FairScheduler.java`` and
     ``org.apache.hadoop.yarn.server.resourcemanager`` say where a bug lives, so class names, packages
     and file paths are kept as words (``fairscheduler``, ``fair``, ``scheduler``, ``resourcemanager``).
 
