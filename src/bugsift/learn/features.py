@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC
 from typing import Any
 
@@ -209,14 +209,13 @@ def _affected_versions(r: Report, ex: set[str]) -> list[tuple[int, ...]]:
 
 
 def version_history(
-    reports: Iterable[Report], excluded: Callable[[Report], set[str]]
+    reports: Iterable[Report], ex: set[str]
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per project: the sorted filing times (epoch seconds) of the reports that name a version, and
-    the newest version named up to each of them (running maximum, one (major, minor, patch) row).
-    ``excluded``: the fields not to read on each report."""
+    the newest version named up to each of them (running maximum, one (major, minor, patch) row)."""
     dated: dict[str, list[tuple[float, tuple[int, ...]]]] = {}
     for r in reports:
-        versions = _affected_versions(r, excluded(r))
+        versions = _affected_versions(r, ex)
         if versions and r.created_at is not None:
             dated.setdefault(r.project or "", []).append((r.created_at.timestamp(), max(versions)))
     times, newest = {}, {}
@@ -367,7 +366,7 @@ class ReportFeatures(TransformerMixin, BaseEstimator):
             (values if ":" in item else fields).add(item)
         return fields, values
 
-    def _report_excluded(self, r: Report, ex: set[str]) -> set[str]:
+    def _fields_excluded(self, ex: set[str]) -> set[str]:
         """``ex``, plus `TRIAGED_AFTER_FILING` in filing mode (a model saved before 0.15 still reads
         them, as it was fitted)."""
         if self.mode == "filing" and getattr(self, "triaged_fields_excluded_", False):
@@ -388,6 +387,7 @@ class ReportFeatures(TransformerMixin, BaseEstimator):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
         ex, ex_values = self._excluded()
+        field_ex = self._fields_excluded(ex)
         backlog = self.mode == "backlog"
         separate = self.comments_weight is not None
         hour = getattr(self, "filing_hour_", False) and "created_at" not in ex
@@ -438,15 +438,14 @@ class ReportFeatures(TransformerMixin, BaseEstimator):
                     if v and k not in ex:
                         f[f"{k}={v}"] = 1.0
             extra = r.extra or {}
-            readable = self._report_excluded(r, ex)
             filing_extra = ("versions", "platform", "op_sys", "version")
             for k in filing_extra:
-                if k in readable:
+                if k in field_ex:
                     continue
                 for v in _as_list(extra.get(k)):
                     f[f"{k}={v}"] = 1.0
             if version_times:  # the version lag, where the training reports named versions
-                self._version_fields(r, readable, version_times, f)
+                self._version_fields(r, field_ex, version_times, f)
             if "description" not in ex:
                 f["has_description"] = 1.0 if raw_desc.strip() else 0.0
                 f["log_description_chars"] = _log_count(len(raw_desc)) / 10.0
@@ -539,8 +538,8 @@ class ReportFeatures(TransformerMixin, BaseEstimator):
         self.filing_hour_ = large if self.filing_hour == "auto" else bool(self.filing_hour)
         self.style_fields_ = large if self.style_fields == "auto" else bool(self.style_fields)
         self.triaged_fields_excluded_ = True
-        ex = self._excluded()[0]
-        self.version_times_, self.version_newest_ = version_history(X, lambda r: self._report_excluded(r, ex))
+        read_ex = self._fields_excluded(self._excluded()[0])
+        self.version_times_, self.version_newest_ = version_history(X, read_ex)
         titles, bodies, fields, comments = self._texts(X)
         if self.char_body_chars == "auto":
             self.char_body_chars_ = 300 if large else 1500
