@@ -1,10 +1,12 @@
 """Every page at 1280 px and at 390 px (a phone) in the system Chromium, logged in as a triager: no
-sideways scrolling on the phone, no console error, and no leftover internals in what a person reads
+sideways scrolling at either width, no console error, and no leftover internals in what a person reads
 (feature ids, raw label values, registry keys, a stray None or nan).
 
 The store holds real Mozilla bugs labelled by the `classify` job (probabilities and reasons stored), a
-report filed through the form in the browser and one decided report. With BUGSIFT_SCREENSHOTS=DIR
-(e.g. docs/screenshots) each page is also saved there as ``<page>-<width>.png`` (the viewport only).
+component answer on each (its real Product::Component: a dozen long names, so the dashboard's drift
+table has a column for each), a report filed through the form in the browser and one decided report.
+With BUGSIFT_SCREENSHOTS=DIR (e.g. docs/screenshots) each page is also saved there as
+``<page>-<width>.png`` (the viewport only).
 Skips without Playwright or /usr/bin/chromium, except under CI=true (see `browser` in tests/conftest.py).
 """
 
@@ -26,6 +28,7 @@ from bugsift.jobs.core import JobContext
 from bugsift.settings import Settings
 from bugsift.sources import read_reports
 from bugsift.sources.base import Report
+from bugsift.store.labels import ModelAnswer, upsert_model_answers
 from bugsift.store.models import LabelRow, ModelRow, ReportRow
 from bugsift.store.reports import upsert_reports
 from bugsift.web.names import VALUE_WORDS
@@ -77,8 +80,7 @@ class Visit:
             self.errors[:] = [e for e in self.errors if status == 200 or own not in e]
         self.page.wait_for_load_state("load")
         scroll, inner = self.page.evaluate(OVERFLOW)
-        if self.width < 600:
-            assert scroll <= inner + 1, f"{name} at {self.width} px scrolls sideways: {scroll} > {inner}"
+        assert scroll <= inner + 1, f"{name} at {self.width} px scrolls sideways: {scroll} > {inner}"
         text = self.page.evaluate(VISIBLE_TEXT)
         for what, pattern in LEFTOVERS.items():
             if what in allow:
@@ -119,9 +121,17 @@ def stocked(web: Web, settings: Settings, shared_data: Path) -> Iterator[dict[st
     classify(JobContext(settings=settings, database=web.database), task="defect")
     with web.database.session() as session:
         ids = list(session.scalars(select(ReportRow.id).where(ReportRow.tracker == "bugzilla")))
+        rows = session.scalars(select(ReportRow).where(ReportRow.id.in_(ids))).all()
+        components = [
+            ModelAnswer(r.id, "component", f"{r.product}::{r.component}", 0.5, False, None) for r in rows
+        ]
+        assert len({a.value for a in components}) >= 8, "the drift table needs many columns"
+        upsert_model_answers(session, components, "component:test")
         decided, waiting = ids[0], ids[1]
         label = session.scalars(
-            select(LabelRow).where(LabelRow.report_id == decided, LabelRow.source == "model")
+            select(LabelRow).where(
+                LabelRow.report_id == decided, LabelRow.source == "model", LabelRow.name == "defect"
+            )
         ).one()
         other = "not_defect" if label.value == "defect" else "defect"
         record_human_label(session, decided, "defect", other, "triager", "correct")
