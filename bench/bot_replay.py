@@ -2,7 +2,7 @@
 would have done against what people really did (prints a table; not a timed test).
 
     nice -n 10 .venv/bin/python bench/bot_replay.py [--data ../shared/data] [--precision 0.9 0.8] [--slices 4]
-        [--tasks component severity priority] [--only HIVE Mozilla]
+        [--tasks component severity priority defect type] [--only HIVE Mozilla NLBSE]
 
 Per dataset, time-ordered: the newest 20% of each project is replayed in ``--slices`` slices, oldest
 first. Before each slice, a fresh store holds every report filed before it and the task's model is
@@ -14,7 +14,12 @@ then planned under a `set` rule per precision target, as the bot finds its repor
   people finally gave the report;
 - severity and priority (Jira: priority; Mozilla: both): the field hidden, on the reports still at the
   tracker's default when filed (all of them where the tracker kept no history); right when the level it
-  sets is the one people finally left; a report left at the default counts as a wrong action.
+  sets is the one people finally left; a report left at the default counts as a wrong action;
+- defect (Jira per project, Mozilla) and type (the NLBSE GitHub issues, five repositories in one store):
+  a `label` rule on the reports whose verdict is known today (defect: the resolution, or a recorded type
+  of other work; type: the tracker's type), as the bot found them at filing time (no resolution, status
+  or type yet); right when the label it adds is that verdict. Open reports have no verdict to score and
+  are left out of the replay, though a rule would act on them too.
 
 The bot judges a label on the lower end of a 95% Wilson interval, on each admitted answer's own chance
 (isotonic) and with the store's drift margin; weaker criteria are shown for comparison.
@@ -41,6 +46,7 @@ from bugsift.bot.rules import Rule
 from bugsift.bot.thresholds import MAX_TARGET, WILSON_Z, drift_margin, held_out_of, label_thresholds
 from bugsift.learn.component.model import SEP, report_labels
 from bugsift.learn.scale.scales import BY_NAME, Scale, level_on, normalise
+from bugsift.learn.targets import defect_from_report
 from bugsift.learn.tasks import TaskOptions, get_task
 from bugsift.settings import Settings
 from bugsift.sources import read_reports
@@ -64,7 +70,8 @@ def load(fmt: str, path: Path) -> list[Report]:
     """Every dated report, oldest first (the component replay keeps those with a component)."""
     reports = [r for r in read_reports(fmt, path) if isinstance(r, Report)]
     for r in reports:
-        r.comments, r.raw = [], {}  # never read at filing time; saves memory
+        # Never read at filing time; saves memory. The filing time stays: it tells a back-filled type.
+        r.comments, r.raw = [], {k: r.raw[k] for k in ("creation_time",) if k in r.raw}
     return sorted((r for r in reports if r.created_at), key=lambda r: r.created_at)
 
 
@@ -119,6 +126,24 @@ def final_level(report: Report, task: str, scale: Scale) -> str | None:
     return level_on(scale, getattr(report, task))
 
 
+def unresolved(report: Report) -> Report:
+    """The report as a defect rule finds it at filing: no verdict yet (the type the reporter filed stays)."""
+    return dataclasses.replace(report, status=None, resolution=None, resolved_at=None, duplicate_of=None)
+
+
+def untyped(report: Report) -> Report:
+    """The report as a type rule finds it: no verdict and no type recorded yet."""
+    filed = {**report.filed, "type": None} if report.filed else report.filed
+    return dataclasses.replace(unresolved(report), type=None, filed=filed)
+
+
+def kind_truth(task: str, report: Report) -> str | None:
+    """The verdict a defect or type label is judged against: what the tracker says today."""
+    if task == "defect":
+        return defect_from_report(report)
+    return report.type or None
+
+
 def as_row(report: Report, row_id: int) -> ReportRow:
     return ReportRow(
         id=row_id,
@@ -141,6 +166,7 @@ class Replay:
     task: str
     candidate: Callable[[Report], bool]
     hide: Callable[[Report], Report]
+    action: str = "set"
 
 
 def component_replay() -> Replay:
@@ -149,6 +175,11 @@ def component_replay() -> Replay:
 
 def scale_replay(task: str) -> Replay:
     return Replay(task, lambda r: scale_candidate(r, task), lambda r: hidden_level(r, task))
+
+
+def kind_replay(task: str) -> Replay:
+    hide = unresolved if task == "defect" else untyped
+    return Replay(task, lambda r: kind_truth(task, r) is not None, hide, action="label")
 
 
 def plan_slice(
@@ -195,11 +226,19 @@ def plan_slice(
                 count["trusted"] += sum(t.threshold is not None for t in thresholds.values())
                 count["labels"] += len(thresholds)
                 count["candidates"] += len(now)
+                if replay.task in ("defect", "type"):  # how common each verdict is: a label's base rate
+                    count.update(f"truth:{kind_truth(replay.task, r)}" for r in now)
                 for n, (report, answer) in enumerate(zip(now, answers, strict=True)):
                     decision = decide(rule, as_row(hidden[n], n), answer, answerer, None)
                     if decision is None or decision.verdict != "act":
                         continue
                     count["acted"] += 1
+                    if replay.task in ("defect", "type"):
+                        right = decision.label == kind_truth(replay.task, report)
+                        count["right"] += right
+                        count[f"acted:{decision.label}"] += 1
+                        count[f"right:{decision.label}"] += right
+                        continue
                     if scale is None:
                         count["right"] += decision.label in final_labels(report)
                         continue
@@ -227,7 +266,7 @@ def replay_dataset(
                 name=replay.task,
                 tracker=reports[0].tracker,
                 task=replay.task,
-                action="set",
+                action=replay.action,
                 precision=p,
                 apply=True,
                 min_support=min_support,
@@ -254,18 +293,33 @@ def replay_dataset(
         shown = "n/a" if precision is None else f"{precision:.3f}"
         # Of the actions on reports people did give a level: the held-out part's own population.
         given = acted - total["left default"]
-        among = f"{right / given:.3f} of {given}" if given and replay.task != "component" else "n/a"
+        scale_task = replay.task in ("severity", "priority")
+        among = f"{right / given:.3f} of {given}" if given and scale_task else "n/a"
         models = count - total["no model"]
         per_model = (
             f"{total['trusted'] / models:.1f} of {total['labels'] / models:.1f}" if models else "no model"
         )
         candidates = total["candidates"]  # the slices' reports the rule could act on, where a model was
+        if replay.task in ("defect", "type"):  # per label: actions, their precision, and its base rate
+            among = by_label(total)
         rows.append(
             f"| {name} | {replay.task} | {rule.precision:.2f} | {judged} | {replayed:,} / {candidates:,} "
             f"| {acted:,} ({acted / max(1, candidates):.1%}) | {shown} ({verdict}) | {among} "
             f"| {per_model} | {total['margin'] / max(1, models):.3f} | {seconds / count:.0f} s |"
         )
     return rows
+
+
+def by_label(total: Counter[str]) -> str:
+    """Each acted-on label's actions and precision beside the share of replayed reports it is right for:
+    a label acted on everywhere at its base rate tells the triager nothing."""
+    shown = []
+    for key, acted in sorted(total.items()):
+        if key.startswith("acted:") and acted:
+            label = key.removeprefix("acted:")
+            base = total[f"truth:{label}"] / max(1, total["candidates"])
+            shown.append(f"{label} {acted:,} at {total[f'right:{label}'] / acted:.3f} (base rate {base:.3f})")
+    return "; ".join(shown) or "n/a"
 
 
 def main() -> None:
@@ -279,19 +333,23 @@ def main() -> None:
     parser.add_argument(
         "--only", nargs="+", help="Only datasets whose name contains one of these (e.g. HDFS Mozilla)."
     )
-    parser.add_argument("--tasks", nargs="+", default=["component", "severity", "priority"])
+    parser.add_argument("--tasks", nargs="+", default=["component", "severity", "priority", "defect", "type"])
     args = parser.parse_args()
     jira = load("jira", args.data / "apache-jira" / "jira_issues.jsonl.xz")
     mozilla = load("bugzilla", args.data / "bugzilla-mozilla" / "bugs_full_add08f170.jsonl.xz")
-    # Jira has no severity field; Mozilla's component labels are Product::Component.
+    github = load("github", args.data / "github-issues" / "nlbse24_train.csv")
+    # Jira has no severity field; Mozilla's component labels are Product::Component; the NLBSE issues
+    # carry only a type (bug / feature / question), each repository a project of one GitHub store.
     datasets = [
-        (f"Jira {p}", [r for r in jira if r.project == p], ("component", "priority"))
+        (f"Jira {p}", [r for r in jira if r.project == p], ("component", "priority", "defect"))
         for p in sorted({r.project for r in jira})
     ]
-    datasets.append(("Mozilla", mozilla, ("component", "severity", "priority")))
+    datasets.append(("Mozilla", mozilla, ("component", "severity", "priority", "defect")))
+    datasets.append(("NLBSE GitHub", github, ("type",)))
     print(
         "| dataset | task | rule precision | labels judged on | replayed / candidates | actions (share) "
-        "| precision of actions | of those people gave a level | labels trusted (mean per model) "
+        "| precision of actions | of those people gave a level (per label: defect, type) "
+        "| labels trusted (mean per model) "
         "| drift margin | per training |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -305,6 +363,9 @@ def main() -> None:
                     CRITERIA,
                     [r for r in reports if report_labels(r)[0]],
                 )
+            elif task in ("defect", "type"):
+                replay, criteria = kind_replay(task), CRITERIA
+                replayed = [r for r in reports if replay.candidate(r)]
             else:
                 replay, criteria, replayed = scale_replay(task), SCALE_CRITERIA, reports
             rows = replay_dataset(

@@ -174,6 +174,23 @@ def test_by_default_a_label_must_be_surely_that_precise_not_just_by_luck() -> No
     assert trusted.threshold == 0.9 and trusted.lower is not None and trusted.lower >= 0.9
 
 
+def test_a_label_as_common_as_the_target_is_trusted_but_said_to_tell_little() -> None:
+    """93 of 100 held-out reports are defects: labelling every report 'defect' meets a 0.9 rule, so the
+    plan says the label tells people little (Jira HIVE's defect replay, docs/bot.md); at 0.95 it does not."""
+    truth = ["defect"] * 93 + ["not_defect"] * 7
+    held_out = HeldOut(
+        predicted=["defect"] * 100,
+        confidence=[1.0 - i / 200 for i in range(100)],
+        correct=[t == "defect" for t in truth],
+        truth=truth,
+    )
+    chosen = label_thresholds(held_out, target=0.9, min_support=10)["defect"]
+    assert chosen.threshold is not None and chosen.base_rate == pytest.approx(0.93)
+    assert chosen.says_little(0.9) and not chosen.says_little(0.95)
+    untold = HeldOut(held_out.predicted, held_out.confidence, held_out.correct)  # component: no truth kept
+    assert label_thresholds(untold, target=0.9, min_support=10)["defect"].base_rate is None
+
+
 @contextmanager
 def busy_then_ok(busy: int, retry_after: str) -> Iterator[tuple[str, list[str]]]:
     """A local server that answers 429 with Retry-After ``busy`` times, then 204; it records every PUT."""

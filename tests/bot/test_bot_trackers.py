@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -306,6 +307,14 @@ def test_github(github_case: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     for action in done:
         events = [e for e in server.events[action["external_id"]] if e["actor"]["login"] == "bugsift-bot"]
         assert [(e["event"], e["label"]["name"]) for e in events] == [("labeled", action["new_value"])]
+    # Each trusted label in words: from which probability, how precise, and how common it is anyway.
+    trusted = re.findall(
+        r"^    '(\w+)' from p=0\.\d\d: held-out precision [01]\.\d\d over \d+ answers; (\d+)% of held-out "
+        r"reports are '\1'",
+        cli("bot", "plan").output,
+        re.M,
+    )
+    assert trusted and {label for label, _ in trusted} <= {"bug", "feature", "question"}, trusted
     # GitHub has no type field: a rule that would set it is refused when planned, not at its first write.
     home = tmp_path / "home"
     (home / "bot.toml").write_text(

@@ -72,6 +72,20 @@ def plan_command(app: Any, as_json: bool, rule_name: str | None, show_all: bool)
         _echo_plan(rule_plan, show_all)
 
 
+def _trusted_label(chosen: Any, target: float) -> str:
+    """One trusted label in words: from which probability, how precise there, and how common it is."""
+    text = (
+        f"{chosen.label!r} from p={chosen.threshold:.2f}: held-out precision {chosen.precision:.2f} "
+        f"over {chosen.support} answers"
+    )
+    if chosen.base_rate is None:
+        return text
+    text += f"; {chosen.base_rate:.0%} of held-out reports are {chosen.label!r}"
+    if chosen.says_little(target):
+        text += " (writing it on every report would meet this precision too: it tells people little)"
+    return text
+
+
 def _version(adapters: Any, rule: Any, raw: dict[str, Any]) -> str | None:
     return adapters(rule).version_of(raw)
 
@@ -98,6 +112,9 @@ def _echo_plan(rule_plan: Any, show_all: bool) -> None:
         )
     if rule_plan.thresholds:
         click.echo(f"  labels trusted at this precision: {len(trusted)} of {len(rule_plan.thresholds)}")
+        aimed = min(0.99, rule.precision + rule_plan.margin)
+        for label in trusted:
+            click.echo(f"    {_trusted_label(rule_plan.thresholds[label], aimed)}")
     click.echo(f"  {len(act)} to do, {len(rule_plan.decisions) - len(act)} only suggested")
     shown = rule_plan.decisions if show_all else act
     for decision in shown:

@@ -14,7 +14,7 @@ of many cuts tried on a few dozen answers, and newer reports drift (bench/bot_re
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,6 +42,14 @@ class LabelThreshold:
     """Held-out answers at or above the threshold (all answers of the label when None)."""
     lower: float | None = None
     """The lower end of the precision's one-sided 95% interval at the threshold (the best one when None)."""
+    base_rate: float | None = None
+    """Share of all held-out reports whose right answer is this label (None where the evaluation kept
+    no right answers per report: component). Writing it on every report would be right this often."""
+
+    def says_little(self, target: float) -> bool:
+        """Whether writing this label on every report would meet ``target`` too: a rule acting on it
+        meets its precision without telling people anything they could not assume."""
+        return self.base_rate is not None and self.base_rate >= target
 
     def why_not(self, target: float, min_support: int) -> str:
         if self.support < min_support:
@@ -62,6 +70,8 @@ class HeldOut:
     correct: list[bool]
     created_at: list[str | None] | None = None
     """Filing times (ISO 8601), where the evaluation kept them: the drift check splits by time."""
+    truth: list[str] | None = None
+    """The right answer per report, where the evaluation kept it (the kind and scale tasks)."""
     untouched_counted: bool = True
     """Severity and priority: whether the answers include the reports a bot acts on, those filed with
     the field untouched, scored against what people finally set (`scale.task.bot_population`). A model
@@ -76,8 +86,12 @@ def label_thresholds(
         held_out.predicted, held_out.confidence, held_out.correct, strict=True
     ):
         by_label[label].append((float(confidence), bool(right)))
+    base = Counter(held_out.truth) if held_out.truth else None
     return {
-        label: _threshold(label, answers, target, min_support, z, local)
+        label: replace(
+            _threshold(label, answers, target, min_support, z, local),
+            base_rate=None if base is None else base[label] / len(held_out.truth or ()),
+        )
         for label, answers in by_label.items()
     }
 
@@ -194,7 +208,7 @@ def _kind_answers(evaluation: dict[str, Any]) -> HeldOut | None:
         return None
     best = proba.argmax(axis=1)
     predicted = [str(classes[j]) for j in best]
-    truth = predictions.get("y_true") or []
+    truth = [str(t) for t in predictions.get("y_true") or []]
     created = predictions.get("created_at")
     right = [p == t for p, t in zip(predicted, truth, strict=True)]
-    return HeldOut(predicted, proba.max(axis=1).tolist(), right, created)
+    return HeldOut(predicted, proba.max(axis=1).tolist(), right, created, truth)
