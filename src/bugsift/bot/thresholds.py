@@ -208,7 +208,7 @@ def _kind_answers(evaluation: dict[str, Any]) -> HeldOut | None:
         return None
     best = proba.argmax(axis=1)
     predicted = [str(classes[j]) for j in best]
-    truth = [str(t) for t in predictions.get("y_true") or []]
+    truth = predictions.get("y_true") or []
     created = predictions.get("created_at")
     right = [p == t for p, t in zip(predicted, truth, strict=True)]
-    return HeldOut(predicted, proba.max(axis=1).tolist(), right, created, truth)
+    return HeldOut(predicted, proba.max(axis=1).tolist(), right, created, [str(t) for t in truth])
