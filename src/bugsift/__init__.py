@@ -1,3 +1,3 @@
 """bugsift: self-hosted bug-report triage."""
 
-__version__ = "0.15.0"
+__version__ = "0.16.0"
