@@ -72,8 +72,9 @@ class Settings(BaseSettings):
         default=250_000,
         gt=0,
         description=(
-            "Most labelled reports a type, defect or component training reads, and most stored reports a "
-            "severity, priority or fix-time training reads: the newest ones. Bounds training memory by a "
+            "Most labelled reports a type, defect or component training reads, most stored reports a "
+            "severity, priority or fix-time training reads, and most reports with fixed files a files "
+            "training reads: the newest ones. Bounds training memory by a "
             "setting, not by the store (about 18 KB a report in filing mode: 250,000 fit in 8 GB with room "
             "to spare; docs/performance.md)."
         ),

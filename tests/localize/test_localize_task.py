@@ -71,6 +71,29 @@ def test_localize_files_task_through_the_store(
     assert "plain" in outcome.text and "model" in outcome.text
 
 
+def test_the_files_training_reads_only_reports_with_fixed_files_and_the_newest_of_them(
+    slice_reports: list[Report], sqlite_db: Database
+) -> None:
+    """A store of a million reports, few with fixed files, must not be read whole into memory: the
+    history streams, keeps only reports with fixed files, and at most `train_max_reports` of them."""
+    import dataclasses
+
+    from bugsift.learn.files.task import load_history
+
+    fixed = slice_reports[:120]
+    unfixed = [dataclasses.replace(r, external_id=f"{r.external_id}-x", fixed_files=[]) for r in fixed[:40]]
+    with sqlite_db.session() as session:
+        upsert_reports(session, fixed + unfixed)
+    options = TaskOptions(project="AspectJ")
+    (everything,) = load_history(sqlite_db, options).values()
+    assert {r.external_id for r in everything} == {r.external_id for r in fixed}
+    (window,) = load_history(sqlite_db, options, max_reports=50).values()
+    newest = sorted(fixed, key=lambda r: (r.created_at, r.external_id))[-50:]
+    assert {r.external_id for r in window} == {r.external_id for r in newest}
+    dates = [r.created_at for r in window]
+    assert dates == sorted(dates) and all(r.fixed_files for r in window)  # oldest first, as without one
+
+
 def test_localize_the_ranking_is_chosen_on_the_replay_with_plain_a_candidate(
     slice_reports: list[Report], shared_data: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

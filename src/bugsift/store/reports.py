@@ -220,6 +220,16 @@ def iter_newest_reports(
     return itertools.islice(newest, max_reports), stored - max_reports
 
 
+def stored_external_ids(session: Session, tracker: str | None = None, project: str | None = None) -> set[str]:
+    """The external ids of the stored reports (only the ids: a commit log is matched against them)."""
+    query = select(ReportRow.external_id)
+    if tracker:
+        query = query.where(ReportRow.tracker == tracker)
+    if project:
+        query = query.where(ReportRow.project == project)
+    return set(session.scalars(query))
+
+
 def count_reports(session: Session, tracker: str | None = None, project: str | None = None) -> int:
     query = select(func.count()).select_from(ReportRow)
     if tracker:

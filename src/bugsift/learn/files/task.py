@@ -43,7 +43,7 @@ from bugsift.learn.tasks import EvaluationOutcome, TaskOptions, TrainOutcome
 from bugsift.settings import Settings
 from bugsift.sources.base import Report
 from bugsift.store.db import Database
-from bugsift.store.reports import iter_reports
+from bugsift.store.reports import iter_reports, stored_external_ids
 
 TASK = "files"
 LABEL = "fixed_files"
@@ -76,23 +76,32 @@ def _option(options: TaskOptions, name: str) -> Any:
     return getattr(options, name, None)
 
 
-def load_history(database: Database, options: TaskOptions) -> dict[str, list[Report]]:
-    """Stored reports grouped by project; with ``--repo``, fixed files filled in from commit messages."""
-    with database.session() as session:
-        reports = [r for _, r in iter_reports(session, options.tracker, options.project)]
+def load_history(
+    database: Database, options: TaskOptions, max_reports: int | None = None
+) -> dict[str, list[Report]]:
+    """Stored reports with fixed files, grouped by project; with ``--repo``, fixed files filled in from
+    commit messages. Streamed: a report without fixed files is never held, and with ``max_reports`` at
+    most that many are kept, the newest (the training window of `Settings.train_max_reports`)."""
     repo = _option(options, "repo")
-    if repo:
-        links = link_fixes(read_log(repo), {r.external_id for r in reports})
-        for report in reports:
+    kept: list[Report] = []
+    with database.session() as session:
+        links = {}
+        if repo:
+            links = link_fixes(read_log(repo), stored_external_ids(session, options.tracker, options.project))
+        rows = iter_reports(session, options.tracker, options.project, newest_first=max_reports is not None)
+        for _, report in rows:
             link = links.get(report.external_id)
             if link is not None:
                 if not report.fixed_files:
                     report.fixed_files = list(link.files)
                 report.extra = {**(report.extra or {}), "fix_commit_time": link.fix_time}
+            if report.fixed_files:
+                kept.append(report)
+                if max_reports is not None and len(kept) >= max_reports:
+                    break
     projects: dict[str, list[Report]] = defaultdict(list)
-    for report in reports:
-        if report.fixed_files:
-            projects[report.project or ""].append(report)
+    for report in reversed(kept) if max_reports is not None else kept:  # oldest first either way
+        projects[report.project or ""].append(report)
     return {p: rs for p, rs in projects.items() if len(rs) >= MIN_PROJECT_REPORTS}
 
 
@@ -118,7 +127,7 @@ def _source(options: TaskOptions, candidates: CandidateSource, settings: Setting
 def project_histories(database: Database, settings: Settings, options: TaskOptions) -> list[ProjectHistory]:
     """Every project with enough reports with fixed files: its reports, candidates and source text."""
     out = []
-    for project, reports in sorted(load_history(database, options).items()):
+    for project, reports in sorted(load_history(database, options, settings.train_max_reports).items()):
         candidates = candidate_source(options, project, reports)
         out.append(ProjectHistory(project, reports, candidates, _source(options, candidates, settings)))
     return out
