@@ -73,8 +73,8 @@ class Settings(BaseSettings):
         gt=0,
         description=(
             "Most labelled reports a type, defect or component training reads, most stored reports a "
-            "severity, priority or fix-time training reads, and most reports with fixed files a files "
-            "training reads: the newest ones. Bounds training memory by a "
+            "severity, priority, fix-time, label:NAME or field:NAME training reads, and most reports with "
+            "fixed files a files training reads: the newest ones. Bounds training memory by a "
             "setting, not by the store (about 18 KB a report in filing mode: 250,000 fit in 8 GB with room "
             "to spare; docs/performance.md)."
         ),

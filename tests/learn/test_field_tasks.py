@@ -290,3 +290,26 @@ def test_train_an_imported_label_set_as_label_name_end_to_end(
     answers = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(answers) == 400 and {a["prediction"] for a in answers} <= {"True", "False"}
     assert "--label is not used" in cli("train", "label:is_bug", "--label", "x", code=1)
+
+
+def test_a_field_training_reads_the_newest_stored_reports_only_and_slim(
+    shared_data: Path, sqlite_db: Any
+) -> None:
+    """`train_max_reports` bounds a field training's memory as it bounds the scale tasks': the newest N
+    stored reports (a field's values may be rare), oldest first again, the older ones counted as not
+    read; in filing mode the kept reports carry no later comments or raw record."""
+    from bugsift.ingest import import_reports
+    from bugsift.learn.field.targets import load_field_dataset
+
+    import_reports(sqlite_db, "bugzilla", [shared_data / MOZILLA])
+    with sqlite_db.session() as session:
+        everything = load_field_dataset(session, "field:op_sys")
+        window = load_field_dataset(session, "field:op_sys", max_reports=300, slim=True)
+        roomy = load_field_dataset(session, "field:op_sys", max_reports=5_000)
+    assert len(everything.labels) == 425 and roomy.row_ids == everything.row_ids  # no window needed
+    assert any(r.raw for r in everything.reports)
+    assert window.excluded["not read: older than the newest 300 reports"] == 1014 - 300
+    stored = sorted(r.created_at for r in read_reports("bugzilla", shared_data / MOZILLA))
+    assert 0 < len(window.labels) < 300 and min(r.created_at for r in window.reports) >= stored[-300]
+    dates = [r.created_at for r in window.reports]
+    assert dates == sorted(dates) and not any(r.raw or r.comments for r in window.reports)

@@ -34,7 +34,7 @@ from bugsift.learn.targets import Dataset
 from bugsift.learn.tasks import PATTERN_TASK_NAME
 from bugsift.sources.base import Report
 from bugsift.store.models import LabelRow
-from bugsift.store.reports import iter_reports
+from bugsift.store.reports import iter_newest_reports, iter_reports
 
 LABEL, FIELD = "label", "field"
 TASK_PATTERN = re.compile(PATTERN_TASK_NAME)
@@ -266,15 +266,22 @@ def _listing(counts: Iterable[tuple[str, int]]) -> str:
 
 
 def load_field_dataset(
-    session: Session, task: str, tracker: str | None = None, project: str | None = None
+    session: Session,
+    task: str,
+    tracker: str | None = None,
+    project: str | None = None,
+    max_reports: int | None = None,
+    slim: bool = False,
 ) -> FieldDataset:
     """The labelled reports of a ``label:NAME`` or ``field:NAME`` task; a one-line error naming the label
-    sets / fields there are when NAME has no values."""
+    sets / fields there are when NAME has no values. ``max_reports``: the newest that many stored reports
+    only, as the scale tasks read them (the training window; a field's values may be rare). ``slim``
+    (filing mode): the later comments and the raw record are dropped once a report's value is known."""
     parsed = parse_task(task)
     if parsed is None:
         raise ValueError(f"{task!r} is not label:NAME or field:NAME")
     kind, name = parsed
-    rows = iter_reports(session, tracker=tracker, project=project)
+    rows, unread = iter_newest_reports(session, tracker, project, max_reports)
     if kind == LABEL:
         # the label set, then people's corrections given to the task itself (the form, the API)
         values = {**human_values(session, name), **human_values(session, task)}
@@ -283,10 +290,14 @@ def load_field_dataset(
                 f"no report carries the label set {name!r}; label sets in the store: "
                 f"{_listing(sorted(label_set_counts(session).items(), key=lambda kv: -kv[1]))}"
             )
-        dataset = build_dataset(task, ((i, r, values.get(i)) for i, r in rows))
+        dataset = build_dataset(task, ((i, r, values.get(i)) for i, r in rows), slim)
     else:
         corrections = human_values(session, task)  # a person's value for the task (form, API)
-        dataset = build_dataset(task, _field_rows(rows, name, corrections))
+        dataset = build_dataset(task, _field_rows(rows, name, corrections), slim)
+    if unread:  # read newest first: back to oldest first, as without a window
+        dataset.excluded[f"not read: older than the newest {max_reports:,} reports"] = unread
+        for items in (dataset.row_ids, dataset.reports, dataset.labels):
+            items.reverse()
     if not dataset.labels and kind == FIELD:
         where = f" of tracker {tracker}" if tracker else ""
         reports = (r for _, r in iter_reports(session, tracker=tracker, project=project))
@@ -309,9 +320,11 @@ def _field_rows(
             yield row_id, report, values, source
 
 
-def build_dataset(task: str, rows: Iterable[tuple[Any, ...]]) -> FieldDataset:
+def build_dataset(task: str, rows: Iterable[tuple[Any, ...]], slim: bool = False) -> FieldDataset:
     """The dataset of (row id, report, value or values[, source]) rows: reports with one set value,
-    values on at least `MIN_REPORTS_PER_VALUE` reports; every report left out is counted with why."""
+    values on at least `MIN_REPORTS_PER_VALUE` reports; every report left out is counted with why.
+    ``slim``: a kept report's later comments and raw record are dropped (a filing-mode model reads
+    neither, and they are most of its memory)."""
     kind, name = parse_task(task) or (FIELD, task)
     dataset = FieldDataset(task=task, label_name=name, kind=kind, name=name)
     kept: list[tuple[int, Report, str, str]] = []
@@ -325,6 +338,8 @@ def build_dataset(task: str, rows: Iterable[tuple[Any, ...]]) -> FieldDataset:
             dataset.excluded[f"several {name} values"] += 1
         else:
             shown = without_labels(report, name) if kind == FIELD else report
+            if slim:
+                shown.comments, shown.raw = [], {}
             kept.append((row_id, shown, values[0], source))
     support = Counter(value for *_, value, _ in kept)
     for row_id, report, value, source in kept:

@@ -28,11 +28,12 @@ from bugsift.settings import Settings
 from bugsift.store.db import Database
 
 
-def load(database: Database, task: str, options: TaskOptions) -> FieldDataset:
+def load(database: Database, task: str, options: TaskOptions, max_reports: int | None = None) -> FieldDataset:
     if options.label:
         raise ValueError(f"{task} names what it learns: --label is not used")
+    slim = (options.mode or "filing") == "filing"
     with database.session() as session:
-        return load_field_dataset(session, task, options.tracker, options.project)
+        return load_field_dataset(session, task, options.tracker, options.project, max_reports, slim)
 
 
 def evaluate_field(dataset: FieldDataset, settings: Settings, options: TaskOptions) -> Evaluation:
@@ -96,12 +97,13 @@ class FieldTask:
         )
 
     def evaluate(self, database: Database, settings: Settings, options: TaskOptions) -> EvaluationOutcome:
-        evaluation = evaluate_field(load(database, self.name, options), settings, options)
+        dataset = load(database, self.name, options, settings.train_max_reports)
+        evaluation = evaluate_field(dataset, settings, options)
         return EvaluationOutcome(evaluation=evaluation.as_dict(), text=describe(evaluation))
 
     def train(self, database: Database, settings: Settings, options: TaskOptions) -> TrainOutcome:
         """Evaluate on a time-ordered split, refit on every labelled report, save and register."""
-        dataset = load(database, self.name, options)
+        dataset = load(database, self.name, options, settings.train_max_reports)
         mode = options.mode or "filing"
         evaluation = evaluate_field(dataset, settings, TaskOptions(**{**vars(options), "split": "time"}))
         chosen = evaluation.selection["params"]
