@@ -182,12 +182,12 @@ def test_a_label_as_common_as_the_target_is_trusted_but_said_to_tell_little() ->
         predicted=["defect"] * 100,
         confidence=[1.0 - i / 200 for i in range(100)],
         correct=[t == "defect" for t in truth],
-        truth=truth,
+        base_rates={"defect": 0.93, "not_defect": 0.07},
     )
     chosen = label_thresholds(held_out, target=0.9, min_support=10)["defect"]
     assert chosen.threshold is not None and chosen.base_rate == pytest.approx(0.93)
     assert chosen.says_little(0.9) and not chosen.says_little(0.95)
-    untold = HeldOut(held_out.predicted, held_out.confidence, held_out.correct)  # component: no truth kept
+    untold = HeldOut(held_out.predicted, held_out.confidence, held_out.correct)  # an older evaluation
     assert label_thresholds(untold, target=0.9, min_support=10)["defect"].base_rate is None
 
 

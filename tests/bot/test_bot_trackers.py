@@ -376,6 +376,10 @@ def test_jira(jira_case: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         assert [i["toString"] for h in mine for i in h["items"]] == [action["new_value"]]
         comments = [c for c in issue["fields"]["comment"]["comments"] if c["author"]["name"] == "bugsift-bot"]
         assert len(comments) == 1 and comments[0]["body"].endswith("[bugsift-bot:component]")
+    # A component's base rate comes from the evaluation's share of test reports it is right for.
+    plan = cli("bot", "plan").output
+    shares = re.findall(r"over \d+ answers; (\d+)% of held-out reports are '([^']+)'", plan)
+    assert shares and all(0 <= int(share) < 100 for share, _ in shares), shares
 
 
 # --- refusals ----------------------------------------------------------------------------------------

@@ -43,8 +43,8 @@ class LabelThreshold:
     lower: float | None = None
     """The lower end of the precision's one-sided 95% interval at the threshold (the best one when None)."""
     base_rate: float | None = None
-    """Share of all held-out reports whose right answer is this label (None where the evaluation kept
-    no right answers per report: component). Writing it on every report would be right this often."""
+    """Share of all held-out reports this label is right for (None where the evaluation did not keep
+    it). Writing it on every report would be right this often."""
 
     def says_little(self, target: float) -> bool:
         """Whether writing this label on every report would meet ``target`` too: a rule acting on it
@@ -70,8 +70,9 @@ class HeldOut:
     correct: list[bool]
     created_at: list[str | None] | None = None
     """Filing times (ISO 8601), where the evaluation kept them: the drift check splits by time."""
-    truth: list[str] | None = None
-    """The right answer per report, where the evaluation kept it (the kind and scale tasks)."""
+    base_rates: dict[str, float] | None = None
+    """Per label, the share of the held-out reports it is right for, where the evaluation kept the right
+    answers (a model trained before 0.16 kept none for component)."""
     untouched_counted: bool = True
     """Severity and priority: whether the answers include the reports a bot acts on, those filed with
     the field untouched, scored against what people finally set (`scale.task.bot_population`). A model
@@ -86,11 +87,11 @@ def label_thresholds(
         held_out.predicted, held_out.confidence, held_out.correct, strict=True
     ):
         by_label[label].append((float(confidence), bool(right)))
-    base = Counter(held_out.truth) if held_out.truth else None
+    base = held_out.base_rates
     return {
         label: replace(
             _threshold(label, answers, target, min_support, z, local),
-            base_rate=None if base is None else base[label] / len(held_out.truth or ()),
+            base_rate=None if base is None else base.get(label, 0.0),
         )
         for label, answers in by_label.items()
     }
@@ -189,6 +190,7 @@ def _component_answers(evaluation: dict[str, Any]) -> HeldOut | None:
     confidence: list[float] = []
     correct: list[bool] = []
     created: list[str | None] = []
+    right_for: Counter[str] | None = Counter()  # per label, the held-out reports it is right for
     for scope in (evaluation.get("scopes") or {}).values():
         rows = scope.get("per_report") or {}
         if "predicted" not in rows:
@@ -197,7 +199,15 @@ def _component_answers(evaluation: dict[str, Any]) -> HeldOut | None:
         confidence += rows["confidence"]
         correct += rows["correct"]
         created += rows.get("created_at") or [None] * len(rows["predicted"])
-    return HeldOut(predicted, confidence, correct, created) if predicted else None
+        shares = rows.get("label_share")
+        if shares is None or right_for is None:
+            right_for = None  # an evaluation written before 0.16
+        else:
+            right_for.update({label: share * len(rows["predicted"]) for label, share in shares.items()})
+    if not predicted:
+        return None
+    rates = None if right_for is None else {label: n / len(predicted) for label, n in right_for.items()}
+    return HeldOut(predicted, confidence, correct, created, rates)
 
 
 def _kind_answers(evaluation: dict[str, Any]) -> HeldOut | None:
@@ -211,4 +221,5 @@ def _kind_answers(evaluation: dict[str, Any]) -> HeldOut | None:
     truth = predictions.get("y_true") or []
     created = predictions.get("created_at")
     right = [p == t for p, t in zip(predicted, truth, strict=True)]
-    return HeldOut(predicted, proba.max(axis=1).tolist(), right, created, [str(t) for t in truth])
+    rates = {str(label): n / len(truth) for label, n in Counter(truth).items()} if truth else None
+    return HeldOut(predicted, proba.max(axis=1).tolist(), right, created, rates)

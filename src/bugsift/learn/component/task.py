@@ -459,6 +459,12 @@ def per_report(
         "correct": truth[np.arange(len(reports)), top].tolist(),
         "predicted": [str(model.classes_[j]) for j in top],  # the bot's per-label thresholds
         "created_at": [r.created_at.isoformat() if r.created_at else None for r in reports],
+        # per label, the share of these reports it is right for: the bot's "it tells people little"
+        "label_share": {
+            str(c): round(float(share), 5)
+            for c, share in zip(model.classes_, truth.mean(axis=0), strict=True)
+            if share
+        },
     }
 
 
