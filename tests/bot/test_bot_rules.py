@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
 from bugsift.bot.rules import RulesError, load_rules, parse_rules
-from bugsift.bot.thresholds import HeldOut, label_thresholds
+from bugsift.bot.thresholds import HeldOut, held_out_of, label_thresholds
 from bugsift.bot.trackers.base import send
 from bugsift.settings import Settings
 
@@ -189,6 +190,34 @@ def test_a_label_as_common_as_the_target_is_trusted_but_said_to_tell_little() ->
     assert chosen.says_little(0.9) and not chosen.says_little(0.95)
     untold = HeldOut(held_out.predicted, held_out.confidence, held_out.correct)  # an older evaluation
     assert label_thresholds(untold, target=0.9, min_support=10)["defect"].base_rate is None
+
+
+def test_base_rates_are_read_from_the_evaluation_kept_beside_a_model(tmp_path: Path) -> None:
+    """Kind: the share of each right answer; component: each scope's label shares weighted by its size;
+    a component evaluation written before 0.16 (no shares) gives none."""
+    from bugsift.learn.tasks import evaluation_path
+
+    model = tmp_path / "m.skops"
+    kind = {"classes": ["defect", "not_defect"], "proba": [[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.6, 0.4]]}
+    kind["y_true"] = ["defect", "not_defect", "defect", "defect"]
+    evaluation_path(model).write_text(json.dumps({"predictions": kind}), encoding="utf-8")
+    held_out = held_out_of("defect", model)
+    assert held_out is not None and held_out.base_rates == {"defect": 0.75, "not_defect": 0.25}
+    assert held_out.correct == [True, True, True, True]
+
+    def scope(n: int, share: dict[str, float] | None) -> dict[str, Any]:
+        rows: dict[str, Any] = {"predicted": ["A"] * n, "confidence": [0.9] * n, "correct": [True] * n}
+        return {"per_report": rows if share is None else {**rows, "label_share": share}}
+
+    scopes = {"p1": scope(30, {"A": 0.5, "B": 0.2}), "p2": scope(10, {"A": 0.1})}
+    evaluation_path(model).write_text(json.dumps({"scopes": scopes}), encoding="utf-8")
+    component = held_out_of("component", model)
+    assert component is not None and len(component.predicted) == 40
+    assert component.base_rates == pytest.approx({"A": (15 + 1) / 40, "B": 6 / 40})
+    scopes["p2"] = scope(10, None)
+    evaluation_path(model).write_text(json.dumps({"scopes": scopes}), encoding="utf-8")
+    older = held_out_of("component", model)
+    assert older is not None and older.base_rates is None and len(older.predicted) == 40
 
 
 @contextmanager

@@ -186,28 +186,25 @@ def held_out_of(task: str, model_path: str | Path, untouched: bool = True) -> He
 
 
 def _component_answers(evaluation: dict[str, Any]) -> HeldOut | None:
-    predicted: list[str] = []
-    confidence: list[float] = []
-    correct: list[bool] = []
-    created: list[str | None] = []
-    right_for: Counter[str] | None = Counter()  # per label, the held-out reports it is right for
-    for scope in (evaluation.get("scopes") or {}).values():
-        rows = scope.get("per_report") or {}
-        if "predicted" not in rows:
-            return None
-        predicted += rows["predicted"]
-        confidence += rows["confidence"]
-        correct += rows["correct"]
-        created += rows.get("created_at") or [None] * len(rows["predicted"])
-        shares = rows.get("label_share")
-        if shares is None or right_for is None:
-            right_for = None  # an evaluation written before 0.16
-        else:
-            right_for.update({label: share * len(rows["predicted"]) for label, share in shares.items()})
+    scopes = [scope.get("per_report") or {} for scope in (evaluation.get("scopes") or {}).values()]
+    if not scopes or any("predicted" not in rows for rows in scopes):
+        return None
+    predicted = [label for rows in scopes for label in rows["predicted"]]
     if not predicted:
         return None
-    rates = None if right_for is None else {label: n / len(predicted) for label, n in right_for.items()}
-    return HeldOut(predicted, confidence, correct, created, rates)
+    rates = None  # an evaluation written before 0.16 kept no label shares
+    if all("label_share" in rows for rows in scopes):
+        right_for: Counter[str] = Counter()  # per label, the held-out reports it is right for
+        for rows in scopes:
+            right_for.update({k: share * len(rows["predicted"]) for k, share in rows["label_share"].items()})
+        rates = {label: n / len(predicted) for label, n in right_for.items()}
+    return HeldOut(
+        predicted,
+        [c for rows in scopes for c in rows["confidence"]],
+        [c for rows in scopes for c in rows["correct"]],
+        [c for rows in scopes for c in rows.get("created_at") or [None] * len(rows["predicted"])],
+        rates,
+    )
 
 
 def _kind_answers(evaluation: dict[str, Any]) -> HeldOut | None:
