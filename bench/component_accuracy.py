@@ -46,16 +46,34 @@ def plain_answers(reports: list[Report], labels: list[list[str]]) -> tuple[float
     """Plain TF-IDF + logistic regression on the first label, same split, scored as a person is shown
     answers (buckets never answer, the report's own component is right): answer top-1 and top-3."""
     train, test = time_split([r.created_at for r in reports], 0.2)
-    text = [f"{r.title}\n{r.description or ''}" for r in reports]
+    (scores,) = plain_fit_answers(
+        [reports[i] for i in train], [labels[i] for i in train], [[reports[i] for i in test]],
+        [labels[i] for i in test],
+    )  # fmt: skip
+    return scores
+
+
+def plain_fit_answers(
+    train: list[Report], train_y: list[list[str]], tests: list[list[Report]], test_y: list[list[str]]
+) -> list[tuple[float, float]]:
+    """Plain TF-IDF + LR fitted once on ``train``, scored as answered on each list of ``tests`` (the same
+    reports in several forms: as filed, title only ...) against ``test_y``."""
+
+    def text(reports: list[Report]) -> list[str]:
+        return [f"{r.title}\n{r.description or ''}" for r in reports]
+
     vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=2)
-    X = vectorizer.fit_transform([text[i] for i in train])
-    model = LogisticRegression(max_iter=2000).fit(X, [labels[i][0] for i in train])
-    proba = model.predict_proba(vectorizer.transform([text[i] for i in test]))
+    X = vectorizer.fit_transform(text(train))
+    model = LogisticRegression(max_iter=2000).fit(X, [y[0] for y in train_y])
     classes = [str(c) for c in model.classes_]
-    proba[:, [j for j, c in enumerate(classes) if is_catch_all(c)]] = -1.0
-    order = np.argsort(-proba, axis=1, kind="stable")
-    hits = [[classes[j] in labels[i] for j in row[:3]] for i, row in zip(test, order, strict=True)]
-    return float(np.mean([h[0] for h in hits])), float(np.mean([any(h) for h in hits]))
+    scores = []
+    for reports in tests:
+        proba = model.predict_proba(vectorizer.transform(text(reports)))
+        proba[:, [j for j, c in enumerate(classes) if is_catch_all(c)]] = -1.0
+        order = np.argsort(-proba, axis=1, kind="stable")
+        hits = [[classes[j] in y for j in row[:3]] for y, row in zip(test_y, order, strict=True)]
+        scores.append((float(np.mean([h[0] for h in hits])), float(np.mean([any(h) for h in hits]))))
+    return scores
 
 
 def main() -> None:

@@ -21,12 +21,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from component_accuracy import DEFAULT_DATA, load
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
+from component_accuracy import DEFAULT_DATA, load, plain_fit_answers
 
 from bugsift.evaluate.splits import calibration_split, time_split
-from bugsift.learn.component.model import ComponentModel, is_catch_all
+from bugsift.learn.component.model import ComponentModel
 from bugsift.learn.component.task import CANDIDATES, choose_settings, collect, score
 from bugsift.sources.base import Report
 
@@ -44,26 +42,6 @@ def title_only(report: Report) -> Report:
 def answered(model: ComponentModel, reports: list[Report], labels: list[list[str]]) -> Pair:
     metrics = score(model, model.predict_proba(reports), labels)
     return float(metrics["answer_top1"]), float(metrics["answer_top3"])
-
-
-def plain(
-    train: list[Report], train_y: list[list[str]], tests: list[list[Report]], test_y: list[list[str]]
-) -> list[Pair]:
-    """Plain TF-IDF + LR on title and description, first label; scored on each test list as answered."""
-    text = [f"{r.title}\n{r.description or ''}" for r in train]
-    vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=2)
-    model = LogisticRegression(max_iter=2000).fit(vectorizer.fit_transform(text), [y[0] for y in train_y])
-    classes = [str(c) for c in model.classes_]
-    out = []
-    for reports in tests:
-        proba = model.predict_proba(
-            vectorizer.transform([f"{r.title}\n{r.description or ''}" for r in reports])
-        )
-        proba[:, [j for j, c in enumerate(classes) if is_catch_all(c)]] = -1.0
-        order = np.argsort(-proba, axis=1, kind="stable")
-        hits = [[classes[j] in y for j in row[:3]] for y, row in zip(test_y, order, strict=True)]
-        out.append((float(np.mean([h[0] for h in hits])), float(np.mean([any(h) for h in hits]))))
-    return out
 
 
 def score_scope(name: str, reports: list[Report], labels: list[list[str]]) -> list[str]:
@@ -87,7 +65,7 @@ def score_scope(name: str, reports: list[Report], labels: list[list[str]]) -> li
         train_r + [title_only(r) for r in train_r], train_y + [list(y) for y in train_y]
     )
     augmented = answered(augmented_model, test_r, test_y), answered(augmented_model, terse, test_y)
-    baseline = plain(train_r, train_y, [test_r, terse], test_y)
+    baseline = plain_fit_answers(train_r, train_y, [test_r, terse], test_y)
     empty = np.mean([not (r.description or "").strip() for r in test_r])
     seconds = time.perf_counter() - start
     print(f"  {name}: {seconds:.0f} s", file=sys.stderr, flush=True)
